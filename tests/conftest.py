@@ -1,0 +1,42 @@
+"""Shared fixtures: moto server for SQS and Secrets Manager, reached by real boto3 clients through the
+standard AWS_ENDPOINT_URL* variables, and a guard that keeps every AWS call on loopback."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+# Before anything builds a boto3 client: no test may reach a real AWS endpoint. Tests that need AWS
+# point these at moto; a stray client lands on a closed loopback port instead of the internet.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on a free loopback port for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point every boto3 client at moto (the standard variables), with moto's state reset afterwards."""
+    import httpx
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
+        monkeypatch.setenv(name, moto_endpoint)
+    yield moto_endpoint
+    httpx.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
