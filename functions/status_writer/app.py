@@ -1,0 +1,22 @@
+"""Lambda entry point: SQS event in, partial batch response out. All logic lives in ``status_writer``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from status_writer.config import Settings
+from status_writer.observability import logger, metrics
+from status_writer.pipeline import Runtime, process_batch
+
+# Read at start-up: a missing or invalid setting fails the init phase with a clear message.
+SETTINGS = Settings.from_environment()
+_runtime: Runtime | None = None  # clients are built on the first invocation and reused while warm
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _runtime  # noqa: PLW0603 - one runtime per execution environment, by design
+    if _runtime is None:
+        _runtime = Runtime.create(SETTINGS)
+    return process_batch(event, context, _runtime)

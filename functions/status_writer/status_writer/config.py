@@ -1,0 +1,116 @@
+"""Settings read from the environment once, at start-up, with a clear error for anything wrong."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# Every variable this code reads. The template sets each of them (a test checks both directions).
+ENVIRONMENT_VARIABLES: tuple[str, ...] = (
+    "HUBSPOT_SECRET_ID",
+    "HUBSPOT_API_BASE_URL",
+    "HUBSPOT_BATCH_LIMIT",
+    "HUBSPOT_MAX_IN_FLIGHT",
+    "HUBSPOT_CONNECT_TIMEOUT_SECONDS",
+    "HUBSPOT_READ_TIMEOUT_SECONDS",
+    "DEAD_LETTER_QUEUE_URL",
+    "RETRY_BACKOFF_BASE_SECONDS",
+    "RETRY_BACKOFF_MAX_SECONDS",
+)
+
+DEFAULT_API_BASE_URL = "https://api.hubapi.com"
+MAX_BATCH_LIMIT = 100  # HubSpot's batch endpoints take at most 100 inputs (contract §2.3)
+
+
+class ConfigurationError(ValueError):
+    """A setting is missing or invalid; raised at start-up so the function never half-works."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Validated configuration of one execution environment."""
+
+    secret_id: str
+    api_base_url: str = DEFAULT_API_BASE_URL
+    batch_limit: int = MAX_BATCH_LIMIT
+    max_in_flight: int = 4
+    connect_timeout_s: float = 3.0
+    read_timeout_s: float = 10.0
+    dead_letter_queue_url: str | None = None
+    backoff_base_s: int = 30
+    backoff_max_s: int = 900
+
+    @property
+    def call_budget_ms(self) -> int:
+        """The longest one HubSpot call can take: no call starts with less time than this left."""
+        return int((self.connect_timeout_s + self.read_timeout_s) * 1000)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every setting; report all problems at once."""
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+
+        def number(name: str, default: float, low: float, high: float, integer: bool) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = int(raw) if integer else float(raw)
+            except ValueError:
+                problems.append(f"{name}={raw!r} is not {'an integer' if integer else 'a number'}")
+                return default
+            if not low <= value <= high:
+                problems.append(f"{name}={raw} must be between {low:g} and {high:g}")
+                return default
+            return value
+
+        secret_id = env.get("HUBSPOT_SECRET_ID", "").strip()
+        if not secret_id:
+            problems.append("HUBSPOT_SECRET_ID is required (the Secrets Manager secret holding the token)")
+        base_url = env.get("HUBSPOT_API_BASE_URL", "").strip().rstrip("/") or DEFAULT_API_BASE_URL
+        url_problem = _check_base_url(base_url)
+        if url_problem:
+            problems.append(url_problem)
+        dlq = env.get("DEAD_LETTER_QUEUE_URL", "").strip() or None
+        if dlq is not None and not dlq.startswith(("https://", "http://")):
+            problems.append(f"DEAD_LETTER_QUEUE_URL={dlq!r} is not a queue URL")
+
+        settings = cls(
+            secret_id=secret_id,
+            api_base_url=base_url,
+            batch_limit=int(number("HUBSPOT_BATCH_LIMIT", MAX_BATCH_LIMIT, 1, MAX_BATCH_LIMIT, True)),
+            max_in_flight=int(number("HUBSPOT_MAX_IN_FLIGHT", 4, 1, 64, True)),
+            connect_timeout_s=number("HUBSPOT_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 30, False),
+            read_timeout_s=number("HUBSPOT_READ_TIMEOUT_SECONDS", 10.0, 0.1, 120, False),
+            dead_letter_queue_url=dlq,
+            backoff_base_s=int(number("RETRY_BACKOFF_BASE_SECONDS", 30, 0, 43_200, True)),
+            backoff_max_s=int(number("RETRY_BACKOFF_MAX_SECONDS", 900, 0, 43_200, True)),
+        )
+        if settings.backoff_base_s > settings.backoff_max_s:
+            problems.append("RETRY_BACKOFF_BASE_SECONDS must not exceed RETRY_BACKOFF_MAX_SECONDS")
+        if problems:
+            raise ConfigurationError("invalid configuration: " + "; ".join(problems))
+        return settings
+
+
+def _check_base_url(url: str) -> str | None:
+    """HTTPS only, except plain HTTP to a loopback host, so the token can never travel in clear."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"HUBSPOT_API_BASE_URL={url!r} is not an http(s) URL"
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return f"HUBSPOT_API_BASE_URL={url!r} must use https (plain http is allowed only for loopback hosts)"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

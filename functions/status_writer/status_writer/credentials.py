@@ -1,0 +1,152 @@
+"""The HubSpot credential, read from Secrets Manager: a private-app token or an OAuth refresh grant.
+
+The secret holds ``{"accessToken": "pat-..."}``, the bare token string, or
+``{"clientId", "clientSecret", "refreshToken"}``; OAuth access tokens are exchanged at
+``/oauth/v1/token`` and cached until shortly before they expire. The token never appears in a log
+line, an exception text or a repr.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from aws_lambda_powertools.utilities.parameters import get_secret
+
+TOKEN_PATH = "/oauth/v1/token"  # noqa: S105 - a URL path, not a password
+EXPIRY_MARGIN_S = 60.0
+
+
+class CredentialError(RuntimeError):
+    """No usable credential; the text never contains secret material."""
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthGrant:
+    client_id: str
+    client_secret: str
+    refresh_token: str
+
+    def __repr__(self) -> str:
+        return f"OAuthGrant(client_id={self.client_id!r}, client_secret=***, refresh_token=***)"
+
+
+SecretFetcher = Callable[[str, bool], Any]  # (secret id, force a fresh read) -> str | bytes | dict
+
+
+def fetch_with_powertools(secret_id: str, force: bool) -> Any:
+    """Powertools Parameters: cached in memory for POWERTOOLS_PARAMETERS_MAX_AGE seconds."""
+    return get_secret(secret_id, force_fetch=force)
+
+
+def parse_secret(value: Any) -> str | OAuthGrant:
+    """A private-app token or an OAuth grant, from whichever form the secret takes."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.startswith("{"):
+            if not text or any(ch.isspace() for ch in text):
+                raise CredentialError("the HubSpot secret is empty or not a single token")
+            return text
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise CredentialError("the HubSpot secret looks like JSON but does not parse") from None
+    if not isinstance(value, dict):
+        raise CredentialError("the HubSpot secret must be a token string or a JSON object")
+    token = value.get("accessToken")
+    if isinstance(token, str) and token.strip():
+        return token.strip()
+    fields = [value.get(name) for name in ("clientId", "clientSecret", "refreshToken")]
+    if all(isinstance(field, str) and field for field in fields):
+        return OAuthGrant(*(str(field) for field in fields))
+    raise CredentialError("the HubSpot secret has neither accessToken nor clientId/clientSecret/refreshToken")
+
+
+class Credentials:
+    """Hands out the current access token; refreshes once when HubSpot says 401."""
+
+    def __init__(
+        self,
+        secret_id: str,
+        http: httpx.Client,
+        fetch: SecretFetcher = fetch_with_powertools,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._secret_id = secret_id
+        self._http = http
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._oauth: tuple[OAuthGrant, str, float] | None = None  # grant, access token, expires at
+        self._force_next = False
+
+    def access_token(self) -> str:
+        with self._lock:
+            credential = self._read_secret()
+            if isinstance(credential, str):
+                return credential
+            if self._oauth is not None:
+                grant, token, expires_at = self._oauth
+                if grant == credential and self._clock() < expires_at:
+                    return token
+            token, lifetime_s = self._exchange(credential)
+            margin = min(EXPIRY_MARGIN_S, lifetime_s / 10)
+            self._oauth = (credential, token, self._clock() + lifetime_s - margin)
+            return token
+
+    def refresh(self, stale: str) -> None:
+        """After a 401 with ``stale``: read the secret again (it may have been rotated) and drop the
+        cached OAuth access token. A no-op if another thread already moved past ``stale``."""
+        with self._lock:
+            if self._oauth is not None and self._oauth[1] != stale:
+                return
+            self._oauth = None
+            self._force_next = True
+
+    def _read_secret(self) -> str | OAuthGrant:
+        force, self._force_next = self._force_next, False
+        try:
+            value = self._fetch(self._secret_id, force)
+        except Exception as error:  # Powertools wraps every AWS failure; keep only its type
+            raise CredentialError(f"could not read the HubSpot secret ({type(error).__name__})") from None
+        return parse_secret(value)
+
+    def _exchange(self, grant: OAuthGrant) -> tuple[str, float]:
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": grant.client_id,
+            "client_secret": grant.client_secret,
+            "refresh_token": grant.refresh_token,
+        }
+        try:
+            response = self._http.post(
+                TOKEN_PATH, data=form, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            )
+        except httpx.HTTPError as error:
+            raise CredentialError(f"OAuth token exchange failed: {type(error).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict):
+            status = body.get("status") if isinstance(body, dict) else None
+            raise CredentialError(
+                f"OAuth token exchange answered HTTP {response.status_code} {status or ''}".strip()
+            )
+        # The v1 endpoint answers in snake_case; newer token APIs use camelCase. Accept both.
+        token = body.get("access_token") or body.get("accessToken")
+        lifetime = body.get("expires_in", body.get("expiresIn"))
+        if not isinstance(token, str) or not token:
+            raise CredentialError("OAuth token exchange returned no access token")
+        try:
+            lifetime_s = float(lifetime) if lifetime is not None else 1800.0
+        except (TypeError, ValueError):
+            lifetime_s = 1800.0
+        return token, max(lifetime_s, 1.0)

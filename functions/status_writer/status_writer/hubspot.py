@@ -1,0 +1,249 @@
+"""The HubSpot edge: one long-lived httpx client, auth, pacing and the retries that belong in-call.
+
+It turns every way a call can end into a ``CallResult``: a parsed batch body, a whole-batch rejection
+(to bisect), or a ``Failure`` that says whether trying again later can help. It never raises for an
+expected failure.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from status_writer.backoff import seconds_until_daily_reset
+from status_writer.config import Settings
+from status_writer.credentials import CredentialError, Credentials
+from status_writer.deadline import Deadline
+from status_writer.model import Failure, FailureCategory
+from status_writer.rate_limit import RateLimitPacer, RateLimitReport
+
+WRITE_PATH = "/communication-preferences/v4/statuses/batch/write"
+MAX_TEN_SECONDLY_RETRIES = 3
+MAX_RETRY_AFTER_S = 60.0
+MAX_DETAIL = 300
+
+
+@dataclass(slots=True)
+class CallStats:
+    """What one invocation's calls cost; shared by the worker threads, so updates take a lock."""
+
+    calls: int = 0
+    throttled: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, latency_ms: float, throttled: bool) -> None:
+        with self._lock:
+            self.calls += 1
+            self.throttled += int(throttled)
+            self.latencies_ms.append(latency_ms)
+
+
+@dataclass(slots=True)
+class _Attempts:
+    """The in-call retries already spent on one batch."""
+
+    refreshed: bool = False
+    throttled: int = 0
+    transient: bool = False
+
+
+# How a final HTTP status is reported; anything unlisted (404 wrong base URL, 409, 422, 5xx…) is a
+# configuration or server fault, never the message's, so it is retried.
+_STATUS_CATEGORIES = {
+    401: FailureCategory.AUTHENTICATION,
+    403: FailureCategory.MISSING_SCOPES,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """Exactly one of: ``body`` (a 200/207 answer), ``rejected`` (whole-batch 400/413), ``failure``."""
+
+    body: Any = None
+    rejected: str | None = None
+    failure: Failure | None = None
+
+
+class HubSpotClient:
+    """Writes batches to HubSpot; one instance per execution environment, reused while warm."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        credentials: Credentials,
+        pacer: RateLimitPacer,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = http
+        self._credentials = credentials
+        self._pacer = pacer
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self._client.close()
+
+    def write_statuses(
+        self, inputs: Sequence[Mapping[str, Any]], deadline: Deadline, stats: CallStats
+    ) -> CallResult:
+        """POST one batch/write call, with the in-call retries: a credential refresh after a 401, waits
+        after ten-secondly 429s and one quick retry after a 5xx or connection failure, each only while
+        the time budget allows."""
+        payload = {"inputs": list(inputs)}
+        attempts = _Attempts()
+        while True:
+            wait_failure = self._wait_for_slot(deadline)
+            if wait_failure is not None:
+                return CallResult(failure=wait_failure)
+            result = self._attempt(payload, deadline, stats, attempts)
+            if result is not None:
+                return result
+
+    def _attempt(
+        self, payload: Mapping[str, Any], deadline: Deadline, stats: CallStats, attempts: _Attempts
+    ) -> CallResult | None:
+        """One POST; None means "try again now" (the pacer and deadline are consulted first)."""
+        try:
+            token = self._credentials.access_token()
+        except CredentialError as error:
+            return CallResult(failure=Failure(FailureCategory.AUTHENTICATION, str(error), permanent=False))
+        started = time.perf_counter()
+        try:
+            response = self._client.post(
+                WRITE_PATH, json=payload, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as error:
+            stats.record((time.perf_counter() - started) * 1000, throttled=False)
+            # After a timeout the write may or may not have happened: it is retried later through SQS
+            # (writes are idempotent), not now, so a hanging HubSpot cannot eat the whole budget.
+            if not isinstance(error, httpx.TimeoutException) and self._quick_retry(deadline, attempts):
+                return None
+            return CallResult(failure=_network_failure(error))
+        stats.record((time.perf_counter() - started) * 1000, throttled=response.status_code == 429)
+        self._pacer.observe(RateLimitReport.from_headers(response.headers))
+        return self._on_response(response, token, deadline, attempts)
+
+    def _on_response(
+        self, response: httpx.Response, token: str, deadline: Deadline, attempts: _Attempts
+    ) -> CallResult | None:
+        status = response.status_code
+        body = _json_or_none(response)
+        if status in (200, 207):
+            return CallResult(body=body)
+        if status in (400, 413):
+            return CallResult(rejected=_error_text(status, body))
+        if status == 429:
+            return self._on_throttled(response, body, deadline, attempts)
+        if status == 401 and not attempts.refreshed:
+            attempts.refreshed = True
+            self._credentials.refresh(stale=token)
+            return None
+        if (status >= 500 or status == 408) and self._quick_retry(deadline, attempts):
+            return None
+        category = _STATUS_CATEGORIES.get(status, FailureCategory.HUBSPOT_UNAVAILABLE)
+        return CallResult(failure=Failure(category, _error_text(status, body), permanent=False))
+
+    def _on_throttled(
+        self, response: httpx.Response, body: Any, deadline: Deadline, attempts: _Attempts
+    ) -> CallResult | None:
+        policy = _policy_name(body)
+        if policy == "DAILY":
+            reset_s = seconds_until_daily_reset(datetime.now(UTC))
+            detail = "HubSpot's daily request limit is used up"
+            return CallResult(failure=Failure(FailureCategory.DAILY_LIMIT, detail, False, reset_s))
+        wait_s = _ten_secondly_wait(response)
+        self._pacer.block_for(wait_s)
+        if attempts.throttled < MAX_TEN_SECONDLY_RETRIES and deadline.allows_call(after_wait_s=wait_s):
+            attempts.throttled += 1
+            return None
+        detail = f"HubSpot rate limit ({policy or 'unknown policy'}); no time left to wait"
+        return CallResult(failure=Failure(FailureCategory.RATE_LIMITED, detail, permanent=False))
+
+    def _quick_retry(self, deadline: Deadline, attempts: _Attempts) -> bool:
+        """One short, jittered retry per call for a transient server or connection failure."""
+        if attempts.transient or not deadline.allows_call(after_wait_s=0.5):
+            return False
+        attempts.transient = True
+        self._sleep(0.1 + 0.4 * random.random())
+        return True
+
+    def _wait_for_slot(self, deadline: Deadline) -> Failure | None:
+        """Sleep until the pacer allows a call; give up (retryable) when the budget would run out."""
+        while True:
+            if not deadline.allows_call():
+                return Failure(
+                    FailureCategory.TIME_BUDGET, "not enough time left for another HubSpot call", False
+                )
+            delay = self._pacer.delay()
+            if delay <= 0:
+                return None
+            if not deadline.allows_call(after_wait_s=delay):
+                return Failure(
+                    FailureCategory.RATE_LIMITED, "rate-limit pacing would exceed the time budget", False
+                )
+            self._sleep(delay)
+
+
+def make_http_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """One keep-alive client per execution environment, with explicit timeouts and a pool sized to the
+    calls that may be in flight at once."""
+    return httpx.Client(
+        base_url=settings.api_base_url,
+        timeout=httpx.Timeout(
+            connect=settings.connect_timeout_s,
+            read=settings.read_timeout_s,
+            write=settings.read_timeout_s,
+            pool=settings.connect_timeout_s,
+        ),
+        limits=httpx.Limits(
+            max_connections=settings.max_in_flight, max_keepalive_connections=settings.max_in_flight
+        ),
+        headers={"Accept": "application/json"},
+        transport=transport,
+        follow_redirects=False,  # a redirect must never carry the token somewhere else
+    )
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _policy_name(body: Any) -> str | None:
+    if isinstance(body, Mapping) and isinstance(body.get("policyName"), str):
+        return str(body["policyName"])
+    return None
+
+
+def _ten_secondly_wait(response: httpx.Response) -> float:
+    """Retry-After when given (seconds, capped), else until the rolling window has moved on, with jitter."""
+    retry_after = response.headers.get("retry-after", "")
+    try:
+        seconds = float(retry_after)
+    except ValueError:
+        report = RateLimitReport.from_headers(response.headers)
+        seconds = report.interval_s if report else 10.0
+    return min(max(seconds, 0.05), MAX_RETRY_AFTER_S) * (1 + 0.2 * random.random())
+
+
+def _error_text(status: int, body: Any) -> str:
+    """HTTP status, category and HubSpot's message; never the request (it carries no token anyway)."""
+    if isinstance(body, Mapping):
+        category = body.get("category") or body.get("errorType") or "error"
+        message = body.get("message") or ""
+        return f"HTTP {status} {category}: {message}"[:MAX_DETAIL]
+    return f"HTTP {status} with a body that is not JSON"
+
+
+def _network_failure(error: httpx.HTTPError) -> Failure:
+    kind = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
+    return Failure(FailureCategory.NETWORK, f"HubSpot call {kind}: {type(error).__name__}", permanent=False)

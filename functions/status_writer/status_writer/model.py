@@ -1,0 +1,121 @@
+"""The values that flow through the pipeline. Plain data, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """Exactly one of these ends every record of an invocation."""
+
+    APPLIED = "applied"  # HubSpot confirmed the write
+    SUPERSEDED = "superseded"  # a newer update for the same key in the batch was applied instead
+    DEAD_LETTERED = "dead_lettered"  # can never succeed: sent to the DLQ with a reason, then deleted
+    RETRYABLE = "retryable"  # reported in batchItemFailures; SQS delivers it again
+
+
+class FailureCategory(StrEnum):
+    """Why a record did not apply; the DLQ attribute and the log field carry this name."""
+
+    INVALID_MESSAGE = "INVALID_MESSAGE"
+    HUBSPOT_REJECTED_ITEM = "HUBSPOT_REJECTED_ITEM"
+    HUBSPOT_REJECTED_BATCH = "HUBSPOT_REJECTED_BATCH"
+    RATE_LIMITED = "RATE_LIMITED"
+    DAILY_LIMIT = "DAILY_LIMIT"
+    HUBSPOT_UNAVAILABLE = "HUBSPOT_UNAVAILABLE"
+    NETWORK = "NETWORK"
+    AUTHENTICATION = "AUTHENTICATION"
+    MISSING_SCOPES = "MISSING_SCOPES"
+    UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
+    TIME_BUDGET = "TIME_BUDGET"
+    DEAD_LETTER_UNAVAILABLE = "DEAD_LETTER_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What the pipeline keeps of an SQS record: enough to answer SQS and to dead-letter it."""
+
+    message_id: str
+    position: int
+    body: str
+    receipt_handle: str = ""
+    sent_timestamp_ms: int = 0
+    receive_count: int = 1
+    group_id: str | None = None
+    source_arn: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """One validated subscription-status change, ready to become a batch/write input."""
+
+    message: Message
+    email: str
+    subscription_id: int
+    status_state: str
+    channel: str = "EMAIL"
+    legal_basis: str | None = None
+    legal_basis_explanation: str | None = None
+    occurred_at_us: int | None = None  # microseconds since the epoch, UTC
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        """HubSpot stores one status per (email, subscription, channel); emails compare case-insensitively."""
+        return (self.email.lower(), self.subscription_id, self.channel)
+
+    @property
+    def recency(self) -> tuple[int, int, int]:
+        """Sort key for "newest wins": occurredAt, then SentTimestamp, then position in the batch."""
+        sent_us = self.message.sent_timestamp_ms * 1000
+        occurred = self.occurred_at_us if self.occurred_at_us is not None else sent_us
+        return (occurred, self.message.sent_timestamp_ms, self.message.position)
+
+    def to_input(self) -> dict[str, Any]:
+        """The PublicStatusRequest HubSpot expects (field names are HubSpot's own)."""
+        item: dict[str, Any] = {
+            "subscriberIdString": self.email,
+            "subscriptionId": self.subscription_id,
+            "channel": self.channel,
+            "statusState": self.status_state,
+        }
+        if self.legal_basis is not None:
+            item["legalBasis"] = self.legal_basis
+        if self.legal_basis_explanation is not None:
+            item["legalBasisExplanation"] = self.legal_basis_explanation
+        return item
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record that failed local validation: it never reaches HubSpot."""
+
+    message: Message
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why an update did not apply, and whether trying again can help."""
+
+    category: FailureCategory
+    detail: str
+    permanent: bool
+    retry_after_s: int | None = None  # a floor for the message's next visibility timeout
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """HubSpot's answer for one input: applied when failure is None."""
+
+    failure: Failure | None = None
+
+    @property
+    def applied(self) -> bool:
+        return self.failure is None
+
+
+APPLIED = ItemResult()

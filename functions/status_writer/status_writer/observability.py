@@ -1,0 +1,29 @@
+"""Logger, metrics and the masking that keeps emails out of logs.
+
+Emails are personal data: log lines show the domain and a short hash of the local part, never the
+address. The HubSpot token is never passed to a logger at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from aws_lambda_powertools import Logger, Metrics
+
+logger = Logger()
+metrics = Metrics()
+
+_EMAIL_LIKE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+
+
+def mask_email(email: str) -> str:
+    """``ada@example.com`` -> ``h:5c2f0ad1@example.com``: joinable across lines, not readable."""
+    local, _, domain = email.rpartition("@")
+    digest = hashlib.sha256(local.lower().encode("utf-8")).hexdigest()[:8]
+    return f"h:{digest}@{domain.lower()}" if local else f"h:{digest}"
+
+
+def redact_emails(text: str) -> str:
+    """Mask every email-looking substring (HubSpot's error messages may quote the address)."""
+    return _EMAIL_LIKE.sub(lambda match: mask_email(match.group(0)), text)

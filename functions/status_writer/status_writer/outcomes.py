@@ -1,0 +1,130 @@
+"""Map HubSpot's answers back to inputs. Pure: no I/O.
+
+For 200 and 207 alike, an input is applied only if a result with its (subscriberIdString,
+subscriptionId) came back. ``errors[]`` are matched to inputs through any ``context`` value (the keys
+HubSpot uses are undocumented, so every value is searched). Whatever stays unmatched is a retryable
+failure, never silently a success. A ``status`` other than ``COMPLETE`` means nothing is known to be
+applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from status_writer.model import APPLIED, Failure, FailureCategory, ItemResult, StatusUpdate
+
+# Per-item error categories that say "this will never work as sent". Anything else is retried.
+PERMANENT_ITEM_CATEGORIES = frozenset(
+    {"VALIDATION_ERROR", "OBJECT_NOT_FOUND", "INVALID_EMAIL", "INVALID_PARAMS", "BAD_REQUEST", "NOT_FOUND"}
+)
+UNKNOWN_OUTCOME = Failure(
+    FailureCategory.UNKNOWN_OUTCOME, "HubSpot reported no result and no error for this input", permanent=False
+)
+MAX_DETAIL = 300
+
+
+def map_batch_response(inputs: Sequence[StatusUpdate], body: Any) -> list[ItemResult]:
+    """One ItemResult per input, in input order, from a 200/207 batch/write body."""
+    if not isinstance(body, Mapping):
+        return [_unknown("HubSpot answered with a body that is not a JSON object")] * len(inputs)
+    if body.get("status") != "COMPLETE":
+        status = str(body.get("status"))[:40]
+        return [_unknown(f"HubSpot batch status is {status}, not COMPLETE: not known to be applied")] * len(
+            inputs
+        )
+
+    confirmed = set(_result_keys(body.get("results")))
+    failures = _match_errors(inputs, body.get("errors"))
+    return [
+        ItemResult(failures[index])
+        if index in failures
+        else (
+            APPLIED
+            if (update.email.lower(), update.subscription_id) in confirmed
+            else ItemResult(UNKNOWN_OUTCOME)
+        )
+        for index, update in enumerate(inputs)
+    ]
+
+
+def _result_keys(results: Any) -> Iterator[tuple[str, int]]:
+    if not isinstance(results, list):
+        return
+    for result in results:
+        if not isinstance(result, Mapping):
+            continue
+        email, subscription = result.get("subscriberIdString"), result.get("subscriptionId")
+        if (
+            isinstance(email, str)
+            and isinstance(subscription, int | str)
+            and not isinstance(subscription, bool)
+        ):
+            try:
+                yield (email.lower(), int(subscription))
+            except ValueError:
+                continue
+
+
+def _match_errors(inputs: Sequence[StatusUpdate], errors: Any) -> dict[int, Failure]:
+    """Attach each error to the inputs its context names: by email (and subscription id when given)."""
+    failures: dict[int, Failure] = {}
+    if not isinstance(errors, list):
+        return failures
+    by_email: dict[str, list[int]] = {}
+    by_subscription: dict[int, list[int]] = {}
+    for index, update in enumerate(inputs):
+        by_email.setdefault(update.email.lower(), []).append(index)
+        by_subscription.setdefault(update.subscription_id, []).append(index)
+    for error in errors:
+        if not isinstance(error, Mapping):
+            continue
+        values = set(_context_values(error))
+        emails = {value.lower() for value in values if value.lower() in by_email}
+        subscriptions = {int(value) for value in values if value.isdigit() and int(value) in by_subscription}
+        if emails:
+            named = {i for email in emails for i in by_email[email]}
+            if subscriptions:
+                named = {i for i in named if inputs[i].subscription_id in subscriptions}
+        elif subscriptions:
+            named = {i for sub in subscriptions for i in by_subscription[sub]}
+        else:
+            continue  # names nothing we sent: those inputs stay unknown, hence retried
+        failure = item_failure(error)
+        for index in named:
+            # A permanent verdict never hides behind a retryable one for the same input.
+            if index not in failures or (failure.permanent and not failures[index].permanent):
+                failures[index] = failure
+    return failures
+
+
+def _context_values(error: Mapping[str, Any]) -> Iterator[str]:
+    """Every string in the error's context, and in its nested ErrorDetail contexts."""
+    contexts = [error.get("context")]
+    details = error.get("errors")
+    if isinstance(details, list):
+        contexts.extend(detail.get("context") for detail in details if isinstance(detail, Mapping))
+    for context in contexts:
+        if not isinstance(context, Mapping):
+            continue
+        for value in context.values():
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(item, str):
+                    yield item.strip()
+                elif isinstance(item, int) and not isinstance(item, bool):
+                    yield str(item)
+
+
+def item_failure(error: Mapping[str, Any]) -> Failure:
+    """A per-item StandardError: validation-type categories are permanent, the rest retryable."""
+    category = str(error.get("category") or "UNKNOWN")
+    message = str(error.get("message") or "no message")
+    detail = f"{category}: {message}"[:MAX_DETAIL]
+    if category in PERMANENT_ITEM_CATEGORIES:
+        return Failure(FailureCategory.HUBSPOT_REJECTED_ITEM, detail, permanent=True)
+    return Failure(FailureCategory.UNKNOWN_OUTCOME, detail, permanent=False)
+
+
+def _unknown(detail: str) -> ItemResult:
+    return ItemResult(Failure(FailureCategory.UNKNOWN_OUTCOME, detail, permanent=False))

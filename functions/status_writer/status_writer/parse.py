@@ -1,0 +1,216 @@
+"""Parse and validate SQS records against the message contract. Pure: no I/O.
+
+A body is one JSON object with HubSpot's PublicStatusRequest fields plus an optional ``occurredAt``.
+Bodies that SNS (``Type: Notification``) or EventBridge (``detail``) wrapped are unwrapped first.
+Anything that cannot become a valid batch/write input is rejected here with a reason, so it never
+reaches HubSpot.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from status_writer.model import Message, Rejected, StatusUpdate
+
+STATUS_STATES = frozenset({"SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED"})
+CHANNELS = frozenset({"EMAIL"})
+LEGAL_BASES = frozenset(
+    {
+        "CONSENT_WITH_NOTICE",
+        "LEGITIMATE_INTEREST_CLIENT",
+        "LEGITIMATE_INTEREST_OTHER",
+        "LEGITIMATE_INTEREST_PQL",
+        "NON_GDPR",
+        "PERFORMANCE_OF_CONTRACT",
+        "PROCESS_AND_STORE",
+    }
+)
+FIELDS = frozenset(
+    {
+        "subscriberIdString",
+        "subscriptionId",
+        "statusState",
+        "channel",
+        "legalBasis",
+        "legalBasisExplanation",
+        "occurredAt",
+    }
+)
+# Common misspellings of the contract's field names, so the error says what was meant.
+_DID_YOU_MEAN = {
+    "status": "statusState",
+    "state": "statusState",
+    "email": "subscriberIdString",
+    "emailAddress": "subscriberIdString",
+    "subscriberId": "subscriberIdString",
+    "subscription_id": "subscriptionId",
+    "id": "subscriptionId",
+    "legal_basis": "legalBasis",
+    "occurred_at": "occurredAt",
+    "timestamp": "occurredAt",
+}
+
+INT64_MAX = 2**63 - 1
+MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit
+MAX_LOCAL_PART = 64
+MAX_EXPLANATION_LENGTH = 2000
+MAX_WRAPPING_DEPTH = 3
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidMessage(ValueError):
+    """The body breaks the message contract; the text says how."""
+
+
+def message_from_record(record: Mapping[str, Any], position: int) -> Message:
+    """The parts of a Lambda SQS record the pipeline needs (tolerant: a record is never dropped)."""
+    attributes = record.get("attributes") or {}
+    body = record.get("body")
+    return Message(
+        message_id=str(record.get("messageId", "")),
+        position=position,
+        body=body if isinstance(body, str) else "",
+        receipt_handle=str(record.get("receiptHandle", "")),
+        sent_timestamp_ms=_int_or(attributes.get("SentTimestamp"), 0),
+        receive_count=max(1, _int_or(attributes.get("ApproximateReceiveCount"), 1)),
+        group_id=attributes.get("MessageGroupId") or None,
+        source_arn=str(record.get("eventSourceARN", "")),
+        attributes=dict(record.get("messageAttributes") or {}),
+    )
+
+
+def parse_message(message: Message) -> StatusUpdate | Rejected:
+    """Validate one message body; a Rejected carries a reason fit for the DLQ attribute."""
+    try:
+        body = unwrap(_loads(message.body))
+        return _status_update(message, body)
+    except InvalidMessage as error:
+        return Rejected(message=message, reason=str(error))
+
+
+def _loads(raw: str) -> Any:
+    if not raw.strip():
+        raise InvalidMessage("body is empty")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise InvalidMessage(f"body is not valid JSON: {str(error)[:120]}") from None
+
+
+def unwrap(body: Any) -> Any:
+    """Strip SNS and EventBridge envelopes (nested ones too, up to a small depth)."""
+    for _ in range(MAX_WRAPPING_DEPTH):
+        if not isinstance(body, dict):
+            break
+        if body.get("Type") == "Notification" and isinstance(body.get("Message"), str):
+            body = _loads(body["Message"])
+        elif "detail" in body and ("detail-type" in body or "source" in body):
+            body = body["detail"]
+        else:
+            break
+    return body
+
+
+def _status_update(message: Message, body: Any) -> StatusUpdate:
+    if not isinstance(body, dict):
+        raise InvalidMessage(f"body must be a JSON object, not {type(body).__name__}")
+    unknown = sorted(set(body) - FIELDS)
+    if unknown:
+        hints = [
+            f"{name} (did you mean {_DID_YOU_MEAN[name]}?)" if name in _DID_YOU_MEAN else name
+            for name in unknown
+        ]
+        raise InvalidMessage("unknown field(s): " + ", ".join(hints))
+    missing = [name for name in ("subscriberIdString", "subscriptionId", "statusState") if name not in body]
+    if missing:
+        raise InvalidMessage("missing required field(s): " + ", ".join(missing))
+    return StatusUpdate(
+        message=message,
+        email=_email(body["subscriberIdString"]),
+        subscription_id=_subscription_id(body["subscriptionId"]),
+        status_state=_enum("statusState", body["statusState"], STATUS_STATES),
+        channel=_enum("channel", body.get("channel", "EMAIL"), CHANNELS),
+        legal_basis=None
+        if body.get("legalBasis") is None
+        else _enum("legalBasis", body["legalBasis"], LEGAL_BASES),
+        legal_basis_explanation=_explanation(body.get("legalBasisExplanation")),
+        occurred_at_us=_occurred_at(body.get("occurredAt")),
+    )
+
+
+def _email(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidMessage("subscriberIdString must be a string (the contact's email address)")
+    if _CONTROL.search(value):
+        raise InvalidMessage("subscriberIdString contains control characters")
+    if len(value) > MAX_EMAIL_LENGTH:
+        raise InvalidMessage(f"subscriberIdString is longer than {MAX_EMAIL_LENGTH} characters")
+    if not _EMAIL.fullmatch(value) or len(value.split("@", 1)[0]) > MAX_LOCAL_PART:
+        raise InvalidMessage("subscriberIdString is not a valid email address")
+    return value
+
+
+def _subscription_id(value: Any) -> int:
+    if isinstance(value, bool):
+        raise InvalidMessage("subscriptionId must be an integer, not a boolean")
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if not isinstance(value, int):
+        raise InvalidMessage("subscriptionId must be an integer (or a string of digits)")
+    if not 1 <= value <= INT64_MAX:
+        raise InvalidMessage("subscriptionId must be a positive 64-bit integer")
+    return value
+
+
+def _enum(name: str, value: Any, allowed: frozenset[str]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        shown = (
+            repr(value)
+            if isinstance(value, str | int | float | bool) or value is None
+            else type(value).__name__
+        )
+        raise InvalidMessage(f"{name} must be one of {', '.join(sorted(allowed))}; got {shown[:60]}")
+    return value
+
+
+def _explanation(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidMessage("legalBasisExplanation must be a string")
+    if len(value) > MAX_EXPLANATION_LENGTH:
+        raise InvalidMessage(f"legalBasisExplanation is longer than {MAX_EXPLANATION_LENGTH} characters")
+    if _CONTROL.search(value):
+        raise InvalidMessage("legalBasisExplanation contains control characters")
+    return value
+
+
+def _occurred_at(value: Any) -> int | None:
+    """ISO-8601 to microseconds since the epoch; a time without an offset is taken as UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise InvalidMessage("occurredAt must be an ISO-8601 date-time string")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidMessage(f"occurredAt is not an ISO-8601 date-time: {value[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _int_or(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

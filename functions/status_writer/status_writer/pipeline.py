@@ -1,0 +1,236 @@
+"""One invocation, end to end: parse → coalesce → chunk → HubSpot → map outcomes → respond.
+
+Every record ends in exactly one outcome (applied, superseded, dead-lettered or retryable), and the
+response lists exactly the retryable ones. An unexpected error in one chunk costs only that chunk:
+its records come back; the outcomes already known for other chunks stand.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from status_writer.backoff import retry_delay_s
+from status_writer.chunk import chunk, halves
+from status_writer.coalesce import coalesce
+from status_writer.config import Settings
+from status_writer.credentials import Credentials
+from status_writer.dead_letter import DeadLetterQueue
+from status_writer.deadline import Deadline, RemainingTime
+from status_writer.hubspot import CallStats, HubSpotClient, make_http_client
+from status_writer.model import Failure, FailureCategory, ItemResult, Message, Outcome, Rejected, StatusUpdate
+from status_writer.observability import logger, metrics, redact_emails
+from status_writer.outcomes import map_batch_response
+from status_writer.parse import message_from_record, parse_message
+from status_writer.rate_limit import RateLimitPacer
+from status_writer.respond import batch_response, hold_back_fifo_groups
+from status_writer.visibility import VisibilityScheduler
+
+# AWS calls on the way out must fit in the deadline's safety margin.
+SQS_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
+
+
+@dataclass
+class Runtime:
+    """What one execution environment keeps between warm invocations."""
+
+    settings: Settings
+    hubspot: HubSpotClient
+    dead_letters: DeadLetterQueue
+    visibility: VisibilityScheduler
+    executor: ThreadPoolExecutor
+
+    @classmethod
+    def create(cls, settings: Settings, transport: Any = None, sqs: Any = None) -> Runtime:
+        """Build the clients once; ``transport`` replaces HubSpot's network (benchmarks only)."""
+        http = make_http_client(settings, transport)
+        sqs_client = sqs if sqs is not None else boto3.client("sqs", config=SQS_CONFIG)
+        return cls(
+            settings=settings,
+            hubspot=HubSpotClient(http, Credentials(settings.secret_id, http), RateLimitPacer()),
+            dead_letters=DeadLetterQueue(sqs_client, settings.dead_letter_queue_url),
+            visibility=VisibilityScheduler(sqs_client),
+            executor=ThreadPoolExecutor(max_workers=settings.max_in_flight, thread_name_prefix="hubspot"),
+        )
+
+
+@dataclass
+class BatchReport:
+    """Outcome per message and the counts the summary line and metrics carry."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    failures: dict[str, Failure] = field(default_factory=dict)
+    stats: CallStats = field(default_factory=CallStats)
+
+    def counts(self) -> dict[str, int]:
+        tally = Counter(outcome.value for outcome in self.outcomes.values())
+        return {outcome.value: tally.get(outcome.value, 0) for outcome in Outcome}
+
+
+def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Runtime) -> dict[str, Any]:
+    """The handler's whole job; returns the partial batch response."""
+    report = BatchReport()
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    messages = [
+        message_from_record(record, index)
+        for index, record in enumerate(records or [])
+        if isinstance(record, Mapping)
+    ]
+    deadline = Deadline(context, runtime.settings.call_budget_ms)
+
+    parsed = [parse_message(message) for message in messages]
+    for item in parsed:
+        if isinstance(item, Rejected):
+            report.failures[item.message.message_id] = Failure(
+                FailureCategory.INVALID_MESSAGE, item.reason, permanent=True
+            )
+    updates = [item for item in parsed if isinstance(item, StatusUpdate)]
+    plan = coalesce(updates)
+
+    results = _send(plan.winners, deadline, runtime, report.stats)
+    for update in plan.winners:
+        result = results.get(update.message.message_id, ItemResult(_internal("no result recorded")))
+        if result.failure is None:
+            report.outcomes[update.message.message_id] = Outcome.APPLIED
+        else:
+            report.failures[update.message.message_id] = result.failure
+    for loser, winner in plan.superseded_by.items():
+        winner_failure = report.failures.get(winner)
+        if winner_failure is None:
+            report.outcomes[loser] = Outcome.SUPERSEDED
+        else:
+            report.failures[loser] = winner_failure
+
+    _settle_failures(messages, report, runtime)
+    _log_and_measure(messages, report)
+    return batch_response(messages, report.outcomes)
+
+
+def _send(
+    winners: Sequence[StatusUpdate], deadline: Deadline, runtime: Runtime, stats: CallStats
+) -> dict[str, ItemResult]:
+    """Chunks go out in parallel (bounded by the executor); each chunk's answer maps to its inputs."""
+    futures: list[tuple[Sequence[StatusUpdate], Future[list[ItemResult]]]] = [
+        (part, runtime.executor.submit(_send_chunk, part, deadline, runtime.hubspot, stats))
+        for part in chunk(winners, runtime.settings.batch_limit)
+    ]
+    results: dict[str, ItemResult] = {}
+    for part, future in futures:
+        try:
+            part_results = future.result()
+        except Exception:  # a bug in one chunk must not cost the others their outcomes
+            logger.exception("unexpected error while sending a chunk; its records will be retried")
+            part_results = [ItemResult(_internal("unexpected error while sending"))] * len(part)
+        for update, result in zip(part, part_results, strict=True):
+            results[update.message.message_id] = result
+    return results
+
+
+def _send_chunk(
+    inputs: Sequence[StatusUpdate], deadline: Deadline, hubspot: HubSpotClient, stats: CallStats
+) -> list[ItemResult]:
+    """One batch/write call; a whole-batch 400 is bisected until the bad inputs stand alone."""
+    answer = hubspot.write_statuses([update.to_input() for update in inputs], deadline, stats)
+    if answer.body is not None:
+        return map_batch_response(inputs, answer.body)
+    if answer.failure is not None:
+        return [ItemResult(answer.failure)] * len(inputs)
+    detail = answer.rejected or "HubSpot rejected the batch"
+    if len(inputs) == 1:
+        return [ItemResult(Failure(FailureCategory.HUBSPOT_REJECTED_BATCH, detail, permanent=True))]
+    left, right = halves(inputs)
+    return _send_chunk(left, deadline, hubspot, stats) + _send_chunk(right, deadline, hubspot, stats)
+
+
+def _settle_failures(messages: Sequence[Message], report: BatchReport, runtime: Runtime) -> None:
+    """Permanent failures to the DLQ (or back to SQS if that fails); retryable ones get a backoff."""
+    for message_id, failure in report.failures.items():
+        report.outcomes[message_id] = Outcome.DEAD_LETTERED if failure.permanent else Outcome.RETRYABLE
+    report.outcomes = hold_back_fifo_groups(messages, report.outcomes)
+
+    to_dead_letter = [
+        (message, report.failures[message.message_id])
+        for message in messages
+        if report.outcomes.get(message.message_id) is Outcome.DEAD_LETTERED
+    ]
+    accepted = runtime.dead_letters.send(to_dead_letter)
+    for message, failure in to_dead_letter:
+        if message.message_id not in accepted:
+            report.outcomes[message.message_id] = Outcome.RETRYABLE
+            reason = (
+                "no dead-letter queue configured"
+                if runtime.settings.dead_letter_queue_url is None
+                else "DLQ refused it"
+            )
+            report.failures[message.message_id] = Failure(
+                FailureCategory.DEAD_LETTER_UNAVAILABLE, f"{reason}; was: {failure.detail}", permanent=False
+            )
+    report.outcomes = hold_back_fifo_groups(messages, report.outcomes)
+
+    settings = runtime.settings
+    delays = []
+    for message in messages:
+        if report.outcomes.get(message.message_id, Outcome.RETRYABLE) is not Outcome.RETRYABLE:
+            continue
+        known = report.failures.get(message.message_id)
+        floor = None if known is None else known.retry_after_s
+        delays.append(
+            (
+                message,
+                retry_delay_s(message.receive_count, settings.backoff_base_s, settings.backoff_max_s, floor),
+            )
+        )
+    if delays:
+        runtime.visibility.postpone(delays)
+
+
+def _log_and_measure(messages: Sequence[Message], report: BatchReport) -> None:
+    counts = report.counts()
+    for message in messages:
+        outcome = report.outcomes.get(message.message_id, Outcome.RETRYABLE)
+        failure = report.failures.get(message.message_id)
+        logger.debug(
+            "record outcome",
+            extra={
+                "message_id": message.message_id,
+                "outcome": outcome.value,
+                "category": failure.category.value if failure else None,
+                "reason": redact_emails(failure.detail) if failure else None,
+            },
+        )
+    categories = Counter(
+        report.failures[mid].category.value
+        for mid, outcome in report.outcomes.items()
+        if outcome is not Outcome.APPLIED and mid in report.failures
+    )
+    logger.info(
+        "batch processed",
+        extra={
+            "records": len(messages),
+            **counts,
+            "hubspot_calls": report.stats.calls,
+            "hubspot_throttled": report.stats.throttled,
+            "failure_categories": dict(categories),
+        },
+    )
+    metrics.add_metric(name="RecordsReceived", unit="Count", value=len(messages))
+    metrics.add_metric(name="RecordsApplied", unit="Count", value=counts["applied"])
+    metrics.add_metric(name="RecordsSuperseded", unit="Count", value=counts["superseded"])
+    metrics.add_metric(name="DeadLettered", unit="Count", value=counts["dead_lettered"])
+    metrics.add_metric(name="RetryableFailures", unit="Count", value=counts["retryable"])
+    permanent = sum(1 for failure in report.failures.values() if failure.permanent)
+    metrics.add_metric(name="PermanentFailures", unit="Count", value=permanent)
+    metrics.add_metric(name="HubSpotCalls", unit="Count", value=report.stats.calls)
+    metrics.add_metric(name="HubSpotThrottled", unit="Count", value=report.stats.throttled)
+    for latency in report.stats.latencies_ms[:100]:  # EMF takes at most 100 values per metric
+        metrics.add_metric(name="HubSpotLatency", unit="Milliseconds", value=latency)
+
+
+def _internal(detail: str) -> Failure:
+    return Failure(FailureCategory.INTERNAL_ERROR, detail, permanent=False)

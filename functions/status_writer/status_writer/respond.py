@@ -1,0 +1,42 @@
+"""Turn per-message outcomes into the partial batch response SQS expects. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from status_writer.model import Message, Outcome
+
+
+def hold_back_fifo_groups(messages: Sequence[Message], outcomes: Mapping[str, Outcome]) -> dict[str, Outcome]:
+    """On a FIFO queue, every message after a retryable failure in its group must come back too.
+
+    SQS keeps a group's order only if nothing later in the group is deleted before the failed message
+    succeeds. Later messages that would otherwise be dead-lettered are held back as well, so a message
+    is never dead-lettered twice.
+    """
+    adjusted = dict(outcomes)
+    failed_groups: set[str] = set()
+    for message in messages:
+        group = message.group_id
+        if group is None:
+            continue
+        if group in failed_groups:
+            adjusted[message.message_id] = Outcome.RETRYABLE
+        elif adjusted.get(message.message_id) is Outcome.RETRYABLE:
+            failed_groups.add(group)
+    return adjusted
+
+
+def batch_response(
+    messages: Sequence[Message], outcomes: Mapping[str, Outcome]
+) -> dict[str, list[dict[str, str]]]:
+    """``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}`` for exactly the retryable messages.
+
+    A message with no recorded outcome is reported too: nothing is deleted that was not handled.
+    """
+    failures = [
+        {"itemIdentifier": message.message_id}
+        for message in messages
+        if outcomes.get(message.message_id, Outcome.RETRYABLE) is Outcome.RETRYABLE
+    ]
+    return {"batchItemFailures": failures}
