@@ -72,8 +72,12 @@ class InvalidMessage(ValueError):
 
 def message_from_record(record: Mapping[str, Any], position: int) -> Message:
     """The parts of a Lambda SQS record the pipeline needs (tolerant: a record is never dropped)."""
-    attributes = record.get("attributes") or {}
+    attributes = record.get("attributes")
+    if not isinstance(attributes, Mapping):
+        attributes = {}
+    message_attributes = record.get("messageAttributes")
     body = record.get("body")
+    group_id = attributes.get("MessageGroupId")
     return Message(
         message_id=str(record.get("messageId", "")),
         position=position,
@@ -81,9 +85,9 @@ def message_from_record(record: Mapping[str, Any], position: int) -> Message:
         receipt_handle=str(record.get("receiptHandle", "")),
         sent_timestamp_ms=_int_or(attributes.get("SentTimestamp"), 0),
         receive_count=max(1, _int_or(attributes.get("ApproximateReceiveCount"), 1)),
-        group_id=attributes.get("MessageGroupId") or None,
+        group_id=str(group_id) if group_id else None,
         source_arn=str(record.get("eventSourceARN", "")),
-        attributes=dict(record.get("messageAttributes") or {}),
+        attributes=dict(message_attributes) if isinstance(message_attributes, Mapping) else {},
     )
 
 
@@ -212,5 +216,5 @@ def _occurred_at(value: Any) -> int | None:
 def _int_or(value: Any, default: int) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
