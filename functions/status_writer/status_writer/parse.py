@@ -141,7 +141,7 @@ def _status_update(message: Message, body: Any) -> StatusUpdate:
         email=_email(body["subscriberIdString"]),
         subscription_id=_subscription_id(body["subscriptionId"]),
         status_state=_enum("statusState", body["statusState"], STATUS_STATES),
-        channel=_enum("channel", body.get("channel", "EMAIL"), CHANNELS),
+        channel="EMAIL" if body.get("channel") is None else _enum("channel", body["channel"], CHANNELS),
         legal_basis=None
         if body.get("legalBasis") is None
         else _enum("legalBasis", body["legalBasis"], LEGAL_BASES),
