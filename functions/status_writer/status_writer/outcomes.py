@@ -22,6 +22,8 @@ UNKNOWN_OUTCOME = Failure(
     FailureCategory.UNKNOWN_OUTCOME, "HubSpot reported no result and no error for this input", permanent=False
 )
 MAX_DETAIL = 300
+INT64_MAX = 2**63 - 1
+MAX_ID_DIGITS = 19  # len(str(INT64_MAX))
 
 
 def map_batch_response(inputs: Sequence[StatusUpdate], body: Any) -> list[ItemResult]:
@@ -81,7 +83,8 @@ def _match_errors(inputs: Sequence[StatusUpdate], errors: Any) -> dict[int, Fail
             continue
         values = set(_context_values(error))
         emails = {value.lower() for value in values if value.lower() in by_email}
-        subscriptions = {int(value) for value in values if value.isdigit() and int(value) in by_subscription}
+        numbers = {number for number in map(_subscription_number, values) if number is not None}
+        subscriptions = {number for number in numbers if number in by_subscription}
         if emails:
             named = {i for email in emails for i in by_email[email]}
             if subscriptions:
@@ -112,8 +115,16 @@ def _context_values(error: Mapping[str, Any]) -> Iterator[str]:
             for item in items:
                 if isinstance(item, str):
                     yield item.strip()
-                elif isinstance(item, int) and not isinstance(item, bool):
+                elif isinstance(item, int) and not isinstance(item, bool) and 0 < item <= INT64_MAX:
                     yield str(item)
+
+
+def _subscription_number(value: str) -> int | None:
+    """A context value that can be a subscription id: ASCII digits only (``"²".isdigit()`` is True, yet
+    ``int("²")`` raises) and short enough for int64 (``int()`` refuses strings over 4300 digits)."""
+    if value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS:
+        return int(value)
+    return None
 
 
 def item_failure(error: Mapping[str, Any]) -> Failure:
