@@ -69,7 +69,8 @@ def _result_keys(results: Any) -> Iterator[tuple[str, int]]:
 
 
 def _match_errors(inputs: Sequence[StatusUpdate], errors: Any) -> dict[int, Failure]:
-    """Attach each error to the inputs its context names: by email (and subscription id when given)."""
+    """Attach each error to the inputs its context names: by email (and subscription id when given),
+    or by subscription id alone when the error names no contact at all."""
     failures: dict[int, Failure] = {}
     if not isinstance(errors, list):
         return failures
@@ -82,17 +83,20 @@ def _match_errors(inputs: Sequence[StatusUpdate], errors: Any) -> dict[int, Fail
         if not isinstance(error, Mapping):
             continue
         values = set(_context_values(error))
-        emails = {value.lower() for value in values if value.lower() in by_email}
+        named_emails = {value.lower() for value in values if "@" in value}
+        emails = {email for email in named_emails if email in by_email}
         numbers = {number for number in map(_subscription_number, values) if number is not None}
         subscriptions = {number for number in numbers if number in by_subscription}
         if emails:
             named = {i for email in emails for i in by_email[email]}
             if subscriptions:
                 named = {i for i in named if inputs[i].subscription_id in subscriptions}
-        elif subscriptions:
+        elif subscriptions and not named_emails:
             named = {i for sub in subscriptions for i in by_subscription[sub]}
         else:
-            continue  # names nothing we sent: those inputs stay unknown, hence retried
+            # Names nothing we sent, or names a contact we did not send: those inputs stay unknown
+            # (hence retried) rather than every input that shares the subscription id failing with it.
+            continue
         failure = item_failure(error)
         for index in named:
             # A permanent verdict never hides behind a retryable one for the same input.
