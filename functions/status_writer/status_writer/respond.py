@@ -22,8 +22,8 @@ def hold_back_fifo_groups(messages: Sequence[Message], outcomes: Mapping[str, Ou
             continue
         if group in failed_groups:
             adjusted[message.message_id] = Outcome.RETRYABLE
-        elif adjusted.get(message.message_id) is Outcome.RETRYABLE:
-            failed_groups.add(group)
+        elif adjusted.get(message.message_id, Outcome.RETRYABLE) is Outcome.RETRYABLE:
+            failed_groups.add(group)  # no recorded outcome is reported (batch_response), so it counts
     return adjusted
 
 
