@@ -15,6 +15,9 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
 os.environ.pop("AWS_PROFILE", None)
+# Powertools reads these when the function's logger and metrics are created.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "hubspot-subscription-sync")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "HubSpotSubscriptionSync")
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-SQS_MAX_VISIBILITY_S = 43_200  # 12 hours: SQS's ceiling for ChangeMessageVisibility
+# SQS caps a message's visibility at 12 hours counted from its receipt, so a postponement must leave
+# room for the time the invocation already ran (at most Lambda's 15-minute timeout).
+SQS_MAX_VISIBILITY_S = 43_200 - 900
 
 
 def retry_delay_s(receive_count: int, base_s: int, cap_s: int, floor_s: int | None = None) -> int:

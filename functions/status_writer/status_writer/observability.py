@@ -14,7 +14,8 @@ from aws_lambda_powertools import Logger, Metrics
 logger = Logger()
 metrics = Metrics()
 
-_EMAIL_LIKE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+# Deliberately broader than a valid address: anything around an "@" is masked, valid or not.
+_EMAIL_LIKE = re.compile(r"[^\s@'\"<>()\[\],;:]+@[^\s@'\"<>()\[\],;:]*")
 
 
 def mask_email(email: str) -> str:

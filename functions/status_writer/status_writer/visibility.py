@@ -43,7 +43,12 @@ class VisibilityScheduler:
                 try:
                     answer = self._sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
                 except Exception as error:  # the queue's own visibility timeout still applies
-                    logger.warning("visibility change failed", extra={"error": type(error).__name__})
+                    code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
+                    logger.warning("visibility change failed", extra={"error": code, "count": len(batch)})
                     continue
                 changed += len(answer.get("Successful", []))
+                for item in answer.get("Failed", []):
+                    logger.warning(
+                        "visibility change refused", extra={"code": item.get("Code"), "entry": item.get("Id")}
+                    )
         return changed

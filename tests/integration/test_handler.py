@@ -1,0 +1,479 @@
+"""The real handler over real connections: events built from real SQS receives (moto server), HubSpot as
+the emulator over loopback HTTP, the token from moto's Secrets Manager."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from local.hubspot_emulator import Faults
+from tests.factories import LambdaContext, status_body
+from tests.integration.conftest import TOKEN, Stack
+
+WRITE = "/communication-preferences/v4/statuses/batch/write"
+ROOT = Path(__file__).resolve().parents[2]
+Loader = Callable[..., ModuleType]
+
+
+def writes(stack: Stack) -> list[dict[str, Any]]:
+    return [entry for entry in stack.emulator.request_log() if entry["path"] == WRITE]
+
+
+def state(stack: Stack, email: str, subscription_id: int) -> str:
+    """HubSpot's effective status: a subscription never written is NOT_SPECIFIED."""
+    current = stack.emulator.status(email, subscription_id)
+    return "NOT_SPECIFIED" if current is None else str(current["status"])
+
+
+def failed_ids(response: dict[str, Any]) -> list[str]:
+    return [item["itemIdentifier"] for item in response["batchItemFailures"]]
+
+
+def ids(event: dict[str, Any]) -> list[str]:
+    return [record["messageId"] for record in event["Records"]]
+
+
+def body_of(event: dict[str, Any], index: int) -> dict[str, Any]:
+    return json.loads(event["Records"][index]["body"])
+
+
+def test_valid_updates_are_applied_and_deleted(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN three valid updates on the queue
+    stack.send(
+        status_body(
+            "ada@example.com",
+            1001,
+            "SUBSCRIBED",
+            legalBasis="CONSENT_WITH_NOTICE",
+            legalBasisExplanation="form",
+        ),
+        status_body("bob@example.com", 1002, "UNSUBSCRIBED"),
+        status_body("cy@example.com", "1003", "NOT_SPECIFIED"),
+    )
+    event = stack.receive_event(3)
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN nothing comes back, one HubSpot call carried all three, and HubSpot holds each state
+    assert response == {"batchItemFailures": []}
+    assert len(writes(stack)) == 1
+    assert stack.emulator.status("ada@example.com", 1001)["status"] == "SUBSCRIBED"
+    assert stack.emulator.status("bob@example.com", 1002)["status"] == "UNSUBSCRIBED"
+    assert state(stack, "cy@example.com", 1003) == "NOT_SPECIFIED"
+    assert writes(stack)[0]["body"]["inputs"][2]["subscriptionId"] == 1003  # a digit string became an int
+    assert stack.dead_letters() == []
+
+
+def test_duplicates_send_only_the_newest_update(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN three updates for one key (case differs) and the newest is not the last one sent
+    stack.send(
+        status_body("Ada@Example.com", 1001, "UNSUBSCRIBED", occurredAt="2026-01-01T10:00:00Z"),
+        status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-01T12:00:00Z"),
+        status_body("ADA@example.com", 1001, "UNSUBSCRIBED", occurredAt="2026-01-01T11:00:00+00:00"),
+    )
+    event = stack.receive_event(3)
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN one input was sent (the 12:00 one), all three messages are done, HubSpot holds SUBSCRIBED
+    sent = writes(stack)
+    assert [len(call["body"]["inputs"]) for call in sent] == [1]
+    assert sent[0]["body"]["inputs"][0]["statusState"] == "SUBSCRIBED"
+    assert response == {"batchItemFailures": []}
+    assert stack.emulator.status("ada@example.com", 1001)["status"] == "SUBSCRIBED"
+
+
+@pytest.mark.parametrize(("count", "sizes"), [(100, [100]), (101, [100, 1]), (250, [100, 100, 50])])
+def test_chunks_hold_at_most_the_batch_limit(
+    stack: Stack, load_handler: Loader, count: int, sizes: list[int]
+) -> None:
+    # GIVEN `count` distinct updates in one event (built directly: moto is slow at this size)
+    from tests.factories import sqs_event, sqs_record
+
+    event = sqs_event(
+        *(
+            sqs_record(status_body(f"user{n}@example.com", 1001), queue_arn=stack.queue_arn)
+            for n in range(count)
+        )
+    )
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN the calls carry at most 100 inputs each and every update applied
+    assert sorted(len(call["body"]["inputs"]) for call in writes(stack)) == sorted(sizes)
+    assert response == {"batchItemFailures": []}
+    assert stack.emulator.status(f"user{count - 1}@example.com", 1001)["status"] == "SUBSCRIBED"
+
+
+def test_per_item_errors_go_to_the_dlq_and_the_rest_apply(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN one update for a subscription HubSpot does not know, among good ones
+    stack.send(
+        status_body("ada@example.com", 1001),
+        status_body("bob@example.com", 999999),
+        status_body("cy@example.com", 1002),
+    )
+    event = stack.receive_event(3)
+    # WHEN the handler runs (the emulator answers 207 with a per-item error)
+    response = load_handler().handler(event, LambdaContext())
+    # THEN nothing is retried, the bad one is in the DLQ with its reason, the good ones applied
+    assert response == {"batchItemFailures": []}
+    assert writes(stack)[0]["status"] == 207
+    dead = stack.dead_letters()
+    assert len(dead) == 1
+    assert json.loads(dead[0]["Body"])["subscriptionId"] == 999999
+    attributes = dead[0]["MessageAttributes"]
+    assert attributes["error_category"]["StringValue"] == "HUBSPOT_REJECTED_ITEM"
+    assert "999999" in attributes["error_message"]["StringValue"]
+    bad = next(r["messageId"] for r in event["Records"] if json.loads(r["body"])["subscriptionId"] == 999999)
+    assert attributes["original_message_id"]["StringValue"] == bad
+    assert stack.emulator.status("ada@example.com", 1001)["status"] == "SUBSCRIBED"
+    assert stack.emulator.status("cy@example.com", 1002)["status"] == "SUBSCRIBED"
+
+
+def test_invalid_records_never_reach_hubspot(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN a typo'd field, garbage and a bad email next to one good update
+    stack.send(
+        {"subscriberIdString": "ada@example.com", "subscriptionId": 1001, "status": "SUBSCRIBED"},
+        "not json at all",
+        status_body("not-an-email", 1001),
+        status_body("good@example.com", 1001),
+    )
+    event = stack.receive_event(4)
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN only the good one was sent; the three invalid ones are dead-lettered with a reason
+    assert response == {"batchItemFailures": []}
+    assert [len(call["body"]["inputs"]) for call in writes(stack)] == [1]
+    dead = stack.dead_letters()
+    assert len(dead) == 3
+    assert {d["MessageAttributes"]["error_category"]["StringValue"] for d in dead} == {"INVALID_MESSAGE"}
+    reasons = " | ".join(d["MessageAttributes"]["error_message"]["StringValue"] for d in dead)
+    assert "did you mean statusState" in reasons
+    assert "not valid JSON" in reasons
+    assert "not a valid email" in reasons
+    originals = {d["MessageAttributes"]["original_message_id"]["StringValue"] for d in dead}
+    good = next(r["messageId"] for r in event["Records"] if "good@example.com" in r["body"])
+    assert originals == set(ids(event)) - {good}
+
+
+def test_unmatched_errors_leave_their_inputs_retryable(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN HubSpot reports per-item errors whose context names nothing
+    stack.emulator.set_faults(Faults(nameless_context=True))
+    stack.send(status_body("ada@example.com", 1001), status_body("bob@example.com", 999999))
+    event = stack.receive_event(2)
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN the input with no result comes back (never silently a success); the applied one does not
+    bad = next(r["messageId"] for r in event["Records"] if json.loads(r["body"])["subscriptionId"] == 999999)
+    assert failed_ids(response) == [bad]
+    assert stack.dead_letters() == []
+
+
+def test_processing_status_means_not_known_to_be_applied(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN HubSpot answers status PROCESSING
+    stack.emulator.set_faults(Faults(processing=True))
+    stack.send(status_body("ada@example.com", 1001), status_body("bob@example.com", 1002))
+    event = stack.receive_event(2)
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN both come back
+    assert sorted(failed_ids(response)) == sorted(ids(event))
+
+
+def test_whole_batch_400_is_bisected_to_the_bad_input(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN HubSpot rejects a whole batch when any one item is bad, and one of eight is bad
+    stack.emulator.set_faults(Faults(whole_batch_400=True))
+    bodies = [status_body(f"user{n}@example.com", 1001) for n in range(7)] + [
+        status_body("bad@example.com", 999999)
+    ]
+    stack.send(*bodies)
+    event = stack.receive_event(8)
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN the seven good ones applied, the bad one is dead-lettered, and bisection took several calls
+    assert response == {"batchItemFailures": []}
+    assert all(stack.emulator.status(f"user{n}@example.com", 1001) for n in range(7))
+    dead = stack.dead_letters()
+    assert [json.loads(d["Body"])["subscriberIdString"] for d in dead] == ["bad@example.com"]
+    assert dead[0]["MessageAttributes"]["error_category"]["StringValue"] == "HUBSPOT_REJECTED_BATCH"
+    assert len(writes(stack)) > 2
+
+
+@pytest.mark.parametrize(
+    ("faults", "category"),
+    [
+        (Faults(script=("503", "503")), "HUBSPOT_UNAVAILABLE"),
+        (Faults(script=("drop", "drop")), "NETWORK"),
+        (Faults(script=("hang",), hang_s=5), "NETWORK"),
+        (Faults(forced_missing_scopes=True), "MISSING_SCOPES"),
+        (Faults(throttle_next=10), "RATE_LIMITED"),
+    ],
+    ids=["5xx", "dropped-connection", "timeout", "403-missing-scopes", "429-no-time-to-wait"],
+)
+def test_retryable_failures_come_back(
+    stack: Stack, load_handler: Loader, faults: Faults, category: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN HubSpot fails in a retryable way
+    stack.emulator.set_faults(faults)
+    stack.send(status_body("ada@example.com", 1001), status_body("bob@example.com", 1002))
+    event = stack.receive_event(2)
+    # WHEN the handler runs (with little enough time that a throttled call cannot wait out the window)
+    response = load_handler().handler(event, LambdaContext(timeout_ms=12_000))
+    # THEN both messages come back, nothing is dead-lettered, and the log names the category
+    assert sorted(failed_ids(response)) == sorted(ids(event))
+    assert stack.dead_letters() == []
+    summaries = [r for r in caplog.records if r.getMessage() == "batch processed"]
+    assert len(summaries) == 1
+    assert summaries[0].retryable == 2
+    assert category in summaries[0].failure_categories
+
+
+def test_a_short_throttle_is_waited_out_within_the_invocation(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN HubSpot throttles the first call (ten-secondly, with Retry-After 1 s)
+    stack.emulator.configure(retry_after_seconds=1)
+    stack.emulator.set_faults(Faults(throttle_next=1))
+    stack.send(status_body("ada@example.com", 1001))
+    event = stack.receive_event(1)
+    # WHEN the handler runs with plenty of time
+    response = load_handler().handler(event, LambdaContext())
+    # THEN it waited and succeeded: two calls, the second applied
+    assert response == {"batchItemFailures": []}
+    assert [call["status"] for call in writes(stack)] == [429, 200]
+
+
+def test_daily_limit_parks_messages_until_the_reset(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN HubSpot's daily limit is used up and the queue's own visibility timeout is 1 s
+    stack.emulator.set_faults(Faults(daily_exhausted=True))
+    stack.send(status_body("ada@example.com", 1001))
+    event = stack.receive_event(1)
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN exactly one call was made (no retry in-invocation) and the message stays invisible far
+    # beyond the queue's 1 s default (it was parked until the daily reset)
+    assert failed_ids(response) == ids(event)
+    assert len(writes(stack)) == 1
+    time.sleep(1.5)
+    assert stack.queue_counts() == (0, 1)
+
+
+def test_retryable_messages_get_the_backoff_visibility(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN a 30 s base backoff, a 1 s queue visibility timeout and a HubSpot that is down
+    stack.emulator.set_faults(Faults(error_rate=1.0))
+    stack.send(status_body("ada@example.com", 1001))
+    event = stack.receive_event(1)
+    # WHEN the handler runs
+    response = load_handler(RETRY_BACKOFF_BASE_SECONDS="30").handler(event, LambdaContext())
+    # THEN the message is still invisible after the queue's own timeout would have expired
+    assert failed_ids(response) == ids(event)
+    time.sleep(1.5)
+    assert stack.queue_counts() == (0, 1)
+
+
+def test_zero_backoff_makes_retryable_messages_visible_at_once(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN no backoff (base 0), a queue whose own visibility timeout is long, and HubSpot down
+    stack.sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "120"})
+    stack.emulator.set_faults(Faults(error_rate=1.0))
+    stack.send(status_body("ada@example.com", 1001))
+    event = stack.receive_event(1)
+    # WHEN the handler runs
+    load_handler(RETRY_BACKOFF_BASE_SECONDS="0").handler(event, LambdaContext())
+    # THEN the message is visible again right away (the function changed its visibility to 0)
+    assert stack.queue_counts() == (1, 0)
+
+
+def test_401_after_rotation_refetches_the_secret_once(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN a warm function that has cached the old token
+    handler = load_handler().handler
+    stack.send(status_body("ada@example.com", 1001))
+    assert handler(stack.receive_event(1), LambdaContext()) == {"batchItemFailures": []}
+    # WHEN the token is revoked, a new one issued and the secret rotated
+    stack.emulator.revoke_token(TOKEN)
+    stack.emulator.add_private_app_token("pat-na1-rotated")
+    stack.put_secret({"accessToken": "pat-na1-rotated"})
+    stack.send(status_body("bob@example.com", 1001))
+    response = handler(stack.receive_event(1), LambdaContext())
+    # THEN the 401 made it read the secret again and the retry succeeded
+    assert response == {"batchItemFailures": []}
+    assert [call["status"] for call in writes(stack)] == [200, 401, 200]
+
+
+def test_401_with_no_new_secret_is_retryable(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN the token is revoked and the secret was not rotated
+    stack.emulator.revoke_token(TOKEN)
+    stack.send(status_body("ada@example.com", 1001))
+    event = stack.receive_event(1)
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN exactly one refresh was tried (two calls) and the message comes back
+    assert failed_ids(response) == ids(event)
+    assert [call["status"] for call in writes(stack)] == [401, 401]
+
+
+def test_oauth_tokens_are_exchanged_cached_and_renewed(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN an OAuth app whose access tokens live 3 s, and the secret holding the refresh grant
+    stack.emulator.add_oauth_app("client-1", "client-secret-1", "refresh-1", access_token_ttl_s=3)
+    stack.put_secret({"clientId": "client-1", "clientSecret": "client-secret-1", "refreshToken": "refresh-1"})
+    handler = load_handler().handler
+    # WHEN two invocations run back to back, then a third after the token expired
+    for email in ("a@example.com", "b@example.com"):
+        stack.send(status_body(email, 1001))
+        assert handler(stack.receive_event(1), LambdaContext()) == {"batchItemFailures": []}
+    time.sleep(3.2)
+    stack.send(status_body("c@example.com", 1001))
+    assert handler(stack.receive_event(1), LambdaContext()) == {"batchItemFailures": []}
+    # THEN one exchange served the first two calls and a second one the third
+    token_calls = [e for e in stack.emulator.request_log() if e["path"] == "/oauth/v1/token"]
+    assert len(token_calls) == 2
+    assert [call["status"] for call in writes(stack)] == [200, 200, 200]
+
+
+def test_oauth_camel_case_token_response_is_accepted(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN the token endpoint answers in camelCase
+    stack.emulator.configure(oauth_response_style="camel")
+    stack.emulator.add_oauth_app("client-2", "secret-2", "refresh-2")
+    stack.put_secret({"clientId": "client-2", "clientSecret": "secret-2", "refreshToken": "refresh-2"})
+    stack.send(status_body("ada@example.com", 1001))
+    # WHEN the handler runs
+    response = load_handler().handler(stack.receive_event(1), LambdaContext())
+    # THEN the write went through with the exchanged token
+    assert response == {"batchItemFailures": []}
+
+
+def test_unknown_refresh_token_is_retryable(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN a refresh token HubSpot does not know
+    stack.put_secret({"clientId": "nobody", "clientSecret": "x", "refreshToken": "unknown"})
+    stack.send(status_body("ada@example.com", 1001))
+    event = stack.receive_event(1)
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN nothing was written and the message comes back
+    assert failed_ids(response) == ids(event)
+    assert writes(stack) == []
+
+
+def test_dlq_send_failure_returns_permanent_failures_to_the_queue(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN a DLQ URL that does not exist (sends fail) and one invalid record
+    stack.send("{}", status_body("ada@example.com", 1001))
+    event = stack.receive_event(2)
+    missing = stack.dlq_url.rsplit("/", 1)[0] + "/no-such-queue"
+    # WHEN the handler runs
+    response = load_handler(DEAD_LETTER_QUEUE_URL=missing).handler(event, LambdaContext())
+    # THEN the invalid record is reported as a failure (SQS redrive takes over); the good one is done
+    invalid = next(r["messageId"] for r in event["Records"] if r["body"] == "{}")
+    assert failed_ids(response) == [invalid]
+
+
+def test_no_dlq_configured_returns_permanent_failures_to_the_queue(
+    stack: Stack, load_handler: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no DLQ configured
+    monkeypatch.delenv("DEAD_LETTER_QUEUE_URL")
+    stack.send("[1, 2]")
+    event = stack.receive_event(1)
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN the invalid record comes back rather than being dropped
+    assert failed_ids(response) == ids(event)
+
+
+def test_fifo_reports_every_later_message_of_a_failed_group(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN a FIFO batch: group A = a1, a2, a3; group B = b1; one input per call, sent in order,
+    # and HubSpot fails the second call (a2) twice (the quick retry included)
+    from tests.factories import sqs_event, sqs_record
+
+    records = [
+        sqs_record(
+            status_body("a1@example.com", 1001), message_id="a1", group_id="A", queue_arn=stack.queue_arn
+        ),
+        sqs_record(
+            status_body("a2@example.com", 1001), message_id="a2", group_id="A", queue_arn=stack.queue_arn
+        ),
+        sqs_record(
+            status_body("a3@example.com", 1001), message_id="a3", group_id="A", queue_arn=stack.queue_arn
+        ),
+        sqs_record(
+            status_body("b1@example.com", 1001), message_id="b1", group_id="B", queue_arn=stack.queue_arn
+        ),
+    ]
+    stack.emulator.set_faults(Faults(script=("ok", "503", "503")))
+    handler = load_handler(HUBSPOT_BATCH_LIMIT="1", HUBSPOT_MAX_IN_FLIGHT="1").handler
+    # WHEN the handler runs
+    response = handler(sqs_event(*records), LambdaContext())
+    # THEN a2 and everything after it in group A come back, in order; b1 and a1 do not
+    assert failed_ids(response) == ["a2", "a3"]
+    assert stack.emulator.status("a3@example.com", 1001) is not None  # a3 applied, yet held back
+
+
+def test_no_call_starts_without_time_for_it(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN an invocation with less time left than one call's timeout plus the safety margin
+    stack.send(status_body("ada@example.com", 1001), status_body("bob@example.com", 1002))
+    event = stack.receive_event(2)
+    # WHEN the handler runs with 4 s left (call budget 3 s + 5 s margin)
+    started = time.monotonic()
+    response = load_handler().handler(event, LambdaContext(timeout_ms=4_000))
+    # THEN no call was made, both come back, and it returned well within the time left
+    assert writes(stack) == []
+    assert sorted(failed_ids(response)) == sorted(ids(event))
+    assert time.monotonic() - started < 4
+
+
+def run_in_own_process(event: dict[str, Any]) -> str:
+    """Run the real handler in a fresh interpreter (a cold start) and return all it wrote."""
+    script = (
+        "import json, sys; import app; from tests.factories import LambdaContext; "
+        "print(json.dumps(app.handler(json.load(sys.stdin), LambdaContext())))"
+    )
+    paths = os.pathsep.join([str(ROOT / "functions" / "status_writer"), str(ROOT)])
+    run = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", script],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": paths},
+        timeout=60,
+        check=True,
+    )
+    return run.stdout + run.stderr
+
+
+def test_logs_never_hold_the_token_or_raw_emails(stack: Stack) -> None:
+    # GIVEN debug logging and emails that end up in every kind of log line: a 401-and-refetch
+    # invocation, then one with an email HubSpot rejects (its error message quotes the address), an
+    # unknown subscription and an invalid record
+    emails = ["ada.lovelace@example.com", "grace.hopper@example.c", "alan.turing@example.net"]
+    stack.emulator.revoke_token(TOKEN)
+    stack.send(status_body(emails[0], 1001))
+    first = run_in_own_process(stack.receive_event(1))
+    stack.emulator.add_private_app_token(TOKEN)
+    stack.send(status_body(emails[1], 1001), status_body(emails[0], 999999), status_body(emails[2], "x"))
+    second = run_in_own_process(stack.receive_event(3))
+    logs = first + second
+    # THEN both paths ran and were logged per record...
+    assert [call["status"] for call in writes(stack)] == [401, 401, 207]
+    assert logs.count('"record outcome"') == 4
+    assert "Invalid email address" in logs
+    # ...yet neither the token nor any raw email (or its local part) appears anywhere
+    assert TOKEN not in logs
+    assert TOKEN.split("-", 2)[2] not in logs
+    for email in emails:
+        assert email not in logs
+        assert email.split("@")[0] not in logs
+    assert "@example.c'" in logs  # the masked form keeps the domain
+
+
+def test_missing_settings_fail_at_start_up(load_handler: Loader, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN no secret id and a plain-http, non-loopback base URL
+    monkeypatch.delenv("HUBSPOT_SECRET_ID")
+    monkeypatch.setenv("HUBSPOT_API_BASE_URL", "http://api.hubapi.com")
+    # WHEN the module is imported (the init phase) THEN it fails with both problems named
+    from status_writer.config import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="HUBSPOT_SECRET_ID") as raised:
+        load_handler()
+    assert "must use https" in str(raised.value)
