@@ -99,7 +99,11 @@ class Settings:
 
 def _check_base_url(url: str) -> str | None:
     """HTTPS only, except plain HTTP to a loopback host, so the token can never travel in clear."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
+    except ValueError:  # e.g. "http://[::1" or "https://[not-an-ip]"
+        return f"HUBSPOT_API_BASE_URL={url!r} is not an http(s) URL"
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return f"HUBSPOT_API_BASE_URL={url!r} is not an http(s) URL"
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
