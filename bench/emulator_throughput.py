@@ -1,0 +1,149 @@
+"""Emulator throughput: one keep-alive `httpx.Client` posting 100-item batch/write bodies.
+
+By default the emulator runs as its own process (started with the documented CLI), so client and server
+do not share a GIL, as in a real local run. `--in-process` runs it as a thread instead, for comparison.
+Prints requests/s, records/s and p50/p99 latency; `--json` prints the figures as one JSON object.
+
+    .venv/bin/python -m bench.emulator_throughput [--requests 2000] [--batch 100] [--in-process] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "pat-na1-bench"  # noqa: S105 - a dummy token for a loopback emulator
+WRITE_PATH = "/communication-preferences/v4/statuses/batch/write"
+# the bench measures the server, not the rate limiter: make both limits unreachable
+CONTACTS = 20_000
+NO_LIMITS = {"rate_limit_max": 1_000_000_000, "daily_limit": 1_000_000_000}
+
+
+def batch_body(request_no: int, size: int, legal_basis: bool = False) -> dict[str, Any]:
+    """A valid batch/write body over a portal of `CONTACTS` contacts, so the store grows to that size
+    and later writes hit existing statuses (changes and no-changes both occur)."""
+    states = ("SUBSCRIBED", "UNSUBSCRIBED")
+    inputs: list[dict[str, Any]] = []
+    for i in range(size):
+        contact = (request_no * size + i) % CONTACTS
+        item: dict[str, Any] = {
+            "subscriberIdString": f"user{contact}@example.com",
+            "subscriptionId": 1001 + i % 3,
+            "channel": "EMAIL",
+            "statusState": states[(request_no // 3 + i) % 2],
+        }
+        if legal_basis:
+            item["legalBasis"] = "CONSENT_WITH_NOTICE"
+            item["legalBasisExplanation"] = "Opted in via signup form"
+        inputs.append(item)
+    return {"inputs": inputs}
+
+
+@contextlib.contextmanager
+def emulator_process() -> Iterator[str]:
+    """The emulator CLI in a subprocess on a free port; yields its base URL."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "local.hubspot_emulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--token",
+        TOKEN,
+        "--config",
+        json.dumps(NO_LIMITS),
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"emulator did not start: {line!r}")
+        yield line.removeprefix("listening on ")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def emulator_thread() -> Iterator[str]:
+    """The emulator as a thread of this process; yields its base URL."""
+    sys.path.insert(0, str(ROOT))
+    from local.hubspot_emulator import EmulatorConfig, running_emulator
+
+    with running_emulator(EmulatorConfig(**NO_LIMITS), tokens=[TOKEN]) as emu:
+        yield emu.base_url
+
+
+def measure(base_url: str, requests: int, batch: int, warmup: int, legal_basis: bool) -> dict[str, Any]:
+    """Post `requests` bodies after `warmup` ones; every response must be a 200 with `batch` results."""
+    bodies = [batch_body(n, batch, legal_basis) for n in range(warmup + requests)]
+    latencies: list[float] = []
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
+        for n in range(warmup):
+            _check(client.post(WRITE_PATH, json=bodies[n]), batch)
+        started = time.perf_counter()
+        for n in range(warmup, warmup + requests):
+            t0 = time.perf_counter()
+            _check(client.post(WRITE_PATH, json=bodies[n]), batch)
+            latencies.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": requests,
+        "batch_size": batch,
+        "elapsed_s": round(elapsed, 3),
+        "requests_per_s": round(requests / elapsed, 1),
+        "records_per_s": round(requests * batch / elapsed),
+        "p50_ms": round(statistics.median(latencies) * 1000, 3),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 3),
+    }
+
+
+def _check(response: httpx.Response, batch: int) -> None:
+    if response.status_code != 200 or len(response.json()["results"]) != batch:
+        raise RuntimeError(f"unexpected response {response.status_code}: {response.text[:300]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench and print the figures."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--requests", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--in-process", action="store_true", help="run the emulator as a thread of this process")
+    p.add_argument("--legal-basis", action="store_true", help="every item carries legalBasis + explanation")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = p.parse_args(argv)
+    runner = emulator_thread if args.in_process else emulator_process
+    with runner() as base_url:
+        result = measure(base_url, args.requests, args.batch, args.warmup, args.legal_basis)
+    result["mode"] = "in-process" if args.in_process else "subprocess"
+    result["legal_basis"] = args.legal_basis
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"emulator batch/write ({result['mode']}, {args.batch}-item bodies, keep-alive httpx): "
+            f"{result['requests_per_s']} req/s, {result['records_per_s']} records/s, "
+            f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms over {args.requests} requests"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

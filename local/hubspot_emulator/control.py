@@ -1,0 +1,146 @@
+"""`/_emulator/...`: the control surface over HTTP (no auth, JSON, snake_case keys). It mirrors the
+in-process methods; faults, rate limits and the request log never apply to it.
+
+| Method & path | Body / query | Answer |
+| --- | --- | --- |
+| GET /_emulator/health | | `{"ok": true}` |
+| POST /_emulator/reset | `{"keep_tokens": bool}` (optional) | `{"ok": true}` |
+| GET /_emulator/config | | the config dict |
+| POST /_emulator/config | any `EmulatorConfig` fields | the new config dict |
+| GET /_emulator/faults | | `{"faults": {...}, "remaining_script": [...]}` |
+| POST /_emulator/faults | a `Faults` dict, or `{"profile": NAME}` | same as GET |
+| POST /_emulator/tokens | `{"token": str, "scopes": [...] or null}` | `{"ok": true}` |
+| POST /_emulator/tokens/revoke | `{"token": str}` | `{"revoked": bool}` |
+| POST /_emulator/oauth-apps | `client_id`, `client_secret`, `refresh_token`, `scopes`?, TTL? | ok |
+| GET /_emulator/state | | `{"statuses": [...], "wideStatuses": [...]}` |
+| GET /_emulator/status | `?email=&subscription_id=&channel=` | `{"status": {...} or null}` |
+| GET /_emulator/wide-statuses | `?email=&channel=` | `{"wide_statuses": [...]}` |
+| GET /_emulator/requests | | `{"requests": [...]}` |
+| GET /_emulator/counters | | the counters dict |
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from local.hubspot_emulator.faults import Faults, profile
+from local.hubspot_emulator.messages import Outcome, Request
+from local.hubspot_emulator.shapes import ApiError, error_body
+from local.hubspot_emulator.validation import parse_json_body
+
+if TYPE_CHECKING:
+    from local.hubspot_emulator.core import EmulatorCore
+
+PREFIX = "/_emulator/"
+Handler = Callable[["EmulatorCore", dict[str, Any], dict[str, list[str]]], Any]
+
+
+def handle(core: EmulatorCore, req: Request) -> Outcome:
+    """Answer one control request."""
+    correlation_id = str(uuid.uuid4())
+    try:
+        handler = _ROUTES.get((req.method, req.path))
+        if handler is None:
+            raise ApiError(404, "OBJECT_NOT_FOUND", f"No control route {req.method} {req.path[:200]}")
+        body = parse_json_body(req.body, req.content_type) if req.body.strip() else {}
+        if not isinstance(body, dict):
+            raise ApiError(400, "VALIDATION_ERROR", "control bodies must be JSON objects")
+        status, payload = 200, handler(core, body, parse_qs(req.query))
+    except ApiError as err:
+        status, payload = err.status, err.body(correlation_id)
+    except (ValueError, TypeError, KeyError) as err:
+        status, payload = 400, error_body("VALIDATION_ERROR", f"{type(err).__name__}: {err}", correlation_id)
+    data = json.dumps(payload, separators=(",", ":")).encode()
+    return Outcome(status, [("Content-Type", "application/json;charset=utf-8")], data)
+
+
+def _reset(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    core.reset(keep_tokens=bool(body.get("keep_tokens", True)))
+    return {"ok": True}
+
+
+def _get_config(core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    return core.config.to_dict()
+
+
+def _set_config(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    return core.configure(**body).to_dict()
+
+
+def _get_faults(core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    return {"faults": core.faults().to_dict(), "remaining_script": core.remaining_script()}
+
+
+def _set_faults(core: EmulatorCore, body: dict[str, Any], q: dict[str, list[str]]) -> Any:
+    if set(body) == {"profile"}:
+        core.set_faults(profile(str(body["profile"])))
+    else:
+        core.set_faults(Faults.from_dict(body))
+    return _get_faults(core, body, q)
+
+
+def _add_token(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    core.add_private_app_token(body["token"], body.get("scopes"))
+    return {"ok": True}
+
+
+def _revoke_token(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    return {"revoked": core.revoke_token(body["token"])}
+
+
+def _add_oauth_app(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    core.add_oauth_app(
+        body["client_id"],
+        body["client_secret"],
+        body["refresh_token"],
+        body.get("scopes"),
+        float(body.get("access_token_ttl_s", 1800)),
+    )
+    return {"ok": True}
+
+
+def _state(core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    return core.snapshot()
+
+
+def _status(core: EmulatorCore, _b: dict[str, Any], q: dict[str, list[str]]) -> Any:
+    channel = q.get("channel", ["EMAIL"])[0]
+    return {"status": core.status(q["email"][0], int(q["subscription_id"][0]), channel)}
+
+
+def _wide(core: EmulatorCore, _b: dict[str, Any], q: dict[str, list[str]]) -> Any:
+    return {"wide_statuses": core.wide_statuses(q["email"][0], q.get("channel", ["EMAIL"])[0])}
+
+
+def _requests(core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    return {"requests": core.request_log()}
+
+
+def _counters(core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    return core.counters()
+
+
+def _health(_core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    return {"ok": True}
+
+
+_ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", PREFIX + "health"): _health,
+    ("POST", PREFIX + "reset"): _reset,
+    ("GET", PREFIX + "config"): _get_config,
+    ("POST", PREFIX + "config"): _set_config,
+    ("GET", PREFIX + "faults"): _get_faults,
+    ("POST", PREFIX + "faults"): _set_faults,
+    ("POST", PREFIX + "tokens"): _add_token,
+    ("POST", PREFIX + "tokens/revoke"): _revoke_token,
+    ("POST", PREFIX + "oauth-apps"): _add_oauth_app,
+    ("GET", PREFIX + "state"): _state,
+    ("GET", PREFIX + "status"): _status,
+    ("GET", PREFIX + "wide-statuses"): _wide,
+    ("GET", PREFIX + "requests"): _requests,
+    ("GET", PREFIX + "counters"): _counters,
+}
