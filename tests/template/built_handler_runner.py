@@ -1,0 +1,71 @@
+"""Invoke the BUILT handler as Lambda would: run by Python 3.13 with `-I -S`, so nothing but the
+standard library and the `sam build` output (function code, then the layer) is importable.
+
+Usage: python3.13 -I -S built_handler_runner.py FUNCTION_DIR LAYER_DIR EVENT_JSON TIMEOUT_S RESULT_JSON
+
+Writes {"response": ..., "foreign_modules": [...]} to RESULT_JSON; foreign_modules lists every imported
+module whose file lies outside the standard library and the build output (it must be empty).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import sysconfig
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+
+class LambdaContext:
+    """The attributes of the Python runtime's context object, with a real countdown."""
+
+    def __init__(self, timeout_s: int) -> None:
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "status-writer")
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/status-writer")
+        self.log_stream_name = "built-artifact-test"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def foreign_modules(allowed: list[Path]) -> list[str]:
+    """Imported modules loaded from anywhere but the standard library or the allowed directories."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    found = []
+    for name, module in sorted(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file:
+            continue  # built-in or namespace module
+        path = Path(file).resolve()
+        if path == Path(__file__).resolve():
+            continue  # this runner (as __main__, and __mp_main__ once multiprocessing is imported)
+        in_stdlib = path.is_relative_to(stdlib) and "site-packages" not in path.parts
+        if not in_stdlib and not any(path.is_relative_to(root) for root in allowed):
+            found.append(f"{name} ({path})")
+    return found
+
+
+def main(argv: list[str]) -> int:
+    function_dir, layer_dir, event_path, timeout_s, result_path = argv
+    roots = [Path(function_dir).resolve(), Path(layer_dir).resolve()]
+    sys.path[:0] = [str(root) for root in roots]  # Lambda: /var/task, then /opt/python
+    import app  # the Init phase: module-level code reads the environment here
+
+    event: dict[str, Any] = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    response = app.handler(event, LambdaContext(int(timeout_s)))
+    Path(result_path).write_text(
+        json.dumps({"response": response, "foreign_modules": foreign_modules(roots)}), encoding="utf-8"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
