@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from status_writer.config import ENVIRONMENT_VARIABLES
 
 from local.template_model import (
     DEFAULT_TEMPLATE,
+    PSEUDO_PARAMETERS,
     Evaluator,
     deployment_settings,
     load_template,
@@ -474,3 +476,17 @@ def test_every_checkov_skip_carries_a_written_reason(template: dict[str, Any]) -
     for name, skip in skips:
         assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), name
         assert len(skip["comment"].split()) >= 8, f"{name} {skip['id']}: give the reason"
+
+
+def test_samconfig_deploys_with_the_capabilities_and_a_stack_name_that_fits(template: dict[str, Any]) -> None:
+    # GIVEN the SAM CLI defaults
+    config = tomllib.loads((DEFAULT_TEMPLATE.parent / "samconfig.toml").read_text(encoding="utf-8"))
+    stack_name = config["default"]["global"]["parameters"]["stack_name"]
+    queue_name = Evaluator(template, parameter_values(template)).resolve(
+        template["Resources"]["SubscriptionQueue"]["Properties"]["QueueName"]
+    )
+
+    # THEN the execution role can be created and the queue name derived from the stack name is legal
+    assert config["default"]["deploy"]["parameters"]["capabilities"] == "CAPABILITY_IAM"
+    assert queue_name.startswith(PSEUDO_PARAMETERS["AWS::StackName"])
+    assert len(stack_name + queue_name.removeprefix(PSEUDO_PARAMETERS["AWS::StackName"])) <= 80
