@@ -19,7 +19,12 @@ DEFINITIONS = f"{V4}/definitions"
 TOKEN_URL = "/oauth/v1/token"
 EMAIL_ONLY = {"channel": "EMAIL"}
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-REASONS = {"NO_STATUS_CHANGE", "REQUESTED_CHANGE_OCCURRED", "RESUBSCRIBE_OCCURRED", "UNSUBSCRIBE_FROM_ALL_OCCURRED"}
+REASONS = {
+    "NO_STATUS_CHANGE",
+    "REQUESTED_CHANGE_OCCURRED",
+    "RESUBSCRIBE_OCCURRED",
+    "UNSUBSCRIBE_FROM_ALL_OCCURRED",
+}
 RATE_HEADERS = (
     "X-HubSpot-RateLimit-Max",
     "X-HubSpot-RateLimit-Remaining",
@@ -32,7 +37,12 @@ def item(
     email: str = "ada@example.com", subscription_id: Any = 1001, state: str = "SUBSCRIBED", **extra: Any
 ) -> dict[str, Any]:
     """One `PublicStatusRequest`; keyword arguments add or override fields."""
-    body = {"subscriberIdString": email, "subscriptionId": subscription_id, "channel": "EMAIL", "statusState": state}
+    body = {
+        "subscriberIdString": email,
+        "subscriptionId": subscription_id,
+        "channel": "EMAIL",
+        "statusState": state,
+    }
     body.update(extra)
     return body
 
@@ -54,7 +64,8 @@ def assert_error(response: httpx.Response, status: int, category: str) -> dict[s
     body = response.json()
     assert body["status"] == "error"
     assert body["category"] == category
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
     assert uuid.UUID(body["correlationId"]).version == 4
     assert response.headers["X-HubSpot-Correlation-Id"] == body["correlationId"]
     return body
@@ -72,10 +83,12 @@ def assert_validation_error(response: httpx.Response, code: str, where: str | No
 def assert_public_status(status: dict[str, Any], *, with_reason: bool) -> None:
     """Field names and types of a `PublicStatus`."""
     assert isinstance(status["subscriberIdString"], str)
-    assert isinstance(status["subscriptionId"], int) and not isinstance(status["subscriptionId"], bool)
+    assert isinstance(status["subscriptionId"], int)
+    assert not isinstance(status["subscriptionId"], bool)
     assert status["channel"] == "EMAIL"
     assert status["status"] in {"SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED"}
-    assert isinstance(status["source"], str) and status["source"]
+    assert isinstance(status["source"], str)
+    assert status["source"]
     assert ISO_MS.match(status["timestamp"])
     assert isinstance(status["businessUnitId"], int)
     assert isinstance(status["subscriptionName"], str)
@@ -97,8 +110,10 @@ def assert_envelope(body: dict[str, Any], status: str = "COMPLETE") -> None:
 def assert_standard_error(error: dict[str, Any]) -> None:
     """Field names and types of a per-item `StandardError`."""
     assert error["status"] == "error"
-    assert isinstance(error["category"], str) and error["category"]
-    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["category"], str)
+    assert error["category"]
+    assert isinstance(error["message"], str)
+    assert error["message"]
     assert isinstance(error["context"], dict)
     assert all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in error["context"].values())
     assert error["errors"] == []

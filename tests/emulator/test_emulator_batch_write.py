@@ -16,9 +16,13 @@ from tests.emulator.helpers import (
 )
 
 
-def test_all_valid_items_are_applied_with_200_and_one_result_each(client: httpx.Client, emu: Emulator) -> None:
+def test_all_valid_items_are_applied_with_200_and_one_result_each(
+    client: httpx.Client, emu: Emulator
+) -> None:
     # GIVEN two valid writes, one with a legal basis
-    a = item("Ada@Example.com", 1001, "SUBSCRIBED", legalBasis="CONSENT_WITH_NOTICE", legalBasisExplanation="form")
+    a = item(
+        "Ada@Example.com", 1001, "SUBSCRIBED", legalBasis="CONSENT_WITH_NOTICE", legalBasisExplanation="form"
+    )
     b = item("bob@example.com", 1002, "UNSUBSCRIBED")
     # WHEN they are written in one batch
     response = write(client, a, b)
@@ -26,7 +30,8 @@ def test_all_valid_items_are_applied_with_200_and_one_result_each(client: httpx.
     assert response.status_code == 200
     body = response.json()
     assert_envelope(body)
-    assert "errors" not in body and "numErrors" not in body
+    assert "errors" not in body
+    assert "numErrors" not in body
     results = {(r["subscriberIdString"], r["subscriptionId"]): r for r in body["results"]}
     assert set(results) == {("ada@example.com", 1001), ("bob@example.com", 1002)}
     for result in body["results"]:
@@ -88,7 +93,9 @@ def test_an_inactive_subscription_is_a_per_item_error(client: httpx.Client, emu:
     assert emu.status("erin@example.com", 1003) is None
 
 
-def test_gdpr_portal_requires_legal_basis_and_explanation_per_item(client: httpx.Client, emu: Emulator) -> None:
+def test_gdpr_portal_requires_legal_basis_and_explanation_per_item(
+    client: httpx.Client, emu: Emulator
+) -> None:
     # GIVEN a GDPR-enabled portal
     emu.configure(gdpr_enabled=True)
     complete = item("f1@example.com", legalBasis="CONSENT_WITH_NOTICE", legalBasisExplanation="signup")
@@ -139,7 +146,9 @@ def test_reasons_follow_the_status_history(client: httpx.Client) -> None:
     email = "ivy@example.com"
     # WHEN the same subscription is written through a sequence of states
     states = ["SUBSCRIBED", "SUBSCRIBED", "UNSUBSCRIBED", "SUBSCRIBED", "NOT_SPECIFIED", "NOT_SPECIFIED"]
-    reasons = [write(client, item(email, 1002, s)).json()["results"][0]["setStatusSuccessReason"] for s in states]
+    reasons = [
+        write(client, item(email, 1002, s)).json()["results"][0]["setStatusSuccessReason"] for s in states
+    ]
     # THEN each answer reports what happened relative to the previous state
     assert reasons == [
         "REQUESTED_CHANGE_OCCURRED",
