@@ -57,15 +57,12 @@ def _result_keys(results: Any) -> Iterator[tuple[str, int]]:
         if not isinstance(result, Mapping):
             continue
         email, subscription = result.get("subscriberIdString"), result.get("subscriptionId")
-        if (
-            isinstance(email, str)
-            and isinstance(subscription, int | str)
-            and not isinstance(subscription, bool)
-        ):
-            try:
-                yield (email.lower(), int(subscription))
-            except ValueError:
-                continue
+        if not isinstance(email, str):
+            continue
+        if isinstance(subscription, str):
+            subscription = _subscription_number(subscription.strip())
+        if isinstance(subscription, int) and not isinstance(subscription, bool):
+            yield (email.lower(), subscription)
 
 
 def _match_errors(inputs: Sequence[StatusUpdate], errors: Any) -> dict[int, Failure]:
