@@ -2,9 +2,14 @@
 
 By default the emulator runs as its own process (started with the documented CLI), so client and server
 do not share a GIL, as in a real local run. `--in-process` runs it as a thread instead, for comparison.
-Prints requests/s, records/s and p50/p99 latency; `--json` prints the figures as one JSON object.
 
-    .venv/bin/python -m bench.emulator_throughput [--requests 2000] [--batch 100] [--in-process] [--json]
+The same client, bodies and response bytes are then run against a stdlib server that does no work at all
+(it returns the emulator's own response bytes): that is the client's floor on this machine at this
+moment. Absolute figures on a shared 2-core VM swing with load; the emulator's share of the floor does
+not. Prints requests/s, records/s, p50/p99 latency and that share; `--json` prints one JSON object.
+
+    .venv/bin/python -m bench.emulator_throughput [--requests 2000] [--batch 100] [--in-process]
+                                                  [--legal-basis] [--no-baseline] [--json]
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +85,44 @@ def emulator_process() -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+# A server that does nothing but answer every POST with fixed bytes: the client's floor.
+CANNED_SERVER = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+BODY = open(sys.argv[1], "rb").read()
+HEAD = b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n" % len(BODY)
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    def log_message(self, *args):
+        pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.wfile.write(HEAD + BODY)
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+print(f"listening on http://127.0.0.1:{server.server_port}", flush=True)
+server.serve_forever()
+"""
+
+
+@contextlib.contextmanager
+def canned_server(response: bytes) -> Iterator[str]:
+    """The do-nothing server in a subprocess, answering with `response`; yields its base URL."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as body_file:
+        body_file.write(response)
+        body_file.flush()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CANNED_SERVER, body_file.name], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert proc.stdout is not None
+            yield proc.stdout.readline().strip().removeprefix("listening on ")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 @contextlib.contextmanager
 def emulator_thread() -> Iterator[str]:
     """The emulator as a thread of this process; yields its base URL."""
@@ -89,13 +133,18 @@ def emulator_thread() -> Iterator[str]:
         yield emu.base_url
 
 
-def measure(base_url: str, requests: int, batch: int, warmup: int, legal_basis: bool) -> dict[str, Any]:
-    """Post `requests` bodies after `warmup` ones; every response must be a 200 with `batch` results."""
-    bodies = [batch_body(n, batch, legal_basis) for n in range(warmup + requests)]
+def measure(base_url: str, bodies: list[dict[str, Any]], warmup: int) -> dict[str, Any]:
+    """Post the bodies (the first `warmup` untimed); every answer must be a 200 with one result per input.
+
+    The last response's bytes are returned as `last_response` for the baseline server.
+    """
+    batch = len(bodies[0]["inputs"])
+    requests = len(bodies) - warmup
     latencies: list[float] = []
+    last = b""
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
         for n in range(warmup):
-            _check(client.post(WRITE_PATH, json=bodies[n]), batch)
+            last = _check(client.post(WRITE_PATH, json=bodies[n]), batch)
         started = time.perf_counter()
         for n in range(warmup, warmup + requests):
             t0 = time.perf_counter()
@@ -111,12 +160,14 @@ def measure(base_url: str, requests: int, batch: int, warmup: int, legal_basis: 
         "records_per_s": round(requests * batch / elapsed),
         "p50_ms": round(statistics.median(latencies) * 1000, 3),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 3),
+        "last_response": last,
     }
 
 
-def _check(response: httpx.Response, batch: int) -> None:
+def _check(response: httpx.Response, batch: int) -> bytes:
     if response.status_code != 200 or len(response.json()["results"]) != batch:
         raise RuntimeError(f"unexpected response {response.status_code}: {response.text[:300]}")
+    return response.content
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,20 +178,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--in-process", action="store_true", help="run the emulator as a thread of this process")
     p.add_argument("--legal-basis", action="store_true", help="every item carries legalBasis + explanation")
+    p.add_argument("--no-baseline", action="store_true", help="skip the do-nothing-server baseline")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
     runner = emulator_thread if args.in_process else emulator_process
+    bodies = [batch_body(n, args.batch, args.legal_basis) for n in range(args.warmup + args.requests)]
     with runner() as base_url:
-        result = measure(base_url, args.requests, args.batch, args.warmup, args.legal_basis)
-    result["mode"] = "in-process" if args.in_process else "subprocess"
-    result["legal_basis"] = args.legal_basis
+        result = measure(base_url, bodies, args.warmup)
+    response = result.pop("last_response")
+    result.update(mode="in-process" if args.in_process else "subprocess", legal_basis=args.legal_basis)
+    result["response_bytes"] = len(response)
+    if not args.no_baseline:
+        with canned_server(response) as base_url:
+            floor = measure(base_url, bodies, args.warmup)
+        result["floor_requests_per_s"] = floor["requests_per_s"]
+        result["share_of_floor"] = round(result["requests_per_s"] / floor["requests_per_s"], 3)
     if args.json:
         print(json.dumps(result))
-    else:
+        return 0
+    print(
+        f"emulator batch/write ({result['mode']}, {args.batch}-item bodies, {len(response)}-byte answers, "
+        f"keep-alive httpx): {result['requests_per_s']} req/s, {result['records_per_s']} records/s, "
+        f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms over {args.requests} requests"
+    )
+    if "floor_requests_per_s" in result:
         print(
-            f"emulator batch/write ({result['mode']}, {args.batch}-item bodies, keep-alive httpx): "
-            f"{result['requests_per_s']} req/s, {result['records_per_s']} records/s, "
-            f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms over {args.requests} requests"
+            f"same client against a do-nothing server (the client's floor now): {result['floor_requests_per_s']} "
+            f"req/s; the emulator reaches {result['share_of_floor']:.0%} of it"
         )
     return 0
 
