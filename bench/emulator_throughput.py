@@ -3,13 +3,13 @@
 By default the emulator runs as its own process (started with the documented CLI), so client and server
 do not share a GIL, as in a real local run. `--in-process` runs it as a thread instead, for comparison.
 
-The same client, bodies and response bytes are then run against a stdlib server that does no work at all
-(it returns the emulator's own response bytes): that is the client's floor on this machine at this
-moment. Absolute figures on a shared 2-core VM swing with load; the emulator's share of the floor does
-not. Prints requests/s, records/s, p50/p99 latency and that share; `--json` prints one JSON object.
+The same client, bodies and response bytes also go to a stdlib server that does no work at all (it
+returns the emulator's own response bytes), in alternating rounds: that is the client's floor on this
+machine at this moment. Absolute figures on a shared 2-core VM swing with load; the emulator's share of
+the floor swings much less. Prints requests/s, records/s, p50/p99 latency and that share; `--json` prints one JSON object.
 
-    .venv/bin/python -m bench.emulator_throughput [--requests 2000] [--batch 100] [--in-process]
-                                                  [--legal-basis] [--no-baseline] [--json]
+    .venv/bin/python -m bench.emulator_throughput [--requests 2000] [--batch 100] [--rounds 8]
+                                                  [--in-process] [--legal-basis] [--no-baseline] [--json]
 """
 
 from __future__ import annotations
@@ -133,35 +133,39 @@ def emulator_thread() -> Iterator[str]:
         yield emu.base_url
 
 
-def measure(base_url: str, bodies: list[dict[str, Any]], warmup: int) -> dict[str, Any]:
-    """Post the bodies (the first `warmup` untimed); every answer must be a 200 with one result per input.
+class Timings:
+    """Latencies and busy time of one target, accumulated over rounds."""
 
-    The last response's bytes are returned as `last_response` for the baseline server.
-    """
-    batch = len(bodies[0]["inputs"])
-    requests = len(bodies) - warmup
-    latencies: list[float] = []
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.elapsed = 0.0
+
+    def figures(self, batch: int) -> dict[str, Any]:
+        """requests/s, records/s, p50 and p99 over everything recorded."""
+        ordered = sorted(self.latencies)
+        count = len(ordered)
+        return {
+            "requests": count,
+            "elapsed_s": round(self.elapsed, 3),
+            "requests_per_s": round(count / self.elapsed, 1),
+            "records_per_s": round(count * batch / self.elapsed),
+            "p50_ms": round(statistics.median(ordered) * 1000, 3),
+            "p99_ms": round(ordered[max(0, int(count * 0.99) - 1)] * 1000, 3),
+        }
+
+
+def post_all(client: httpx.Client, bodies: list[dict[str, Any]], timings: Timings | None) -> bytes:
+    """Post each body; every answer must be a 200 with one result per input. Returns the last answer."""
     last = b""
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
-        for n in range(warmup):
-            last = _check(client.post(WRITE_PATH, json=bodies[n]), batch)
-        started = time.perf_counter()
-        for n in range(warmup, warmup + requests):
-            t0 = time.perf_counter()
-            _check(client.post(WRITE_PATH, json=bodies[n]), batch)
-            latencies.append(time.perf_counter() - t0)
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": requests,
-        "batch_size": batch,
-        "elapsed_s": round(elapsed, 3),
-        "requests_per_s": round(requests / elapsed, 1),
-        "records_per_s": round(requests * batch / elapsed),
-        "p50_ms": round(statistics.median(latencies) * 1000, 3),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 3),
-        "last_response": last,
-    }
+    started = time.perf_counter()
+    for body in bodies:
+        t0 = time.perf_counter()
+        last = _check(client.post(WRITE_PATH, json=body), len(body["inputs"]))
+        if timings is not None:
+            timings.latencies.append(time.perf_counter() - t0)
+    if timings is not None:
+        timings.elapsed += time.perf_counter() - started
+    return last
 
 
 def _check(response: httpx.Response, batch: int) -> bytes:
@@ -170,41 +174,69 @@ def _check(response: httpx.Response, batch: int) -> bytes:
     return response.content
 
 
+def _client(base_url: str) -> httpx.Client:
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Warm up, then alternate rounds between the emulator and the do-nothing server, so that load
+    changes on a shared machine hit both alike."""
+    bodies = [batch_body(n, args.batch, args.legal_basis) for n in range(args.warmup + args.requests)]
+    warmup, timed = bodies[: args.warmup], bodies[args.warmup :]
+    rounds = max(1, args.rounds)
+    chunks = [timed[i::rounds] for i in range(rounds)]
+    emulator, floor = Timings(), Timings()
+    runner = emulator_thread if args.in_process else emulator_process
+    with contextlib.ExitStack() as stack:
+        emu_client = stack.enter_context(_client(stack.enter_context(runner())))
+        response = post_all(emu_client, warmup, None)
+        floor_client = None
+        if not args.no_baseline:
+            floor_client = stack.enter_context(_client(stack.enter_context(canned_server(response))))
+            post_all(floor_client, warmup, None)
+        for chunk in chunks:
+            post_all(emu_client, chunk, emulator)
+            if floor_client is not None:
+                post_all(floor_client, chunk, floor)
+    result = emulator.figures(args.batch)
+    result.update(
+        batch_size=args.batch,
+        mode="in-process" if args.in_process else "subprocess",
+        legal_basis=args.legal_basis,
+        response_bytes=len(response),
+        rounds=rounds,
+    )
+    if floor.latencies:
+        result["floor_requests_per_s"] = floor.figures(args.batch)["requests_per_s"]
+        result["share_of_floor"] = round(result["requests_per_s"] / result["floor_requests_per_s"], 3)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the bench and print the figures."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--rounds", type=int, default=8, help="alternations between emulator and baseline")
     p.add_argument("--in-process", action="store_true", help="run the emulator as a thread of this process")
     p.add_argument("--legal-basis", action="store_true", help="every item carries legalBasis + explanation")
     p.add_argument("--no-baseline", action="store_true", help="skip the do-nothing-server baseline")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
-    runner = emulator_thread if args.in_process else emulator_process
-    bodies = [batch_body(n, args.batch, args.legal_basis) for n in range(args.warmup + args.requests)]
-    with runner() as base_url:
-        result = measure(base_url, bodies, args.warmup)
-    response = result.pop("last_response")
-    result.update(mode="in-process" if args.in_process else "subprocess", legal_basis=args.legal_basis)
-    result["response_bytes"] = len(response)
-    if not args.no_baseline:
-        with canned_server(response) as base_url:
-            floor = measure(base_url, bodies, args.warmup)
-        result["floor_requests_per_s"] = floor["requests_per_s"]
-        result["share_of_floor"] = round(result["requests_per_s"] / floor["requests_per_s"], 3)
+    result = run(args)
     if args.json:
         print(json.dumps(result))
         return 0
     print(
-        f"emulator batch/write ({result['mode']}, {args.batch}-item bodies, {len(response)}-byte answers, "
-        f"keep-alive httpx): {result['requests_per_s']} req/s, {result['records_per_s']} records/s, "
-        f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms over {args.requests} requests"
+        f"emulator batch/write ({result['mode']}, {args.batch}-item bodies, {result['response_bytes']}-byte "
+        f"answers, keep-alive httpx): {result['requests_per_s']} req/s, {result['records_per_s']} records/s, "
+        f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms over {result['requests']} requests"
     )
     if "floor_requests_per_s" in result:
         print(
-            f"same client against a do-nothing server (the client's floor now): {result['floor_requests_per_s']} "
-            f"req/s; the emulator reaches {result['share_of_floor']:.0%} of it"
+            f"same client against a do-nothing server (the client's floor, interleaved in {result['rounds']} "
+            f"rounds): {result['floor_requests_per_s']} req/s; the emulator reaches {result['share_of_floor']:.0%}"
         )
     return 0
 
