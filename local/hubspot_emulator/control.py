@@ -46,7 +46,11 @@ def handle(core: EmulatorCore, req: Request) -> Outcome:
         handler = _ROUTES.get((req.method, req.path))
         if handler is None:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"No control route {req.method} {req.path[:200]}")
-        body = parse_json_body(req.body, req.content_type) if req.body.strip() else {}
+        if req.body_too_large:
+            raise ApiError(
+                413, "VALIDATION_ERROR", "Request body exceeds max_body_bytes", code="PAYLOAD_TOO_LARGE"
+            )
+        body = parse_json_body(req.body, req.content_type) if req.body and not req.body.isspace() else {}
         if not isinstance(body, dict):
             raise ApiError(400, "VALIDATION_ERROR", "control bodies must be JSON objects")
         status, payload = 200, handler(core, body, parse_qs(req.query))

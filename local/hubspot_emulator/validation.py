@@ -84,7 +84,7 @@ def parse_json_body(raw: bytes, content_type: str | None) -> Any:
             f"Unsupported Media Type: {content_type!s:.100} (expected application/json)",
             code="UNSUPPORTED_MEDIA_TYPE",
         )
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise validation_error(
             "Invalid input JSON: No content to map due to end-of-input", code="INVALID_JSON"
         )

@@ -216,3 +216,14 @@ def test_the_request_log_is_bounded(client: httpx.Client, emu: Emulator) -> None
         client.get(DEFINITIONS, params={"n": str(n)})
     # THEN only the newest 3 are kept
     assert [e["query"]["n"] for e in emu.request_log()] == ["2", "3", "4"]
+
+
+def test_an_oversized_control_body_is_a_413_and_changes_nothing(anon: httpx.Client, emu: Emulator) -> None:
+    # GIVEN a 4 KiB body cap
+    emu.configure(max_body_bytes=4096)
+    # WHEN a config change arrives in a 10 KiB body
+    padded = json.dumps({"batch_limit": 5}) + " " * 10_000
+    response = anon.post(f"{CONTROL}/config", content=padded, headers={"Content-Type": "application/json"})
+    # THEN it is refused and the config is unchanged
+    assert response.status_code == 413
+    assert emu.config.batch_limit == 100
