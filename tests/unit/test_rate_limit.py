@@ -238,3 +238,20 @@ def test_many_threads_never_take_more_than_the_report_allows(remaining: int) -> 
     # THEN exactly the slots above the reserve were handed out, never more than remained
     assert sum(granted) == max(0, remaining - 1)
     assert sum(granted) <= remaining
+
+
+def test_own_call_history_stays_bounded_without_rate_limit_headers() -> None:
+    # GIVEN responses that never carry rate-limit headers, and one call a second for an hour
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0)
+    for _ in range(3600):
+        assert pacer.delay() == 0.0
+        pacer.observe(None)
+        clock.advance(1.0)
+    # THEN the pacer remembers only the calls that can still matter (about two intervals' worth)
+    assert len(pacer._own_starts) <= 2 * DEFAULT_INTERVAL_S + 1
+    # AND a report arriving now is still paced against the recent calls it may not include
+    pacer.observe(RateLimitReport(maximum=100, remaining=2, interval_s=10.0))
+    clock.advance(0.1)
+    assert pacer.delay() == 0.0
+    assert pacer.delay() > 0

@@ -89,6 +89,12 @@ class RateLimitPacer:
             return max(0.001, wait) * (1 + 0.5 * self._jitter())
 
     def _take(self, now: float) -> float:
+        # Starts older than two intervals can never count again (the next report is newer than now), so
+        # drop them here too: without a fresh report the pruning in delay() never runs and the deque grew
+        # by one entry per call for the life of the execution environment.
+        interval = max(DEFAULT_INTERVAL_S, self._report.interval_s if self._report else 0.0)
+        while self._own_starts and self._own_starts[0] <= now - 2 * interval:
+            self._own_starts.popleft()
         self._own_starts.append(now)
         return 0.0
 
