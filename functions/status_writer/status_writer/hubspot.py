@@ -25,6 +25,7 @@ from status_writer.model import Failure, FailureCategory
 from status_writer.rate_limit import RateLimitPacer, RateLimitReport
 
 WRITE_PATH = "/communication-preferences/v4/statuses/batch/write"
+UNSUBSCRIBE_ALL_PATH = "/communication-preferences/v4/statuses/batch/unsubscribe-all"
 MAX_TEN_SECONDLY_RETRIES = 3
 MAX_RETRY_AFTER_S = 60.0
 MAX_DETAIL = 300
@@ -44,6 +45,13 @@ class CallStats:
             self.calls += 1
             self.throttled += int(throttled)
             self.latencies_ms.append(latency_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    path: str
+    params: Mapping[str, str] | None
+    payload: Mapping[str, Any]
 
 
 @dataclass(slots=True)
@@ -93,21 +101,46 @@ class HubSpotClient:
     def write_statuses(
         self, inputs: Sequence[Mapping[str, Any]], deadline: Deadline, stats: CallStats
     ) -> CallResult:
-        """POST one batch/write call, with the in-call retries: a credential refresh after a 401, waits
-        after ten-secondly 429s and one quick retry after a 5xx or connection failure, each only while
-        the time budget allows."""
-        payload = {"inputs": list(inputs)}
+        """One batch/write call (``PublicStatusRequest`` inputs)."""
+        return self._post(WRITE_PATH, None, {"inputs": list(inputs)}, deadline, stats)
+
+    def unsubscribe_all(
+        self,
+        emails: Sequence[str],
+        channel: str,
+        business_unit_id: int | None,
+        deadline: Deadline,
+        stats: CallStats,
+    ) -> CallResult:
+        """One batch/unsubscribe-all call; ``verbose`` so the answer names each contact it applied to."""
+        params: dict[str, str] = {"channel": channel, "verbose": "true"}
+        if business_unit_id is not None:
+            params["businessUnitId"] = str(business_unit_id)
+        return self._post(UNSUBSCRIBE_ALL_PATH, params, {"inputs": list(emails)}, deadline, stats)
+
+    def _post(
+        self,
+        path: str,
+        params: Mapping[str, str] | None,
+        payload: Mapping[str, Any],
+        deadline: Deadline,
+        stats: CallStats,
+    ) -> CallResult:
+        """POST with the in-call retries: a credential refresh after a 401, waits after ten-secondly
+        429s and one quick retry after a 5xx or connection failure, each only while the time budget
+        allows."""
+        request = _Request(path, params, payload)
         attempts = _Attempts()
         while True:
             wait_failure = self._wait_for_slot(deadline)
             if wait_failure is not None:
                 return CallResult(failure=wait_failure)
-            result = self._attempt(payload, deadline, stats, attempts)
+            result = self._attempt(request, deadline, stats, attempts)
             if result is not None:
                 return result
 
     def _attempt(
-        self, payload: Mapping[str, Any], deadline: Deadline, stats: CallStats, attempts: _Attempts
+        self, request: _Request, deadline: Deadline, stats: CallStats, attempts: _Attempts
     ) -> CallResult | None:
         """One POST; None means "try again now" (the pacer and deadline are consulted first)."""
         try:
@@ -117,7 +150,10 @@ class HubSpotClient:
         started = time.perf_counter()
         try:
             response = self._client.post(
-                WRITE_PATH, json=payload, headers={"Authorization": f"Bearer {token}"}
+                request.path,
+                params=request.params,
+                json=request.payload,
+                headers={"Authorization": f"Bearer {token}"},
             )
         except httpx.HTTPError as error:
             stats.record((time.perf_counter() - started) * 1000, throttled=False)
