@@ -255,3 +255,37 @@ def test_own_call_history_stays_bounded_without_rate_limit_headers() -> None:
     clock.advance(0.1)
     assert pacer.delay() == 0.0
     assert pacer.delay() > 0
+
+
+# --- reports stamped with their request's send time ---------------------------------------------------
+
+
+def test_calls_started_after_the_reported_request_left_count_against_its_remainder() -> None:
+    # GIVEN a request sent at t0, then two more calls started before its answer (Remaining 3) arrives
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0, reserve=0)
+    assert pacer.delay() == 0.0
+    sent_at = pacer.now()
+    clock.advance(0.01)
+    assert pacer.delay() == 0.0
+    assert pacer.delay() == 0.0
+    clock.advance(0.01)
+    # WHEN the answer arrives, stamped with its request's send time
+    pacer.observe(RateLimitReport(maximum=10, remaining=3, interval_s=10.0), sent_at=sent_at)
+    # THEN only one more call may start: HubSpot had not seen the two started after t0
+    assert pacer.delay() == 0.0
+    assert pacer.delay() > 0.0
+
+
+def test_a_late_report_about_an_older_request_is_ignored() -> None:
+    # GIVEN a report about a request sent at t1 is known
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0, reserve=0)
+    older = pacer.now()
+    clock.advance(1.0)
+    newer = pacer.now()
+    pacer.observe(RateLimitReport(maximum=10, remaining=9, interval_s=10.0), sent_at=newer)
+    # WHEN the answer to an earlier request arrives afterwards saying nothing is left
+    pacer.observe(RateLimitReport(maximum=10, remaining=0, interval_s=10.0), sent_at=older)
+    # THEN the newer picture stands: calls may start
+    assert pacer.delay() == 0.0

@@ -148,6 +148,7 @@ class HubSpotClient:
         except CredentialError as error:
             return CallResult(failure=Failure(FailureCategory.AUTHENTICATION, str(error), permanent=False))
         started = time.perf_counter()
+        sent_at = self._pacer.now()
         try:
             response = self._client.post(
                 request.path,
@@ -163,7 +164,7 @@ class HubSpotClient:
                 return None
             return CallResult(failure=_network_failure(error))
         stats.record((time.perf_counter() - started) * 1000, throttled=response.status_code == 429)
-        self._pacer.observe(RateLimitReport.from_headers(response.headers))
+        self._pacer.observe(RateLimitReport.from_headers(response.headers), sent_at=sent_at)
         return self._on_response(response, token, deadline, attempts)
 
     def _on_response(

@@ -98,13 +98,23 @@ class RateLimitPacer:
         self._own_starts.append(now)
         return 0.0
 
-    def observe(self, report: RateLimitReport | None) -> None:
-        """Record a response's headers (the newest report wins)."""
+    def now(self) -> float:
+        """The pacer's clock, so a caller can stamp when it sent a request."""
+        return self._clock()
+
+    def observe(self, report: RateLimitReport | None, sent_at: float | None = None) -> None:
+        """Record a response's headers. ``sent_at`` (from ``now()``) is when its request left: HubSpot
+        counted every call that reached it before that one, but not necessarily the calls started since,
+        so those stay counted against the reported remainder. A report about an older request than the
+        one already known is ignored."""
         if report is None:
             return
         with self._lock:
+            stamp = self._clock() if sent_at is None else sent_at
+            if self._report is not None and stamp < self._reported_at:
+                return
             self._report = report
-            self._reported_at = self._clock()
+            self._reported_at = stamp
 
     def block_for(self, seconds: float) -> None:
         """After a ten-secondly 429: nobody in this environment starts a call for ``seconds``."""
