@@ -86,3 +86,14 @@ class LambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         elapsed_ms = (time.monotonic() - self._started) * 1000
         return max(0, int(self.timeout_ms - elapsed_ms))
+
+
+def unsubscribe_all_body(
+    email: str = "ada@example.com", business_unit_id: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A valid unsubscribe-from-all message body (portal-wide unless a brand is given)."""
+    body: dict[str, Any] = {"action": "UNSUBSCRIBE_ALL", "subscriberIdString": email, "channel": "EMAIL"}
+    if business_unit_id is not None:
+        body["businessUnitId"] = business_unit_id
+    body.update(extra)
+    return body

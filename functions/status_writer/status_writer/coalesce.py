@@ -7,24 +7,37 @@ outcome of the update that won.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
-from status_writer.model import StatusUpdate
+from status_writer.model import Message
+
+
+class Keyed(Protocol):
+    @property
+    def message(self) -> Message: ...
+    @property
+    def key(self) -> Hashable: ...
+    @property
+    def recency(self) -> tuple[int, int, int]: ...
+
+
+U = TypeVar("U", bound=Keyed)
 
 
 @dataclass(frozen=True, slots=True)
-class Coalesced:
+class Coalesced(Generic[U]):
     """The updates to send, in first-seen order, and which message each superseded one defers to."""
 
-    winners: list[StatusUpdate]
+    winners: list[U]
     superseded_by: dict[str, str]  # superseded messageId -> winning messageId
 
 
-def coalesce(updates: Iterable[StatusUpdate]) -> Coalesced:
+def coalesce(updates: Iterable[U]) -> Coalesced[U]:
     """Newest by occurredAt, then SentTimestamp, then position in the batch."""
-    newest: dict[tuple[str, int, str], StatusUpdate] = {}
-    losers: list[tuple[StatusUpdate, tuple[str, int, str]]] = []
+    newest: dict[Hashable, U] = {}
+    losers: list[tuple[U, Hashable]] = []
     for update in updates:
         key = update.key
         current = newest.get(key)

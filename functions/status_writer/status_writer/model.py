@@ -30,6 +30,7 @@ class FailureCategory(StrEnum):
     MISSING_SCOPES = "MISSING_SCOPES"
     UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
     TIME_BUDGET = "TIME_BUDGET"
+    AWAITING_UNSUBSCRIBE_ALL = "AWAITING_UNSUBSCRIBE_ALL"
     DEAD_LETTER_UNAVAILABLE = "DEAD_LETTER_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
@@ -68,11 +69,12 @@ class StatusUpdate:
         return (self.email.lower(), self.subscription_id, self.channel)
 
     @property
+    def subscriber(self) -> tuple[str, str]:
+        return (self.email.lower(), self.channel)
+
+    @property
     def recency(self) -> tuple[int, int, int]:
-        """Sort key for "newest wins": occurredAt, then SentTimestamp, then position in the batch."""
-        sent_us = self.message.sent_timestamp_ms * 1000
-        occurred = self.occurred_at_us if self.occurred_at_us is not None else sent_us
-        return (occurred, self.message.sent_timestamp_ms, self.message.position)
+        return recency(self.message, self.occurred_at_us)
 
     def to_input(self) -> dict[str, Any]:
         """The PublicStatusRequest HubSpot expects (field names are HubSpot's own)."""
@@ -87,6 +89,36 @@ class StatusUpdate:
         if self.legal_basis_explanation is not None:
             item["legalBasisExplanation"] = self.legal_basis_explanation
         return item
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeAll:
+    """One validated "opt this contact out of everything" request (portal-wide, or one brand)."""
+
+    message: Message
+    email: str
+    channel: str = "EMAIL"
+    business_unit_id: int | None = None  # None: every brand (portal-wide)
+    occurred_at_us: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str, int | None]:
+        return (self.email.lower(), self.channel, self.business_unit_id)
+
+    @property
+    def subscriber(self) -> tuple[str, str]:
+        return (self.email.lower(), self.channel)
+
+    @property
+    def recency(self) -> tuple[int, int, int]:
+        return recency(self.message, self.occurred_at_us)
+
+
+def recency(message: Message, occurred_at_us: int | None) -> tuple[int, int, int]:
+    """Sort key for "newest wins": occurredAt, then SentTimestamp, then position in the batch."""
+    sent_us = message.sent_timestamp_ms * 1000
+    occurred = occurred_at_us if occurred_at_us is not None else sent_us
+    return (occurred, message.sent_timestamp_ms, message.position)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from status_writer.model import APPLIED, Failure, FailureCategory, ItemResult, StatusUpdate
+from status_writer.model import APPLIED, Failure, FailureCategory, ItemResult, StatusUpdate, UnsubscribeAll
 
 # Per-item error categories that say "this will never work as sent". Anything else is retried.
 PERMANENT_ITEM_CATEGORIES = frozenset(
@@ -47,6 +47,40 @@ def map_batch_response(inputs: Sequence[StatusUpdate], body: Any) -> list[ItemRe
             else ItemResult(UNKNOWN_OUTCOME)
         )
         for index, update in enumerate(inputs)
+    ]
+
+
+def map_unsubscribe_response(inputs: Sequence[UnsubscribeAll], body: Any) -> list[ItemResult]:
+    """One ItemResult per input from a 200/207 batch/unsubscribe-all body (asked for with verbose=true):
+    applied only if a result names the input's email; errors are matched by the emails they name."""
+    if not isinstance(body, Mapping):
+        return [_unknown("HubSpot answered with a body that is not a JSON object")] * len(inputs)
+    if body.get("status") != "COMPLETE":
+        status = str(body.get("status"))[:40]
+        return [_unknown(f"HubSpot batch status is {status}, not COMPLETE: not known to be applied")] * len(
+            inputs
+        )
+    results = body.get("results")
+    confirmed = {
+        result["subscriberIdString"].lower()
+        for result in (results if isinstance(results, list) else [])
+        if isinstance(result, Mapping) and isinstance(result.get("subscriberIdString"), str)
+    }
+    failures: dict[str, Failure] = {}
+    errors = body.get("errors")
+    for error in errors if isinstance(errors, list) else []:
+        if not isinstance(error, Mapping):
+            continue
+        failure = item_failure(error)
+        for value in _context_values(error):
+            email = value.lower()
+            if failure.permanent or email not in failures:
+                failures[email] = failure
+    return [
+        ItemResult(failures[request.email.lower()])
+        if request.email.lower() in failures
+        else (APPLIED if request.email.lower() in confirmed else ItemResult(UNKNOWN_OUTCOME))
+        for request in inputs
     ]
 
 

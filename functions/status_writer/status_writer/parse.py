@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from status_writer.model import Message, Rejected, StatusUpdate
+from status_writer.model import Message, Rejected, StatusUpdate, UnsubscribeAll
 
 STATUS_STATES = frozenset({"SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED"})
 CHANNELS = frozenset({"EMAIL"})
@@ -54,6 +54,8 @@ _DID_YOU_MEAN = {
     "timestamp": "occurredAt",
 }
 
+UNSUBSCRIBE_ALL = "UNSUBSCRIBE_ALL"
+UNSUBSCRIBE_FIELDS = frozenset({"action", "subscriberIdString", "channel", "businessUnitId", "occurredAt"})
 INT64_MAX = 2**63 - 1
 MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit
 MAX_LOCAL_PART = 64
@@ -91,10 +93,15 @@ def message_from_record(record: Mapping[str, Any], position: int) -> Message:
     )
 
 
-def parse_message(message: Message) -> StatusUpdate | Rejected:
-    """Validate one message body; a Rejected carries a reason fit for the DLQ attribute."""
+def parse_message(message: Message) -> StatusUpdate | UnsubscribeAll | Rejected:
+    """Validate one message body; a Rejected carries a reason fit for the DLQ attribute. A body with
+    ``"action": "UNSUBSCRIBE_ALL"`` is an unsubscribe-from-all; without ``action``, a status update."""
     try:
         body = unwrap(_loads(message.body))
+        if isinstance(body, dict) and body.get("action") is not None:
+            return _unsubscribe_all(message, body)
+        if isinstance(body, dict):
+            body = {name: value for name, value in body.items() if name != "action"}
         return _status_update(message, body)
     except InvalidMessage as error:
         return Rejected(message=message, reason=str(error))
@@ -148,6 +155,35 @@ def _status_update(message: Message, body: Any) -> StatusUpdate:
         legal_basis_explanation=_explanation(body.get("legalBasisExplanation")),
         occurred_at_us=_occurred_at(body.get("occurredAt")),
     )
+
+
+def _unsubscribe_all(message: Message, body: dict[str, Any]) -> UnsubscribeAll:
+    if body["action"] != UNSUBSCRIBE_ALL:
+        shown = repr(body["action"])[:60]
+        raise InvalidMessage(f"action must be {UNSUBSCRIBE_ALL} (or absent for a status update); got {shown}")
+    unknown = sorted(set(body) - UNSUBSCRIBE_FIELDS)
+    if unknown:
+        raise InvalidMessage(f"unknown field(s) for {UNSUBSCRIBE_ALL}: " + ", ".join(unknown))
+    if "subscriberIdString" not in body:
+        raise InvalidMessage("missing required field(s): subscriberIdString")
+    return UnsubscribeAll(
+        message=message,
+        email=_email(body["subscriberIdString"]),
+        channel="EMAIL" if body.get("channel") is None else _enum("channel", body["channel"], CHANNELS),
+        business_unit_id=_business_unit_id(body.get("businessUnitId")),
+        occurred_at_us=_occurred_at(body.get("occurredAt")),
+    )
+
+
+def _business_unit_id(value: Any) -> int | None:
+    """A brand id (0 is the default brand); absent or null means every brand."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+        raise InvalidMessage("businessUnitId must be a non-negative 64-bit integer")
+    return value
 
 
 def _email(value: Any) -> str:

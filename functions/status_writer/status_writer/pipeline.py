@@ -8,10 +8,10 @@ its records come back; the outcomes already known for other chunks stand.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -23,15 +23,30 @@ from status_writer.config import Settings
 from status_writer.credentials import Credentials
 from status_writer.dead_letter import DeadLetterQueue
 from status_writer.deadline import Deadline, RemainingTime
-from status_writer.hubspot import CallStats, HubSpotClient, make_http_client
-from status_writer.model import Failure, FailureCategory, ItemResult, Message, Outcome, Rejected, StatusUpdate
+from status_writer.hubspot import CallResult, CallStats, HubSpotClient, make_http_client
+from status_writer.model import (
+    Failure,
+    FailureCategory,
+    ItemResult,
+    Message,
+    Outcome,
+    Rejected,
+    StatusUpdate,
+    UnsubscribeAll,
+)
 from status_writer.observability import logger, metrics, redact_emails
-from status_writer.outcomes import map_batch_response
+from status_writer.order import order_with_unsubscribes
+from status_writer.outcomes import map_batch_response, map_unsubscribe_response
 from status_writer.parse import message_from_record, parse_message
 from status_writer.rate_limit import RateLimitPacer
 from status_writer.respond import batch_response, hold_back_fifo_groups
 from status_writer.visibility import VisibilityScheduler
 
+AWAITING_UNSUBSCRIBE_ALL = Failure(
+    FailureCategory.AWAITING_UNSUBSCRIBE_ALL,
+    "sent only after the same contact's older unsubscribe-all applies; that did not happen yet",
+    permanent=False,
+)
 # AWS calls on the way out must fit in the deadline's safety margin.
 SQS_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
 
@@ -90,35 +105,64 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
             report.failures[item.message.message_id] = Failure(
                 FailureCategory.INVALID_MESSAGE, item.reason, permanent=True
             )
-    updates = [item for item in parsed if isinstance(item, StatusUpdate)]
-    plan = coalesce(updates)
+    writes = coalesce(item for item in parsed if isinstance(item, StatusUpdate))
+    unsubscribes = coalesce(item for item in parsed if isinstance(item, UnsubscribeAll))
+    ordering = order_with_unsubscribes(writes.winners, unsubscribes.winners)
 
-    results = _send(plan.winners, deadline, runtime, report.stats)
-    for update in plan.winners:
-        result = results.get(update.message.message_id, ItemResult(_internal("no result recorded")))
+    # Three rounds, the last two only when the batch holds unsubscribe-alls: writes that must land
+    # first (or have no unsubscribe-all to respect), the unsubscribe-alls, then the re-subscribes.
+    results = _send(ordering.first, _send_writes, deadline, runtime, report.stats)
+    results.update(_send_unsubscribes(unsubscribes.winners, deadline, runtime, report.stats))
+    ready = [
+        w for w in ordering.then if all(results[u].applied for u in ordering.waits_for[w.message.message_id])
+    ]
+    results.update(_send(ready, _send_writes, deadline, runtime, report.stats))
+    for write in ordering.then:
+        results.setdefault(write.message.message_id, ItemResult(AWAITING_UNSUBSCRIBE_ALL))
+
+    for message_id, result in results.items():
         if result.failure is None:
-            report.outcomes[update.message.message_id] = Outcome.APPLIED
+            report.outcomes[message_id] = Outcome.APPLIED
         else:
-            report.failures[update.message.message_id] = result.failure
-    for loser, winner in plan.superseded_by.items():
-        winner_failure = report.failures.get(winner)
-        if winner_failure is None:
+            report.failures[message_id] = result.failure
+    superseded_by = {**writes.superseded_by, **unsubscribes.superseded_by, **ordering.superseded_by}
+    for loser in superseded_by:
+        winner = _final_winner(loser, superseded_by)
+        result = results.get(winner, ItemResult(_internal("the superseding update has no result")))
+        if result.failure is None:
             report.outcomes[loser] = Outcome.SUPERSEDED
         else:
-            report.failures[loser] = winner_failure
+            report.failures[loser] = result.failure
 
     _settle_failures(messages, report, runtime)
     _log_and_measure(messages, report)
     return batch_response(messages, report.outcomes)
 
 
+def _final_winner(message_id: str, superseded_by: Mapping[str, str]) -> str:
+    """Follow "superseded by" links (a write may lose to a newer write that loses to an unsubscribe-all)."""
+    seen = {message_id}
+    while message_id in superseded_by and superseded_by[message_id] not in seen:
+        message_id = superseded_by[message_id]
+        seen.add(message_id)
+    return message_id
+
+
+Item = TypeVar("Item", StatusUpdate, UnsubscribeAll)
+ChunkSender = Callable[[Sequence[Item], Deadline, HubSpotClient, CallStats], list[ItemResult]]
+
+
 def _send(
-    winners: Sequence[StatusUpdate], deadline: Deadline, runtime: Runtime, stats: CallStats
+    items: Sequence[Item],
+    send_chunk: ChunkSender[Item],
+    deadline: Deadline,
+    runtime: Runtime,
+    stats: CallStats,
 ) -> dict[str, ItemResult]:
     """Chunks go out in parallel (bounded by the executor); each chunk's answer maps to its inputs."""
-    futures: list[tuple[Sequence[StatusUpdate], Future[list[ItemResult]]]] = [
-        (part, runtime.executor.submit(_send_chunk, part, deadline, runtime.hubspot, stats))
-        for part in chunk(winners, runtime.settings.batch_limit)
+    futures: list[tuple[Sequence[Item], Future[list[ItemResult]]]] = [
+        (part, runtime.executor.submit(send_chunk, part, deadline, runtime.hubspot, stats))
+        for part in chunk(items, runtime.settings.batch_limit)
     ]
     results: dict[str, ItemResult] = {}
     for part, future in futures:
@@ -127,25 +171,65 @@ def _send(
         except Exception:  # a bug in one chunk must not cost the others their outcomes
             logger.exception("unexpected error while sending a chunk; its records will be retried")
             part_results = [ItemResult(_internal("unexpected error while sending"))] * len(part)
-        for update, result in zip(part, part_results, strict=True):
-            results[update.message.message_id] = result
+        for item, result in zip(part, part_results, strict=True):
+            results[item.message.message_id] = result
     return results
 
 
-def _send_chunk(
+def _send_unsubscribes(
+    requests: Sequence[UnsubscribeAll], deadline: Deadline, runtime: Runtime, stats: CallStats
+) -> dict[str, ItemResult]:
+    """channel and businessUnitId are query parameters, so each (channel, brand) group is its own call."""
+    groups: dict[tuple[str, int | None], list[UnsubscribeAll]] = {}
+    for request in requests:
+        groups.setdefault((request.channel, request.business_unit_id), []).append(request)
+    results: dict[str, ItemResult] = {}
+    for group in groups.values():
+        results.update(_send(group, _send_unsubscribe_chunk, deadline, runtime, stats))
+    return results
+
+
+def _send_writes(
     inputs: Sequence[StatusUpdate], deadline: Deadline, hubspot: HubSpotClient, stats: CallStats
 ) -> list[ItemResult]:
     """One batch/write call; a whole-batch 400 is bisected until the bad inputs stand alone."""
     answer = hubspot.write_statuses([update.to_input() for update in inputs], deadline, stats)
     if answer.body is not None:
         return map_batch_response(inputs, answer.body)
+    return _unanswered(inputs, answer, again=_send_writes, deadline=deadline, hubspot=hubspot, stats=stats)
+
+
+def _send_unsubscribe_chunk(
+    inputs: Sequence[UnsubscribeAll], deadline: Deadline, hubspot: HubSpotClient, stats: CallStats
+) -> list[ItemResult]:
+    """One batch/unsubscribe-all call for one (channel, brand); bisected like writes."""
+    first = inputs[0]
+    emails = [request.email for request in inputs]
+    answer = hubspot.unsubscribe_all(emails, first.channel, first.business_unit_id, deadline, stats)
+    if answer.body is not None:
+        return map_unsubscribe_response(inputs, answer.body)
+    return _unanswered(
+        inputs, answer, again=_send_unsubscribe_chunk, deadline=deadline, hubspot=hubspot, stats=stats
+    )
+
+
+def _unanswered(
+    inputs: Sequence[Item],
+    answer: CallResult,
+    *,
+    again: ChunkSender[Item],
+    deadline: Deadline,
+    hubspot: HubSpotClient,
+    stats: CallStats,
+) -> list[ItemResult]:
+    """A call without a batch body: its failure for every input, or bisection after a whole-batch 400."""
     if answer.failure is not None:
         return [ItemResult(answer.failure)] * len(inputs)
     detail = answer.rejected or "HubSpot rejected the batch"
     if len(inputs) == 1:
         return [ItemResult(Failure(FailureCategory.HUBSPOT_REJECTED_BATCH, detail, permanent=True))]
     left, right = halves(inputs)
-    return _send_chunk(left, deadline, hubspot, stats) + _send_chunk(right, deadline, hubspot, stats)
+    return again(left, deadline, hubspot, stats) + again(right, deadline, hubspot, stats)
 
 
 def _settle_failures(messages: Sequence[Message], report: BatchReport, runtime: Runtime) -> None:
