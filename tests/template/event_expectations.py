@@ -74,6 +74,21 @@ EXPECTATIONS: dict[str, EventExpectation] = {
         },
         envelope="eventbridge",
     ),
+    "sqs-unsubscribe-all.json": EventExpectation(
+        final={
+            # 1 opts ada out of every subscription (portal-wide), superseding 0; 2 re-subscribes to
+            # 1002 afterwards, so it is sent after the opt-out
+            ("ada@example.com", 1001): "UNSUBSCRIBED",
+            ("ada@example.com", 1002): "SUBSCRIBED",
+            ("ada@example.com", 1003): "UNSUBSCRIBED",
+            ("ada@example.com", 2001): "UNSUBSCRIBED",
+            # 3 opts grace out of brand 0; 4 (older, subscription 2001 of brand 1) goes out before it
+            ("grace@example.com", 1001): "UNSUBSCRIBED",
+            ("grace@example.com", 1002): "UNSUBSCRIBED",
+            ("grace@example.com", 1003): "UNSUBSCRIBED",
+            ("grace@example.com", 2001): "SUBSCRIBED",
+        },
+    ),
 }
 
 

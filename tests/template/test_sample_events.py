@@ -13,6 +13,7 @@ import pytest
 from status_writer.model import Rejected
 from status_writer.parse import message_from_record, parse_message
 
+from local.hubspot_emulator import DEFAULT_SUBSCRIPTIONS as EMULATOR_SUBSCRIPTIONS
 from tests.template.event_expectations import EVENTS_DIR, EXPECTATIONS, load_event
 
 RECORD_FIELDS = {
@@ -28,7 +29,7 @@ RECORD_FIELDS = {
 }
 QUEUE_ARN = re.compile(r"^arn:aws:sqs:(?P<region>[a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,75}(\.fifo)?$")
 EMAIL_LIKE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-DEFAULT_SUBSCRIPTIONS = {1001, 1002, 1003}  # the emulator's defaults
+DEFAULT_SUBSCRIPTIONS = {subscription.id for subscription in EMULATOR_SUBSCRIPTIONS}
 
 EVENT_FILES = sorted(EXPECTATIONS)
 
