@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from local.hubspot_emulator import running_emulator
+from local.tables import create_table
 from local.template_model import deployment_settings
 from tests.template.event_expectations import EVENTS_DIR, EXPECTATIONS, EventExpectation, load_event
 from tests.template.tooling import SamBuild
@@ -111,15 +112,17 @@ def test_built_handler_processes_the_sample_event(
         Name=f"hubspot-subscription-sync/{uuid.uuid4().hex}", SecretString=json.dumps({"accessToken": TOKEN})
     )["ARN"]
     dlq_url = sqs.create_queue(QueueName=f"status-writer-dlq-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    dynamodb = boto3.client("dynamodb", endpoint_url=aws, region_name="us-east-1")
+    table = create_table(dynamodb, f"status-writer-versions-{uuid.uuid4().hex[:12]}")
 
     with running_emulator(tokens=[TOKEN]) as emulator:
         # ...and the environment exactly as the template sets it, with the stack's resources swapped
         # for these local ones
         settings = deployment_settings(overrides={"HubSpotApiBaseUrl": emulator.base_url})
         template_env = {
-            key: value.replace("${HubSpotSecret}", secret_arn).replace(
-                "${SubscriptionDeadLetterQueue}", dlq_url
-            )
+            key: value.replace("${HubSpotSecret}", secret_arn)
+            .replace("${SubscriptionDeadLetterQueue}", dlq_url)
+            .replace("${VersionTable}", table)
             for key, value in settings.environment.items()
         }
         assert not [value for value in template_env.values() if "${" in value]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -19,9 +20,13 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "DEAD_LETTER_QUEUE_URL",
     "RETRY_BACKOFF_BASE_SECONDS",
     "RETRY_BACKOFF_MAX_SECONDS",
+    "VERSION_TABLE_NAME",
 )
 
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
+_TABLE_NAME = re.compile(
+    r"[A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}"
+)
 MAX_BATCH_LIMIT = 100  # HubSpot's batch endpoints take at most 100 inputs (contract §2.3)
 
 
@@ -42,6 +47,7 @@ class Settings:
     dead_letter_queue_url: str | None = None
     backoff_base_s: int = 30
     backoff_max_s: int = 900
+    version_table: str | None = None  # the ordering ledger; None keeps ordering within an invocation only
 
     @property
     def call_budget_ms(self) -> int:
@@ -79,6 +85,10 @@ class Settings:
         if dlq is not None and not dlq.startswith(("https://", "http://")):
             problems.append(f"DEAD_LETTER_QUEUE_URL={dlq!r} is not a queue URL")
 
+        table = env.get("VERSION_TABLE_NAME", "").strip() or None
+        if table is not None and not _TABLE_NAME.fullmatch(table):
+            problems.append(f"VERSION_TABLE_NAME={table!r} is not a DynamoDB table name")
+
         settings = cls(
             secret_id=secret_id,
             api_base_url=base_url,
@@ -89,6 +99,7 @@ class Settings:
             dead_letter_queue_url=dlq,
             backoff_base_s=int(number("RETRY_BACKOFF_BASE_SECONDS", 30, 0, 43_200, True)),
             backoff_max_s=int(number("RETRY_BACKOFF_MAX_SECONDS", 900, 0, 43_200, True)),
+            version_table=table,
         )
         if settings.backoff_base_s > settings.backoff_max_s:
             problems.append("RETRY_BACKOFF_BASE_SECONDS must not exceed RETRY_BACKOFF_MAX_SECONDS")

@@ -24,6 +24,7 @@ from status_writer.credentials import Credentials
 from status_writer.dead_letter import DeadLetterQueue
 from status_writer.deadline import Deadline, RemainingTime
 from status_writer.hubspot import CallResult, CallStats, HubSpotClient, make_http_client
+from status_writer.ledger import LedgerError, VersionLedger
 from status_writer.model import (
     Failure,
     FailureCategory,
@@ -39,7 +40,9 @@ from status_writer.order import order_with_unsubscribes
 from status_writer.outcomes import map_batch_response, map_unsubscribe_response
 from status_writer.parse import message_from_record, parse_message
 from status_writer.rate_limit import RateLimitPacer
+from status_writer.replay import replay_subscriber
 from status_writer.respond import batch_response, hold_back_fifo_groups
+from status_writer.sequencing import Subscriber, SubscriberRecord, screen
 from status_writer.visibility import VisibilityScheduler
 
 AWAITING_UNSUBSCRIBE_ALL = Failure(
@@ -47,8 +50,16 @@ AWAITING_UNSUBSCRIBE_ALL = Failure(
     "sent only after the same contact's older unsubscribe-all applies; that did not happen yet",
     permanent=False,
 )
-# AWS calls on the way out must fit in the deadline's safety margin.
-SQS_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
+LEDGER_UNAVAILABLE = Failure(
+    FailureCategory.LEDGER_UNAVAILABLE, "the version ledger could not be read or written", permanent=False
+)
+REPLAY_INCOMPLETE = Failure(
+    FailureCategory.REPLAY_INCOMPLETE,
+    "applied, but a crossing update of the same contact could not be re-sent in order yet",
+    permanent=False,
+)
+# AWS calls must fit in the deadline's safety margin.
+AWS_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
 
 
 @dataclass
@@ -60,18 +71,22 @@ class Runtime:
     dead_letters: DeadLetterQueue
     visibility: VisibilityScheduler
     executor: ThreadPoolExecutor
+    ledger: VersionLedger | None = None
 
     @classmethod
     def create(cls, settings: Settings, transport: Any = None, sqs: Any = None) -> Runtime:
         """Build the clients once; ``transport`` replaces HubSpot's network (benchmarks only)."""
         http = make_http_client(settings, transport)
-        sqs_client = sqs if sqs is not None else boto3.client("sqs", config=SQS_CONFIG)
+        sqs_client = sqs if sqs is not None else boto3.client("sqs", config=AWS_CONFIG)
         return cls(
             settings=settings,
             hubspot=HubSpotClient(http, Credentials(settings.secret_id, http), RateLimitPacer()),
             dead_letters=DeadLetterQueue(sqs_client, settings.dead_letter_queue_url),
             visibility=VisibilityScheduler(sqs_client),
             executor=ThreadPoolExecutor(max_workers=settings.max_in_flight, thread_name_prefix="hubspot"),
+            ledger=None
+            if settings.version_table is None
+            else VersionLedger(boto3.client("dynamodb", config=AWS_CONFIG), settings.version_table),
         )
 
 
@@ -107,25 +122,16 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
             )
     writes = coalesce(item for item in parsed if isinstance(item, StatusUpdate))
     unsubscribes = coalesce(item for item in parsed if isinstance(item, UnsubscribeAll))
-    ordering = order_with_unsubscribes(writes.winners, unsubscribes.winners)
-
-    # Three rounds, the last two only when the batch holds unsubscribe-alls: writes that must land
-    # first (or have no unsubscribe-all to respect), the unsubscribe-alls, then the re-subscribes.
-    results = _send(ordering.first, _send_writes, deadline, runtime, report.stats)
-    results.update(_send_unsubscribes(unsubscribes.winners, deadline, runtime, report.stats))
-    ready = [
-        w for w in ordering.then if all(results[u].applied for u in ordering.waits_for[w.message.message_id])
-    ]
-    results.update(_send(ready, _send_writes, deadline, runtime, report.stats))
-    for write in ordering.then:
-        results.setdefault(write.message.message_id, ItemResult(AWAITING_UNSUBSCRIBE_ALL))
+    results, already_applied, opted_out = _apply(
+        writes.winners, unsubscribes.winners, deadline, runtime, report.stats
+    )
 
     for message_id, result in results.items():
         if result.failure is None:
             report.outcomes[message_id] = Outcome.APPLIED
         else:
             report.failures[message_id] = result.failure
-    superseded_by = {**writes.superseded_by, **unsubscribes.superseded_by, **ordering.superseded_by}
+    superseded_by = {**writes.superseded_by, **unsubscribes.superseded_by, **opted_out}
     for loser in superseded_by:
         winner = _final_winner(loser, superseded_by)
         result = results.get(winner, ItemResult(_internal("the superseding update has no result")))
@@ -133,10 +139,97 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
             report.outcomes[loser] = Outcome.SUPERSEDED
         else:
             report.failures[loser] = result.failure
+    for message_id in already_applied:  # the ledger holds this version or a newer one already
+        if report.outcomes.get(message_id) is Outcome.APPLIED:
+            report.outcomes[message_id] = Outcome.SUPERSEDED
 
     _settle_failures(messages, report, runtime)
     _log_and_measure(messages, report)
     return batch_response(messages, report.outcomes)
+
+
+def _apply(
+    write_winners: Sequence[StatusUpdate],
+    unsubscribe_winners: Sequence[UnsubscribeAll],
+    deadline: Deadline,
+    runtime: Runtime,
+    stats: CallStats,
+) -> tuple[dict[str, ItemResult], set[str], dict[str, str]]:
+    """Send the coalesced updates in order. Returns the result per message, the messages the version
+    ledger showed were applied already (same or newer version), and the writes a newer portal-wide
+    unsubscribe-all in the batch superseded."""
+    results: dict[str, ItemResult] = {}
+    already_applied: set[str] = set()
+    known: dict[Subscriber, SubscriberRecord] = {}
+    replay: set[Subscriber] = set()
+    if runtime.ledger is not None:
+        try:
+            known = runtime.ledger.read(write_winners, unsubscribe_winners)
+        except LedgerError as error:
+            logger.warning("version ledger unavailable; the batch comes back", extra={"error": str(error)})
+            everything: list[StatusUpdate | UnsubscribeAll] = [*write_winners, *unsubscribe_winners]
+            return {item.message.message_id: ItemResult(LEDGER_UNAVAILABLE) for item in everything}, set(), {}
+        screening = screen(write_winners, unsubscribe_winners, known)
+        already_applied, replay = screening.already_applied, screening.replay
+        write_winners = [w for w in write_winners if w.message.message_id not in already_applied]
+        unsubscribe_winners = [u for u in unsubscribe_winners if u.message.message_id not in already_applied]
+        results.update({message_id: ItemResult() for message_id in already_applied})
+    ordering = order_with_unsubscribes(write_winners, unsubscribe_winners)
+
+    # Three rounds, the last two only when the batch holds unsubscribe-alls: writes that must land
+    # first (or have no unsubscribe-all to respect), the unsubscribe-alls, then the re-subscribes.
+    results.update(_send(ordering.first, _send_writes, deadline, runtime, stats))
+    results.update(_send_unsubscribes(unsubscribe_winners, deadline, runtime, stats))
+    ready = [
+        w for w in ordering.then if all(results[u].applied for u in ordering.waits_for[w.message.message_id])
+    ]
+    results.update(_send(ready, _send_writes, deadline, runtime, stats))
+    for write in ordering.then:
+        results.setdefault(write.message.message_id, ItemResult(AWAITING_UNSUBSCRIBE_ALL))
+    if runtime.ledger is not None:
+        sent: list[StatusUpdate | UnsubscribeAll] = [*ordering.first, *ordering.then, *unsubscribe_winners]
+        _keep_order_across_invocations(
+            sent, results, known, replay, deadline=deadline, runtime=runtime, stats=stats
+        )
+    return results, already_applied, ordering.superseded_by
+
+
+def _keep_order_across_invocations(
+    sent: Sequence[StatusUpdate | UnsubscribeAll],
+    results: dict[str, ItemResult],
+    known: Mapping[Subscriber, SubscriberRecord],
+    replay: set[Subscriber],
+    *,
+    deadline: Deadline,
+    runtime: Runtime,
+    stats: CallStats,
+) -> None:
+    """Record what applied; replay subscribers whose updates may have crossed another invocation's.
+    Whatever cannot be recorded or replayed comes back, to be sent again (writes are idempotent)."""
+    assert runtime.ledger is not None
+    applied = [item for item in sent if results[item.message.message_id].applied]
+    try:
+        conflicts = runtime.ledger.record(applied, known)
+    except LedgerError as error:
+        logger.warning("version ledger unavailable after sending", extra={"error": str(error)})
+        for item in applied:
+            results[item.message.message_id] = ItemResult(LEDGER_UNAVAILABLE)
+        return
+    for subscriber in sorted(replay | conflicts):
+        mine = [item for item in applied if item.subscriber == subscriber]
+        done = replay_subscriber(
+            subscriber,
+            mine,
+            recorded=subscriber not in conflicts,
+            ledger=runtime.ledger,
+            hubspot=runtime.hubspot,
+            deadline=deadline,
+            stats=stats,
+            batch_limit=runtime.settings.batch_limit,
+        )
+        if not done:
+            for item in mine:
+                results[item.message.message_id] = ItemResult(REPLAY_INCOMPLETE)
 
 
 def _final_winner(message_id: str, superseded_by: Mapping[str, str]) -> str:

@@ -1,0 +1,163 @@
+"""The version ledger (DynamoDB, moto server) keeps HubSpot's final state equal to the newest update per
+key when updates arrive out of order across invocations, twice, or crossing another invocation."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from local.hubspot_emulator import Faults
+from local.tables import create_table
+from tests.factories import LambdaContext, sqs_event, sqs_record, status_body, unsubscribe_all_body
+from tests.integration.conftest import Stack
+
+WRITE = "/communication-preferences/v4/statuses/batch/write"
+UNSUBSCRIBE = "/communication-preferences/v4/statuses/batch/unsubscribe-all"
+Loader = Callable[..., ModuleType]
+
+
+@pytest.fixture
+def ledger_table(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The template's ledger table (created from template.yaml), and the function pointed at it."""
+    name = create_table(boto3.client("dynamodb"), f"versions-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("VERSION_TABLE_NAME", name)
+    return name
+
+
+def event_of(stack: Stack, *bodies: dict[str, Any], sent_ms: int = 1_790_000_000_000) -> dict[str, Any]:
+    return sqs_event(
+        *(sqs_record(body, sent_timestamp_ms=sent_ms, queue_arn=stack.queue_arn) for body in bodies)
+    )
+
+
+def calls(stack: Stack) -> list[dict[str, Any]]:
+    return [e for e in stack.emulator.request_log() if e["path"] in (WRITE, UNSUBSCRIBE)]
+
+
+def state(stack: Stack, email: str, subscription_id: int) -> str:
+    current = stack.emulator.status(email, subscription_id)
+    return "NOT_SPECIFIED" if current is None else str(current["status"])
+
+
+def summary(caplog: pytest.LogCaptureFixture) -> Any:
+    lines = [r for r in caplog.records if r.getMessage() == "batch processed"]
+    return lines[-1]
+
+
+@pytest.mark.usefixtures("ledger_table")
+def test_an_older_update_arriving_later_is_superseded(
+    stack: Stack, load_handler: Loader, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN the newer update (11:00) was applied by an earlier invocation
+    handler = load_handler().handler
+    newer = status_body("ada@example.com", 1001, "UNSUBSCRIBED", occurredAt="2026-01-05T11:00:00Z")
+    assert handler(event_of(stack, newer), LambdaContext()) == {"batchItemFailures": []}
+    # WHEN the older one (10:00) arrives in a later invocation
+    older = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
+    response = handler(event_of(stack, older), LambdaContext())
+    # THEN it is superseded without a HubSpot call and HubSpot keeps the newer state
+    assert response == {"batchItemFailures": []}
+    assert len(calls(stack)) == 1
+    assert summary(caplog).superseded == 1
+    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("ledger_table")
+def test_a_duplicate_delivery_is_not_sent_again(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN one message applied
+    handler = load_handler().handler
+    record = sqs_record(status_body("ada@example.com", 1001), message_id="m-1", queue_arn=stack.queue_arn)
+    assert handler(sqs_event(record), LambdaContext()) == {"batchItemFailures": []}
+    # WHEN SQS delivers the same message again (at-least-once)
+    response = handler(sqs_event(record), LambdaContext())
+    # THEN nothing is sent the second time
+    assert response == {"batchItemFailures": []}
+    assert len(calls(stack)) == 1
+
+
+@pytest.mark.usefixtures("ledger_table")
+def test_a_late_unsubscribe_all_is_followed_by_the_newer_writes(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN a re-subscribe to 1001 at 11:00 already applied
+    handler = load_handler().handler
+    resubscribe = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T11:00:00Z")
+    assert handler(event_of(stack, resubscribe), LambdaContext()) == {"batchItemFailures": []}
+    # WHEN an older portal-wide unsubscribe-all (10:00) arrives later
+    opt_out = unsubscribe_all_body("ada@example.com", occurredAt="2026-01-05T10:00:00Z")
+    response = handler(event_of(stack, opt_out), LambdaContext())
+    # THEN the opt-out was applied and the newer re-subscribe re-sent after it: what happened last wins
+    assert response == {"batchItemFailures": []}
+    assert [call["path"] for call in calls(stack)] == [WRITE, UNSUBSCRIBE, WRITE]
+    assert state(stack, "ada@example.com", 1001) == "SUBSCRIBED"
+    assert state(stack, "ada@example.com", 1002) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("ledger_table")
+def test_an_old_write_under_a_newer_brand_opt_out_is_overridden_again(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN a brand-0 opt-out at 11:00 already applied
+    handler = load_handler().handler
+    opt_out = unsubscribe_all_body("ada@example.com", 0, occurredAt="2026-01-05T11:00:00Z")
+    assert handler(event_of(stack, opt_out), LambdaContext()) == {"batchItemFailures": []}
+    # WHEN an older SUBSCRIBED write to 1001 (brand 0) arrives later
+    older = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
+    response = handler(event_of(stack, older), LambdaContext())
+    # THEN it was sent (its brand is unknown to the function) and the opt-out replayed after it
+    assert response == {"batchItemFailures": []}
+    assert [call["path"] for call in calls(stack)] == [UNSUBSCRIBE, WRITE, UNSUBSCRIBE]
+    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("ledger_table")
+def test_crossing_invocations_end_with_the_newest_state(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN two warm execution environments and a slow HubSpot (1 s), so both read the ledger before
+    # either records
+    first, second = load_handler().handler, load_handler().handler
+    for n, handler in enumerate((first, second)):
+        warm_up = event_of(stack, status_body(f"warm{n}@example.com", 1001))
+        assert handler(warm_up, LambdaContext()) == {"batchItemFailures": []}
+    stack.emulator.reset()
+    stack.emulator.set_faults(Faults(latency_ms=1000))
+    newer = event_of(
+        stack, status_body("ada@example.com", 1001, "UNSUBSCRIBED", occurredAt="2026-01-05T11:00:00Z")
+    )
+    older = event_of(
+        stack, status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
+    )
+    responses: dict[str, Any] = {}
+    # WHEN they run at the same time
+    threads = [
+        threading.Thread(target=lambda: responses.update(newer=first(newer, LambdaContext()))),
+        threading.Thread(target=lambda: responses.update(older=second(older, LambdaContext()))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    # THEN the second to record found the first's record and replayed (a third call), so whichever
+    # landed last, the final state is the newest, and nothing comes back
+    assert responses == {"newer": {"batchItemFailures": []}, "older": {"batchItemFailures": []}}
+    assert len(calls(stack)) == 3
+    assert calls(stack)[-1]["body"]["inputs"][0]["statusState"] == "UNSUBSCRIBED"
+    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+
+
+def test_an_unreachable_ledger_returns_the_batch(
+    stack: Stack, load_handler: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a ledger table that does not exist
+    monkeypatch.setenv("VERSION_TABLE_NAME", "no-such-table")
+    event = event_of(stack, status_body("ada@example.com", 1001))
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN nothing was sent and the message comes back
+    assert [item["itemIdentifier"] for item in response["batchItemFailures"]] == [
+        event["Records"][0]["messageId"]
+    ]
+    assert calls(stack) == []
