@@ -19,4 +19,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _runtime  # noqa: PLW0603 - one runtime per execution environment, by design
     if _runtime is None:
         _runtime = Runtime.create(SETTINGS)
-    return process_batch(event, context, _runtime)
+    return process_batch(event, context, _runtime).response

@@ -97,14 +97,15 @@ class BatchReport:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     failures: dict[str, Failure] = field(default_factory=dict)
     stats: CallStats = field(default_factory=CallStats)
+    response: dict[str, Any] = field(default_factory=dict)  # what the handler returns to SQS
 
     def counts(self) -> dict[str, int]:
         tally = Counter(outcome.value for outcome in self.outcomes.values())
         return {outcome.value: tally.get(outcome.value, 0) for outcome in Outcome}
 
 
-def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Runtime) -> dict[str, Any]:
-    """The handler's whole job; returns the partial batch response."""
+def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Runtime) -> BatchReport:
+    """The handler's whole job: every record's outcome, and the partial batch response."""
     report = BatchReport()
     records = event.get("Records") if isinstance(event, Mapping) else None
     messages = [
@@ -145,7 +146,8 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
 
     _settle_failures(messages, report, runtime)
     _log_and_measure(messages, report)
-    return batch_response(messages, report.outcomes)
+    report.response = batch_response(messages, report.outcomes)
+    return report
 
 
 def _apply(
