@@ -1,0 +1,113 @@
+"""The run's summary: a table for people, then the same figures as one JSON line (the last stdout line)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, TextIO
+
+
+@dataclass
+class Summary:
+    """Every figure `make run` reports. `ok` is False when anything was lost or a check failed."""
+
+    sent: int = 0
+    applied: int = 0
+    superseded: int = 0
+    dead_lettered: int = 0
+    dead_lettered_by_reason: dict[str, int] = field(default_factory=dict)
+    expected_dead_lettered: int = 0
+    unexpected_dead_letters: int = 0
+    retried: int = 0
+    invocations: int = 0
+    failed_invocations: int = 0
+    hubspot_calls: int = 0
+    hubspot_429s: int = 0
+    emulator_requests: int | None = None
+    in_flight: int = 0
+    lost: int = 0
+    lost_unsettled: int = 0
+    lost_missing_dead_letter: int = 0
+    state_keys_checked: int = 0
+    state_mismatches: int = 0
+    stale_overwrites: int = 0
+    mismatch_samples: list[dict[str, Any]] = field(default_factory=list)
+    lost_samples: list[dict[str, Any]] = field(default_factory=list)
+    send_errors: int = 0
+    poll_errors: int = 0
+    wall_s: float = 0.0
+    drain_s: float = 0.0
+    messages_per_s: float = 0.0
+    shards: int = 1
+    concurrency: int = 0
+    faults: str = "none"
+    target: str = "emulator"
+    interrupted: bool = False
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+def _row(label: str, value: object, note: str = "") -> str:
+    return f"  {label:<34} {value!s:>10}  {note}".rstrip()
+
+
+def format_table(summary: Summary) -> str:
+    """The human-readable summary."""
+    s = summary
+    lines = [
+        "",
+        f"Summary ({s.target}, faults={s.faults}, {s.shards} queue shard(s), {s.concurrency} slot(s))",
+        _row("messages sent", s.sent, f"send errors: {s.send_errors}" if s.send_errors else ""),
+        _row("applied to HubSpot", s.applied),
+        _row("superseded by a newer update", s.superseded),
+        _row("dead-lettered", s.dead_lettered, f"oracle expected {s.expected_dead_lettered}"),
+    ]
+    for reason, count in s.dead_lettered_by_reason.items():
+        lines.append(_row(f"  {reason}", count))
+    lines += [
+        _row("retried deliveries", s.retried),
+        _row("invocations", s.invocations, f"{s.failed_invocations} failed as a whole"),
+        _row(
+            "HubSpot calls",
+            s.hubspot_calls,
+            "" if s.emulator_requests is None else f"emulator saw {s.emulator_requests}",
+        ),
+        _row("HubSpot 429s", s.hubspot_429s),
+        _row("wall time (s)", f"{s.wall_s:.1f}", f"drain {s.drain_s:.1f} s"),
+        _row("messages/s", f"{s.messages_per_s:.1f}", "sent / drain time"),
+        "",
+        "Checks",
+        _row("left in flight (visible+not visible)", s.in_flight, "must be 0"),
+        _row("lost", s.lost, f"unsettled {s.lost_unsettled}, missing from DLQ {s.lost_missing_dead_letter}"),
+        *(f"    {sample['message_id']} ({sample['why']}): {sample['body']}" for sample in s.lost_samples),
+        _row("keys checked in HubSpot", s.state_keys_checked),
+        _row("keys not at their newest update", s.state_mismatches, f"stale overwrites {s.stale_overwrites}"),
+        _row("valid updates dead-lettered", s.unexpected_dead_letters),
+    ]
+    for sample in s.mismatch_samples:
+        note = " (delivery order: a batch without it wrote last)" if sample.get("stale_overwrite") else ""
+        lines.append(
+            f"    {tuple(sample['key'])}: HubSpot {sample['actual']}, newest {sample['expected']}{note}"
+        )
+    lines += [f"WARNING: {warning}" for warning in s.warnings]
+    lines += [
+        "",
+        "RESULT: OK" if s.ok else "RESULT: FAILED - " + "; ".join(s.problems),
+    ]
+    return "\n".join(lines)
+
+
+def print_summary(summary: Summary, out: TextIO) -> None:
+    """The table, then the JSON line (always the last line on stdout)."""
+    out.write(format_table(summary) + "\n")
+    out.write(json.dumps(summary.to_dict(), sort_keys=True, separators=(",", ":")) + "\n")
+    out.flush()

@@ -1,0 +1,279 @@
+"""The end-of-run checks: nothing in flight, nothing lost, and HubSpot holds the newest update per key.
+
+- In flight: visible + not visible + delayed messages left in every source queue shard.
+- Dead letters: the DLQ is read completely. A message with an ``original_message_id`` attribute was
+  dead-lettered by the handler (its ``error_category`` is the reason); one without was moved by SQS's
+  redrive policy after maxReceiveCount deliveries.
+- Lost: a sent message that was neither deleted after a successful invocation nor moved to the DLQ by
+  SQS (this includes anything still queued), plus a message the oracle says must be dead-lettered that
+  is not in the DLQ.
+- State: for every key, HubSpot's status equals the newest applicable update (see
+  local.workload.expected_final_state). A mismatch where HubSpot holds the newest update of the last
+  batch that carried the key is flagged ``stale_overwrite``: delivery order, not a lost write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from local.workload import DEAD_LETTER, Key, WorkItem, expected_final_state
+
+REDRIVE_REASON = "SQS_REDRIVE_MAX_RECEIVE_COUNT"
+NOT_SPECIFIED = "NOT_SPECIFIED"
+
+
+@dataclass
+class DeadLetters:
+    """What the DLQ holds after a run."""
+
+    by_handler: dict[str, str] = field(default_factory=dict)  # original messageId -> error_category
+    redriven: set[str] = field(default_factory=set)  # messageIds SQS moved there
+    duplicates: int = 0  # the same original dead-lettered more than once
+
+    @property
+    def ids(self) -> set[str]:
+        return set(self.by_handler) | self.redriven
+
+    def by_reason(self) -> dict[str, int]:
+        reasons = Counter(self.by_handler.values())
+        if self.redriven:
+            reasons[REDRIVE_REASON] += len(self.redriven)
+        return dict(sorted(reasons.items()))
+
+
+def queue_depth(sqs: Any, queue_url: str) -> int:
+    """Visible + not visible + delayed messages of one queue."""
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes.get(name, 0)) for name in names)
+
+
+def read_dead_letters(sqs: Any, queue_url: str, hide_s: int = 900) -> DeadLetters:
+    """Receive every DLQ message once (hidden for `hide_s` so none is read twice; nothing is deleted)."""
+    letters = DeadLetters()
+    empty_polls = 0
+    while empty_polls < 2:
+        response = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=hide_s,
+            WaitTimeSeconds=0,
+            MessageAttributeNames=["All"],
+        )
+        messages = response.get("Messages") or []
+        empty_polls = 0 if messages else empty_polls + 1
+        for message in messages:
+            attributes = message.get("MessageAttributes") or {}
+            original = (attributes.get("original_message_id") or {}).get("StringValue")
+            if original:
+                if original in letters.by_handler:
+                    letters.duplicates += 1
+                category = (attributes.get("error_category") or {}).get("StringValue") or "UNKNOWN"
+                letters.by_handler[original] = category
+            else:
+                letters.redriven.add(message["MessageId"])
+    return letters
+
+
+@dataclass(frozen=True)
+class Observed:
+    """HubSpot's stored status for a key, and when it last changed (epoch seconds) if it says."""
+
+    status: str | None
+    written_at: float | None = None
+
+
+Window = tuple[float, float]  # when a batch's invocation started and ended (epoch seconds)
+StatusLookup = Callable[[Sequence[Key]], dict[Key, Observed]]
+WRITE_TIME_SLACK_S = 0.05
+
+
+@dataclass
+class StateMismatch:
+    """One key whose HubSpot status is not the newest update's.
+
+    ``stale_overwrite``: the status HubSpot holds was written by a batch that did not carry the newest
+    update, after the batch that did (SQS standard queues do not order messages; the handler orders
+    within a batch only). A delivery-order effect, not a lost write. Otherwise a write went wrong.
+    """
+
+    key: Key
+    expected: str
+    actual: str | None
+    message_id: str
+    stale_overwrite: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": list(self.key),
+            "expected": self.expected,
+            "actual": self.actual,
+            "message_id": self.message_id,
+            "stale_overwrite": self.stale_overwrite,
+        }
+
+
+def check_state(
+    items: Iterable[WorkItem],
+    lookup: StatusLookup,
+    windows: Mapping[str, Window],
+    dead_lettered: set[str] | None = None,
+) -> tuple[int, list[StateMismatch]]:
+    """Compare HubSpot's status per key with the newest sent message's: (keys checked, mismatches).
+
+    `windows` maps the messageId of every message deleted after a successful invocation to that
+    invocation's (start, end); `dead_lettered` holds ids in the DLQ, which never reached HubSpot.
+    """
+    sent = [item for item in items if item.message_id]
+    newest = expected_final_state(sent)
+    observed = lookup(list(newest))
+    touching: dict[Key, list[WorkItem]] = {}
+    for item in sent:
+        for key, _ in item.expectation.effects:
+            touching.setdefault(key, []).append(item)
+    mismatches: list[StateMismatch] = []
+    for key, effect in newest.items():
+        seen = observed.get(key, Observed(None))
+        if (seen.status or NOT_SPECIFIED) == effect.status:  # never written reads as NOT_SPECIFIED
+            continue
+        stale = is_stale_overwrite(
+            key,
+            touching[key],
+            newest=effect.item,
+            seen=seen,
+            windows=windows,
+            dead_lettered=dead_lettered or set(),
+        )
+        mismatches.append(StateMismatch(key, effect.status, seen.status, effect.item.message_id, stale))
+    return len(newest), mismatches
+
+
+def is_stale_overwrite(
+    key: Key,
+    items: Sequence[WorkItem],
+    *,
+    newest: WorkItem,
+    seen: Observed,
+    windows: Mapping[str, Window],
+    dead_lettered: set[str],
+) -> bool:
+    """True when a batch without the newest message for `key` wrote what HubSpot holds, after (or
+    while) the batch with the newest message ran."""
+    batches: dict[Window, list[WorkItem]] = {}
+    for item in items:
+        if item.expectation.outcome == DEAD_LETTER or item.message_id in dead_lettered:
+            continue
+        window = windows.get(item.message_id)
+        if window is not None:
+            batches.setdefault(window, []).append(item)
+    newest_window = windows.get(newest.message_id)
+    if not batches or newest_window is None:
+        return False
+    if seen.written_at is not None:
+        writers = [
+            w for w in batches if w[0] - WRITE_TIME_SLACK_S <= seen.written_at <= w[1] + WRITE_TIME_SLACK_S
+        ]
+    else:
+        writers = [max(batches, key=lambda w: w[1])]
+    for window in writers:
+        winner = expected_final_state(batches[window]).get(key)
+        if (
+            window != newest_window
+            and winner is not None
+            and winner.status == (seen.status or NOT_SPECIFIED)
+            and newest_window[0] <= window[1]
+        ):
+            return True
+    return False
+
+
+def lost_messages(items: Iterable[WorkItem], deleted: set[str], letters: DeadLetters) -> dict[str, list[str]]:
+    """Sent messages unaccounted for, by why: ``unsettled`` (never deleted nor redriven) and
+    ``missing_dead_letter`` (the oracle says DLQ, and it is not there)."""
+    unsettled: list[str] = []
+    missing: list[str] = []
+    in_dlq = letters.ids
+    for item in items:
+        if not item.message_id:
+            continue
+        if item.message_id not in deleted and item.message_id not in letters.redriven:
+            unsettled.append(item.message_id)
+        elif item.expectation.outcome == DEAD_LETTER and item.message_id not in in_dlq:
+            missing.append(item.message_id)
+    return {"unsettled": unsettled, "missing_dead_letter": missing}
+
+
+def unexpected_dead_letters(items: Iterable[WorkItem], letters: DeadLetters) -> list[str]:
+    """Messages the oracle says should apply that ended in the DLQ (e.g. retries exhausted)."""
+    in_dlq = letters.ids
+    return [i.message_id for i in items if i.message_id in in_dlq and i.expectation.outcome != DEAD_LETTER]
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading HubSpot's state
+# --------------------------------------------------------------------------------------------------
+
+
+def parse_timestamp(value: Any) -> float | None:
+    """An ISO-8601 timestamp as epoch seconds (None if absent or unreadable)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def emulator_lookup(emulator: Any) -> StatusLookup:
+    """Statuses straight from the emulator's store (no API call, so no rate limit or fault applies)."""
+
+    def lookup(keys: Sequence[Key]) -> dict[Key, Observed]:
+        out: dict[Key, Observed] = {}
+        for key in keys:
+            stored = emulator.status(key[0], key[1], key[2]) or {}
+            out[key] = Observed(stored.get("status"), parse_timestamp(stored.get("timestamp")))
+        return out
+
+    return lookup
+
+
+def hubspot_api_lookup(base_url: str, token: str, timeout_s: float = 10.0) -> StatusLookup:
+    """Statuses read back through HubSpot's batch/read endpoint (real portal mode), 100 emails a call."""
+
+    def lookup(keys: Sequence[Key]) -> dict[Key, Observed]:
+        out: dict[Key, Observed] = dict.fromkeys(keys, Observed(None))
+        emails = sorted({key[0] for key in keys})
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        with httpx.Client(base_url=base_url, headers=headers, timeout=timeout_s) as client:
+            for start in range(0, len(emails), 100):
+                response = client.post(
+                    "/communication-preferences/v4/statuses/batch/read",
+                    params={"channel": "EMAIL"},
+                    content=json.dumps({"inputs": emails[start : start + 100]}),
+                )
+                response.raise_for_status()
+                for result in response.json().get("results", []):
+                    for status in result.get("statuses", []):
+                        key = (
+                            str(
+                                status.get("subscriberIdString", result.get("subscriberIdString", ""))
+                            ).lower(),
+                            int(status.get("subscriptionId", 0)),
+                            str(status.get("channel", "EMAIL")),
+                        )
+                        if key in out:  # HubSpot's clock, not ours: no write time
+                            out[key] = Observed(status.get("status"))
+        return out
+
+    return lookup

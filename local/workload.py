@@ -1,0 +1,427 @@
+"""The messages `make run` sends, and an independent oracle for what should become of each one.
+
+A workload is a list of bursts. A burst holds the updates one producer emits for one key within a short
+time (1-4 updates, sent shuffled so they arrive out of order, sometimes with an exact duplicate), plus
+now and then an invalid record or an unsubscribe-from-all for the contact. A burst is one SendMessageBatch
+call (at most 10 entries), so it usually lands in one Lambda batch, where the handler can coalesce it;
+some keys get a second, newer burst much later. Invalid records cover each way the contract can be
+broken: bad email, unknown field, non-integer subscriptionId, garbage JSON, and a well-formed update for
+a subscription HubSpot does not know (which HubSpot rejects per item).
+
+The oracle (`classify`) reads the message contract from its specification, not from the handler's code,
+so `make run` can tell whether the handler dead-lettered exactly what it should have.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+KNOWN_SUBSCRIPTION_IDS = (1001, 1002, 1003)
+DEFAULT_SUBSCRIPTIONS: Mapping[int, int] = dict.fromkeys(KNOWN_SUBSCRIPTION_IDS, 0)  # id -> brand
+UNKNOWN_SUBSCRIPTION_ID = 999999
+STATUS_STATES = ("SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED")
+UNSUBSCRIBED = "UNSUBSCRIBED"
+LEGAL_BASES = (
+    "CONSENT_WITH_NOTICE",
+    "LEGITIMATE_INTEREST_CLIENT",
+    "LEGITIMATE_INTEREST_OTHER",
+    "LEGITIMATE_INTEREST_PQL",
+    "NON_GDPR",
+    "PERFORMANCE_OF_CONTRACT",
+    "PROCESS_AND_STORE",
+)
+FIELDS = frozenset(
+    {
+        "subscriberIdString",
+        "subscriptionId",
+        "statusState",
+        "channel",
+        "legalBasis",
+        "legalBasisExplanation",
+        "occurredAt",
+    }
+)
+REQUIRED = ("subscriberIdString", "subscriptionId", "statusState")
+UNSUBSCRIBE_ALL = "UNSUBSCRIBE_ALL"
+UNSUBSCRIBE_FIELDS = frozenset({"action", "subscriberIdString", "channel", "businessUnitId", "occurredAt"})
+# What the handler names these outcomes in the DLQ's error_category attribute.
+INVALID = "INVALID_MESSAGE"
+REJECTED = "HUBSPOT_REJECTED_ITEM"
+APPLY = "apply"
+DEAD_LETTER = "dead_letter"
+MAX_BURST = 10  # one SendMessageBatch call
+INT64_MAX = 2**63 - 1
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+
+Key = tuple[str, int, str]  # (lowercased email, subscriptionId, channel)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What should happen to one message body: apply (possibly superseded) or dead-letter, and why.
+
+    `effects` are the (key, status) pairs HubSpot holds if this message is the newest for those keys:
+    one for a status update, one per subscription in scope for an unsubscribe-from-all.
+    """
+
+    outcome: str
+    reason: str = ""
+    key: Key | None = None
+    status: str | None = None
+    occurred_at: datetime | None = None
+    email: str | None = None
+    effects: tuple[tuple[Key, str], ...] = ()
+
+
+@dataclass
+class WorkItem:
+    """One message to send, what the oracle expects of it, and (once sent) its SQS message id."""
+
+    body: str
+    expectation: Expectation
+    source: str = "generated"
+    sequence: int = 0  # position in the workload, the last tie-breaker
+    message_id: str = ""  # set once SQS accepted it
+    sent_at: float | None = None  # epoch seconds when SQS accepted it
+
+
+@dataclass
+class Workload:
+    """Bursts of work items (each burst goes out in one SendMessageBatch call)."""
+
+    bursts: list[list[WorkItem]] = field(default_factory=list)
+
+    @property
+    def items(self) -> list[WorkItem]:
+        return [item for burst in self.bursts for item in burst]
+
+    def __len__(self) -> int:
+        return sum(len(burst) for burst in self.bursts)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """The message that should decide a key's final status, and that status."""
+
+    item: WorkItem
+    status: str
+
+
+# --------------------------------------------------------------------------------------------------
+# Oracle
+# --------------------------------------------------------------------------------------------------
+
+
+def _unwrap(body: Any) -> Any:
+    """SNS- and EventBridge-wrapped bodies carry the update inside (the contract allows both)."""
+    for _ in range(3):
+        if (
+            isinstance(body, dict)
+            and body.get("Type") == "Notification"
+            and isinstance(body.get("Message"), str)
+        ):
+            try:
+                body = json.loads(body["Message"])
+            except ValueError:
+                return None
+        elif isinstance(body, dict) and "detail" in body and ("detail-type" in body or "source" in body):
+            body = body["detail"]
+        else:
+            break
+    return body
+
+
+def _parse_time(value: Any) -> datetime:
+    """ISO-8601; without an offset it is UTC (the contract's rule)."""
+    if not isinstance(value, str):
+        raise ValueError("occurredAt is not a string")
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _valid_email(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 254 and _EMAIL.match(value) is not None
+
+
+def _positive_int(value: Any, maximum: int = INT64_MAX, minimum: int = 1) -> int | None:
+    """An integer or a string of digits within range, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and minimum <= value <= maximum:
+        return value
+    return None
+
+
+def classify(
+    body: str, subscriptions: Mapping[int, int] | Iterable[int] = DEFAULT_SUBSCRIPTIONS
+) -> Expectation:
+    """What the message contract says must happen to this body. `subscriptions` are the portal's
+    subscription ids (with their brand when a mapping; brand 0 otherwise)."""
+    known = dict(subscriptions) if isinstance(subscriptions, Mapping) else dict.fromkeys(subscriptions, 0)
+    try:
+        data = _unwrap(json.loads(body))
+    except ValueError:
+        return Expectation(DEAD_LETTER, INVALID)
+    if isinstance(data, dict) and data.get("action") is not None:
+        return _classify_unsubscribe_all(data, known)
+    if not isinstance(data, dict) or set(data) - FIELDS or any(name not in data for name in REQUIRED):
+        return Expectation(DEAD_LETTER, INVALID)
+    email, state = data["subscriberIdString"], data["statusState"]
+    subscription_id = _positive_int(data["subscriptionId"])
+    channel = data.get("channel", "EMAIL")
+    valid = (
+        _valid_email(email)
+        and subscription_id is not None
+        and state in STATUS_STATES
+        and channel == "EMAIL"
+        and data.get("legalBasis", LEGAL_BASES[0]) in LEGAL_BASES
+        and isinstance(data.get("legalBasisExplanation", ""), str)
+    )
+    try:
+        occurred_at = _parse_time(data["occurredAt"]) if "occurredAt" in data else None
+    except ValueError:
+        valid = False
+    if not valid:
+        return Expectation(DEAD_LETTER, INVALID)
+    assert subscription_id is not None
+    key = (email.lower(), subscription_id, channel)
+    if subscription_id not in known:
+        return Expectation(DEAD_LETTER, REJECTED, key, state, occurred_at, key[0])
+    return Expectation(APPLY, "", key, state, occurred_at, key[0], ((key, state),))
+
+
+def _classify_unsubscribe_all(data: dict[str, Any], known: Mapping[int, int]) -> Expectation:
+    email = data.get("subscriberIdString")
+    channel = data.get("channel", "EMAIL")
+    brand = _positive_int(data["businessUnitId"], minimum=0) if "businessUnitId" in data else None
+    valid = (
+        data["action"] == UNSUBSCRIBE_ALL
+        and not set(data) - UNSUBSCRIBE_FIELDS
+        and _valid_email(email)
+        and channel == "EMAIL"
+        and ("businessUnitId" not in data or brand is not None)
+    )
+    try:
+        occurred_at = _parse_time(data["occurredAt"]) if "occurredAt" in data else None
+    except ValueError:
+        valid = False
+    if not valid:
+        return Expectation(DEAD_LETTER, INVALID)
+    address = str(email).lower()
+    effects = tuple(
+        ((address, subscription_id, channel), UNSUBSCRIBED)
+        for subscription_id, owner in sorted(known.items())
+        if brand is None or owner == brand
+    )
+    return Expectation(APPLY, "", None, UNSUBSCRIBED, occurred_at, address, effects)
+
+
+def expected_final_state(items: Iterable[WorkItem]) -> dict[Key, Effect]:
+    """The newest applicable message per key, and the status it leaves: where HubSpot must end up.
+
+    Newest means occurredAt (or, without one, when SQS accepted the message), then send time, then
+    workload order: the ordering the message contract defines. An unsubscribe-from-all counts as an
+    UNSUBSCRIBED update of every subscription in its scope.
+    """
+    newest: dict[Key, Effect] = {}
+    for item in items:
+        if item.expectation.outcome != APPLY:
+            continue
+        for key, status in item.expectation.effects:
+            current = newest.get(key)
+            if current is None or _recency(item) > _recency(current.item):
+                newest[key] = Effect(item, status)
+    return newest
+
+
+def _recency(item: WorkItem) -> tuple[float, float, int]:
+    """The handler's rule: occurredAt, falling back to when SQS got the message; then send time."""
+    occurred = item.expectation.occurred_at
+    sent = item.sent_at if item.sent_at is not None else float("-inf")
+    return (occurred.timestamp() if occurred else sent, sent, item.sequence)
+
+
+# --------------------------------------------------------------------------------------------------
+# Generator
+# --------------------------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _update(rng: random.Random, email: str, subscription_id: int, moment: datetime) -> dict[str, Any]:
+    state = rng.choices(STATUS_STATES, weights=(5, 4, 1))[0]
+    body: dict[str, Any] = {
+        "subscriberIdString": email,
+        "subscriptionId": subscription_id,
+        "statusState": state,
+        "occurredAt": _iso(moment),
+    }
+    if rng.random() < 0.5:
+        body["channel"] = "EMAIL"
+    if state == "SUBSCRIBED" and rng.random() < 0.3:
+        body["legalBasis"] = rng.choice(LEGAL_BASES)
+        body["legalBasisExplanation"] = "Opted in via the preference centre"
+    return body
+
+
+def _invalid(rng: random.Random, index: int, moment: datetime) -> str:
+    good = {
+        "subscriberIdString": f"broken{index}@example.com",
+        "subscriptionId": KNOWN_SUBSCRIPTION_IDS[index % len(KNOWN_SUBSCRIPTION_IDS)],
+        "statusState": "UNSUBSCRIBED",
+        "occurredAt": _iso(moment),
+    }
+    kind = index % 5
+    if kind == 0:
+        return json.dumps({**good, "subscriberIdString": f"not-an-email-{index}"})
+    if kind == 1:
+        return json.dumps({**good, "favouriteColour": "teal"})
+    if kind == 2:
+        return json.dumps({**good, "subscriptionId": "one-thousand-and-one"})
+    if kind == 3:
+        return '{"subscriberIdString": "truncated@example.com", "subscriptionId": 10'
+    return json.dumps({**good, "subscriptionId": UNKNOWN_SUBSCRIPTION_ID})
+
+
+def _email(rng: random.Random, index: int, domain: str) -> str:
+    email = f"user{index:05d}@{domain}"
+    return email.capitalize() if rng.random() < 0.05 else email  # keys compare case-insensitively
+
+
+def _unsubscribe_all(rng: random.Random, email: str, moment: datetime) -> str:
+    body: dict[str, Any] = {"action": UNSUBSCRIBE_ALL, "subscriberIdString": email}
+    if rng.random() < 0.5:
+        body["channel"] = "EMAIL"
+    if rng.random() < 0.5:
+        body["businessUnitId"] = 0  # the default brand; absent means every brand
+    body["occurredAt"] = _iso(moment)
+    return json.dumps(body)
+
+
+def generate(
+    messages: int,
+    *,
+    seed: int = 1,
+    subscription_ids: Sequence[int] = KNOWN_SUBSCRIPTION_IDS,
+    subscriptions: Mapping[int, int] | None = None,
+    domain: str = "example.com",
+    invalid_ratio: float = 0.03,
+    duplicate_ratio: float = 0.05,
+    second_burst_ratio: float = 0.1,
+    unsubscribe_all_ratio: float = 0.03,
+) -> Workload:
+    """Exactly `messages` messages in key bursts, deterministic for a seed.
+
+    Keys cycle through `subscription_ids` for one address before moving to the next address. The last
+    burst of an address sometimes carries an unsubscribe-from-all for it (`unsubscribe_all_ratio` per
+    address), timed among that burst's updates. `subscriptions` (id -> brand) is what the oracle
+    classifies against (default: `subscription_ids`, all in brand 0).
+    """
+    rng = random.Random(seed)
+    known = tuple(subscription_ids)
+    portal = dict(subscriptions) if subscriptions is not None else dict.fromkeys(known, 0)
+    bursts: list[list[WorkItem]] = []
+    later: list[list[WorkItem]] = []
+    produced = 0
+    key_index = 0
+    invalid_index = 0
+    while produced < messages:
+        budget = messages - produced
+        email = _email(rng, key_index // len(known), domain)
+        subscription_id = known[key_index % len(known)]
+        last_of_address = key_index % len(known) == len(known) - 1
+        key_index += 1
+        start = _BASE_TIME + timedelta(seconds=key_index)
+        size = min(budget, rng.randint(1, 4))
+        burst = _burst(
+            rng,
+            email=email,
+            subscription_id=subscription_id,
+            start=start,
+            size=size,
+            duplicate_ratio=duplicate_ratio,
+            portal=portal,
+        )
+        if rng.random() < invalid_ratio * 2.5 and len(burst) < min(budget, MAX_BURST):
+            burst.append(_item(_invalid(rng, invalid_index, start), portal))
+            invalid_index += 1
+        if last_of_address and rng.random() < unsubscribe_all_ratio and len(burst) < min(budget, MAX_BURST):
+            moment = start + timedelta(milliseconds=rng.randint(0, 400))
+            burst.append(_item(_unsubscribe_all(rng, email, moment), portal))
+        rng.shuffle(burst)  # out of order: the producer's sends race
+        produced += len(burst)
+        bursts.append(burst)
+        if rng.random() < second_burst_ratio and produced < messages:
+            newer = _burst(
+                rng,
+                email=email,
+                subscription_id=subscription_id,
+                start=start + timedelta(days=1),
+                size=min(messages - produced, rng.randint(1, 3)),
+                duplicate_ratio=0.0,
+                portal=portal,
+            )
+            produced += len(newer)
+            later.append(newer)
+    # The newer bursts go out after everything else, so they reach the queue well after the first ones.
+    return combine(Workload(bursts=bursts + later))
+
+
+def _burst(
+    rng: random.Random,
+    *,
+    email: str,
+    subscription_id: int,
+    start: datetime,
+    size: int,
+    duplicate_ratio: float,
+    portal: Mapping[int, int],
+) -> list[WorkItem]:
+    burst: list[WorkItem] = []
+    for offset in range(size):
+        moment = start + timedelta(milliseconds=137 * offset + rng.randint(0, 100))
+        burst.append(_item(json.dumps(_update(rng, email, subscription_id, moment)), portal))
+        if len(burst) < size and rng.random() < duplicate_ratio:
+            burst.append(_item(burst[-1].body, portal))  # the producer sent it twice
+    return burst[:size]
+
+
+def _item(body: str, portal: Mapping[int, int], source: str = "generated") -> WorkItem:
+    return WorkItem(body=body, expectation=classify(body, portal), source=source)
+
+
+def from_event_files(
+    paths: Iterable[Path], subscriptions: Mapping[int, int] = DEFAULT_SUBSCRIPTIONS
+) -> Workload:
+    """The bodies of the records in full SQS event files (events/*.json), in chunks of one send call."""
+    bursts: list[list[WorkItem]] = []
+    for path in sorted(paths):
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+        records = event.get("Records", []) if isinstance(event, Mapping) else []
+        items = [
+            _item(str(record["body"]), subscriptions, source=Path(path).name)
+            for record in records
+            if "body" in record
+        ]
+        bursts.extend(items[i : i + MAX_BURST] for i in range(0, len(items), MAX_BURST))
+    return Workload(bursts=bursts)
+
+
+def combine(*workloads: Workload) -> Workload:
+    """One workload from several, with the send order renumbered."""
+    combined = Workload(bursts=[burst for workload in workloads for burst in workload.bursts])
+    for sequence, item in enumerate(combined.items):
+        item.sequence = sequence
+    return combined
