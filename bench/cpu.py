@@ -1,0 +1,225 @@
+"""Figure 3, CPU: the handler's own cost per message, with HubSpot replaced by an in-process transport.
+
+Runs inside a function execution environment (``{"op": "cpu"}`` in bench.environment). The environment's
+runtime is rebuilt with ``Runtime.create(settings, transport=ReplayTransport, sqs=...)``: the first pass
+of each event goes through the emulator's core in-process (no sockets) and its answers are kept by
+request body; the timed passes only look the answers up, so neither network nor server work is
+counted, while everything the function does with them (request encoding, response decoding, outcome
+mapping) is. Each timed handler run is paired with ``json.loads`` over the same message bodies, run
+right after it in the same process; the figure is the median of those runs (process CPU time, all
+threads).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from bench.environment import Environment, LambdaContext
+from bench.workload import EventSpec, event
+
+if TYPE_CHECKING:
+    from bench.harness import World
+
+SIZES = ((1_000, 30), (10_000, 6))  # (records per event, timed runs)
+LEDGER_SIZES = ((1_000, 3),)  # with the ordering ledger on: moto answers slowly, so fewer runs
+TIMEOUT_S = 900.0
+
+
+def run(world: World, first_update: int, profile: bool = False) -> dict[str, Any]:
+    """Parent side: fresh function environments run the probe; the headline is the worse event size
+    with the template's configuration minus the ordering ledger (see bench.harness), and when the
+    template has the ledger, the same figure with it on follows for 1,000-record events."""
+    sizes = _probe(world, "cpu", {"sizes": SIZES, "first_update": first_update, "profile": profile}, False)
+    worst = max(sizes, key=lambda size: size["ratio_to_json_loads"])
+    figures: dict[str, Any] = {
+        "us_per_message": worst["us_per_message"],
+        "ratio_to_json_loads": worst["ratio_to_json_loads"],
+        "headline_event_records": worst["records"],
+        "ledger": "off",
+        "by_event_size": sizes,
+    }
+    if world.has_ledger:
+        command = {"sizes": LEDGER_SIZES, "first_update": first_update + 1_000_000, "fresh": True}
+        figures["with_ledger"] = _probe(world, "cpu-ledger", command, True)
+    return figures
+
+
+def _probe(world: World, name: str, command: dict[str, Any], ledger: bool) -> list[dict[str, Any]]:
+    from bench.harness import TOKEN
+
+    with Environment(
+        world.settings.handler, world.function_env(ledger=ledger), world.log_path(name), world.code_uri
+    ) as environment:
+        answer = environment.request({"op": "cpu", "token": TOKEN, **command})
+    if not answer.get("ok"):
+        raise RuntimeError(f"cpu probe failed: {answer.get('error')} (see {environment.log_path})")
+    if command.get("profile"):
+        path = world.log_dir / f"{name}-profile.txt"
+        path.write_text(answer["profile"], encoding="utf-8")
+        print(f"  profile written to {path}", flush=True)
+    sizes: list[dict[str, Any]] = answer["sizes"]
+    return sizes
+
+
+class ReplayTransport(httpx.BaseTransport):
+    """HubSpot without the network: answers computed once by the emulator core, then replayed. The
+    emulator's own CPU time on first-seen requests is added up in ``server_cpu_s``."""
+
+    def __init__(self, core: Any) -> None:
+        self._core = core
+        self._answers: dict[tuple[str, bytes], tuple[int, list[tuple[str, str]], bytes]] = {}
+        self._lock = threading.Lock()
+        self.misses = 0
+        self.server_cpu_s = 0.0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        from local.hubspot_emulator.messages import Request
+
+        body = request.read()
+        key = (request.url.path, body)
+        answer = self._answers.get(key)
+        if answer is None:
+            started = time.thread_time()
+            outcome = self._core.handle(
+                Request(
+                    request.method,
+                    request.url.path,
+                    request.url.query.decode(),
+                    request.headers.get("authorization"),
+                    request.headers.get("content-type"),
+                    body,
+                )
+            )
+            answer = self._answers[key] = (outcome.status, outcome.headers, outcome.body)
+            with self._lock:
+                self.misses += 1
+                self.server_cpu_s += time.thread_time() - started
+        status, headers, content = answer
+        return httpx.Response(status, headers=headers, content=content)
+
+
+class NoSqs:
+    """The runtime's SQS client; every update applies, so the function never calls it."""
+
+    calls = 0
+
+    def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
+        def call(**_: Any) -> dict[str, Any]:
+            NoSqs.calls += 1
+            return {"Successful": [], "Failed": []}
+
+        return call
+
+
+def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dict[str, Any]:
+    """Worker side. ``fresh``: every run gets updates never seen before (needed with the ordering
+    ledger on, which would otherwise find every update applied already and skip it); the emulator's
+    work on those first-seen requests runs in this process, so its thread CPU time is subtracted."""
+    from local.hubspot_emulator import EmulatorConfig
+    from local.hubspot_emulator.core import EmulatorCore
+
+    app = sys.modules[handler.__module__]
+    from status_writer.pipeline import Runtime  # the function's own package (its CodeUri is on sys.path)
+
+    unlimited = 1_000_000_000
+    core = EmulatorCore(
+        EmulatorConfig(rate_limit_max=unlimited, daily_limit=unlimited, request_log_limit=1),
+        tokens=[command["token"]],
+    )
+    transport = ReplayTransport(core)
+    aws = _count_aws_calls()
+    app._runtime = Runtime.create(app.SETTINGS, transport=transport, sqs=NoSqs())
+    fresh = bool(command.get("fresh"))
+    first_update = int(command.get("first_update", 0))
+    results = []
+    profiler = _profiler() if command.get("profile") else None
+    for raw_size, reps in command["sizes"]:
+        size = int(raw_size)
+        specs = [EventSpec(first_update + run * size, size) for run in range(int(reps) + 1)]
+        first_update += len(specs) * size
+        events = [event(spec) for spec in specs] if fresh else [event(specs[0])]
+        for _ in range(1 if fresh else 2):  # fills the caches (replay, secret, lazy imports)
+            _check(handler(events[0], LambdaContext(TIMEOUT_S)))
+        misses_before = transport.misses
+        aws.clear()
+        handler_cpu, handler_wall, loads_cpu = [], [], []
+        for run in range(int(reps)):
+            the_event = events[run + 1] if fresh else events[0]
+            gc.collect()
+            if profiler is not None:
+                profiler.start()
+            server_before = transport.server_cpu_s
+            wall, cpu = time.perf_counter(), time.process_time()
+            response = handler(the_event, LambdaContext(TIMEOUT_S))
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            if profiler is not None:
+                profiler.stop()
+            _check(response)
+            handler_cpu.append(cpu - (transport.server_cpu_s - server_before))
+            handler_wall.append(wall)
+            gc.collect()
+            loads_cpu.append(_json_loads_cpu([record["body"] for record in the_event["Records"]]))
+        per = 1e6 / size
+        us = statistics.median(handler_cpu) * per
+        json_us = statistics.median(loads_cpu) * per
+        bodies = [record["body"] for record in events[0]["Records"]]
+        results.append(
+            {
+                "records": size,
+                "runs": int(reps),
+                "us_per_message": round(us, 2),
+                "wall_us_per_message": round(statistics.median(handler_wall) * per, 2),
+                "json_loads_us_per_message": round(json_us, 3),
+                "ratio_to_json_loads": round(us / json_us, 2),
+                "body_bytes_mean": round(sum(len(b) for b in bodies) / len(bodies)),
+                "replay_misses": transport.misses - misses_before,
+                "aws_calls_per_invocation": {name: count / int(reps) for name, count in sorted(aws.items())},
+            }
+        )
+    answer: dict[str, Any] = {"ok": True, "sizes": results, "sqs_calls": NoSqs.calls}
+    if profiler is not None:
+        answer["profile"] = profiler.output_text(unicode=True, color=False, show_all=False)
+    return answer
+
+
+def _count_aws_calls() -> Counter[str]:
+    """AWS API calls made by clients built from boto3's default session from now on (the function
+    builds its DynamoDB and SQS clients in Runtime.create)."""
+    import boto3
+
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    boto3._get_default_session().events.register("before-call", count)
+    return calls
+
+
+def _json_loads_cpu(bodies: list[str]) -> float:
+    loads = json.loads
+    cpu = time.process_time()
+    for raw in bodies:
+        loads(raw)
+    return time.process_time() - cpu
+
+
+def _check(response: Any) -> None:
+    if not isinstance(response, dict) or response.get("batchItemFailures"):
+        raise RuntimeError(f"the handler did not apply every update: {str(response)[:300]}")
+
+
+def _profiler() -> Any:
+    from pyinstrument import Profiler
+
+    return Profiler(interval=0.0005, async_mode="disabled")

@@ -1,0 +1,196 @@
+"""The bench's world, all on loopback: moto (Secrets Manager with the token, the queue and its DLQ), the
+HubSpot emulator, and the environment each execution environment gets (the template's function
+variables with local endpoints, as `make run` resolves them).
+
+moto runs in a process of its own (bench.moto_process); the emulator is a thread of the bench's process,
+which otherwise only waits for its workers; every handler runs in a worker process of its own
+(bench.environment).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.environment import FUNCTION_CODE_URI, REPO_ROOT
+from bench.workload import ACCOUNT, QUEUE_NAME, REGION
+from local import template_model
+from local.hubspot_emulator import Emulator, EmulatorConfig, Faults, running_emulator
+
+TOKEN = "pat-na1-bench-0000-1111-2222-333333333333"  # noqa: S105 - a dummy token for the loopback emulator
+SECRET_NAME = "bench/hubspot-token"  # noqa: S105 - a name, not a secret
+UNLIMITED = 1_000_000_000  # a rate or daily limit no run reaches
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")  # a resource the template would create
+LEDGER_VARIABLE = "VERSION_TABLE_NAME"  # the function's DynamoDB ordering ledger (empty: off)
+_SET_BY_WORLD = frozenset({"HUBSPOT_SECRET_ID", "HUBSPOT_API_BASE_URL", "DEAD_LETTER_QUEUE_URL"})
+
+
+@dataclass
+class World:
+    moto_endpoint: str
+    secret_arn: str
+    queue_url: str
+    dlq_url: str
+    emulator: Emulator
+    settings: template_model.DeploymentSettings
+    log_dir: Path
+    code_uri: Path
+    _logs: int = field(default=0)
+
+    def configure_emulator(
+        self,
+        *,
+        rate_limit_max: int = UNLIMITED,
+        rate_limit_interval_ms: int = 10_000,
+        latency_ms: float = 0.0,
+        latency_max_ms: float | None = None,
+        request_log_limit: int = 1,
+        seed: int = 7,
+    ) -> None:
+        """Empty state, fresh rate-limit windows and counters, then this run's limits and latency."""
+        self.emulator.reset()
+        self.emulator.configure(
+            rate_limit_max=rate_limit_max,
+            rate_limit_interval_ms=rate_limit_interval_ms,
+            daily_limit=UNLIMITED,
+            request_log_limit=request_log_limit,
+        )
+        self.emulator.set_faults(Faults(latency_ms=latency_ms, latency_max_ms=latency_max_ms, seed=seed))
+
+    def function_env(self, ledger: bool = False, **overrides: str) -> dict[str, str]:
+        """What one execution environment sees: the template's variables (defaults) with local endpoints.
+
+        ``ledger=False`` leaves the ordering ledger's table name empty, which turns the ledger off: the
+        only local DynamoDB, moto, is far slower than DynamoDB (bench/README.md), so with the ledger on
+        a figure measures moto more than the function.
+        """
+        env = {
+            name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ", "HOME") if name in os.environ
+        }
+        env.update(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ENDPOINT_URL": self.moto_endpoint,
+                "AWS_ENDPOINT_URL_SQS": self.moto_endpoint,
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.moto_endpoint,
+                "AWS_ENDPOINT_URL_DYNAMODB": self.moto_endpoint,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_LAMBDA_FUNCTION_NAME": "bench-status-writer",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.settings.memory_mb),
+                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.settings.function_timeout_s),
+            }
+        )
+        env.update(self.settings.environment)
+        env.update(
+            {
+                "HUBSPOT_SECRET_ID": self.secret_arn,
+                "HUBSPOT_API_BASE_URL": self.emulator.base_url,
+                "DEAD_LETTER_QUEUE_URL": self.dlq_url,
+            }
+        )
+        if not ledger and LEDGER_VARIABLE in env:
+            env[LEDGER_VARIABLE] = ""
+        env.update(overrides)
+        return env
+
+    @property
+    def has_ledger(self) -> bool:
+        return bool(self.settings.environment.get(LEDGER_VARIABLE))
+
+    def log_path(self, name: str) -> Path:
+        self._logs += 1
+        return self.log_dir / f"{self._logs:02d}-{name}.log"
+
+
+@contextlib.contextmanager
+def world(
+    log_dir: Path, code_uri: Path = FUNCTION_CODE_URI, template: Path = template_model.DEFAULT_TEMPLATE
+) -> Iterator[World]:
+    """moto and the emulator started, the secret, queues and tables created; everything stopped on exit."""
+    document = template_model.load_template(template)
+    settings = template_model.deployment_settings(template)
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "bench.moto_process"],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert moto.stdout is not None
+        line = moto.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"moto did not start: {line!r}")
+        endpoint = line.removeprefix("listening on ")
+        secret_arn, queue_url, dlq_url, resources = _provision(endpoint, document, settings)
+        settings = dataclasses.replace(settings, environment={**settings.environment, **resources})
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with running_emulator(EmulatorConfig(daily_limit=UNLIMITED), tokens=[TOKEN]) as emulator:
+            yield World(endpoint, secret_arn, queue_url, dlq_url, emulator, settings, log_dir, code_uri)
+    finally:
+        if moto.stdin is not None:
+            moto.stdin.close()
+        try:
+            moto.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            moto.kill()
+            moto.wait()
+
+
+def _provision(
+    endpoint: str, document: dict[str, Any], settings: template_model.DeploymentSettings
+) -> tuple[str, str, str, dict[str, str]]:
+    """The secret and the queues, plus every other resource the function's environment names (DynamoDB
+    tables, created with the template's keys); returns those variables' local values."""
+    import boto3
+
+    options: dict[str, Any] = {
+        "region_name": REGION,
+        "endpoint_url": endpoint,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    secrets = boto3.client("secretsmanager", **options)
+    sqs = boto3.client("sqs", **options)
+    secret_arn = secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps({"accessToken": TOKEN}))[
+        "ARN"
+    ]
+    dlq_url = sqs.create_queue(QueueName=f"{QUEUE_NAME}-dlq")["QueueUrl"]
+    dlq_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE_NAME}-dlq"
+    queue_url = sqs.create_queue(
+        QueueName=QUEUE_NAME,
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10"})},
+    )["QueueUrl"]
+    resources: dict[str, str] = {}
+    for name, value in settings.environment.items():
+        match = _PLACEHOLDER.fullmatch(value)
+        if match is None or name in _SET_BY_WORLD:
+            continue
+        logical_id = match.group(1)
+        resource = document["Resources"].get(logical_id, {})
+        if resource.get("Type") != "AWS::DynamoDB::Table":
+            raise RuntimeError(f"the bench cannot provision {logical_id} ({resource.get('Type')}) for {name}")
+        properties = resource["Properties"]
+        table = f"bench-{logical_id}"
+        boto3.client("dynamodb", **options).create_table(
+            TableName=table,
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            KeySchema=properties["KeySchema"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        resources[name] = table
+    return secret_arn, queue_url, dlq_url, resources

@@ -1,0 +1,164 @@
+"""Figure 2, saturation: several execution environments draining a backlog of 1,000-record events
+against one rate-limited emulator and one token, as MaximumConcurrency would run them.
+
+The emulator allows ``MAX`` requests per rolling ``INTERVAL_MS`` (HubSpot's 190 per 10 s, scaled to 19 per
+1 s: the same rate, so the bound is HubSpot's real 1,900 statuses/s, while a 20 s run spans 20 windows)
+and answers each request after 50-150 ms (uniform), a realistic HubSpot latency. The bound is
+``MAX / interval x 100`` inputs per call. Delivered statuses are counted from the emulator's request log
+(arrival time and inputs of every 200 batch/write) over the whole windows that fit between the first
+request and the last delivering one, so the figure can never exceed 100% by a partial window.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from bench.environment import Environment
+from bench.harness import World
+from bench.workload import EventSpec
+
+MAX = 19
+INTERVAL_MS = 1_000
+LATENCY_MS = (50.0, 150.0)
+EVENT_RECORDS = 1_000
+INPUTS_PER_CALL = 100
+BIN_S = 0.5  # resolution of the time series behind the plot
+
+
+def bound_statuses_per_s() -> float:
+    return MAX / (INTERVAL_MS / 1000) * INPUTS_PER_CALL
+
+
+def run(world: World, concurrency: int, seconds: float, first_update: int) -> dict[str, Any]:
+    bound = bound_statuses_per_s()
+    events = math.ceil(seconds * bound / EVENT_RECORDS)
+    world.configure_emulator(
+        rate_limit_max=MAX,
+        rate_limit_interval_ms=INTERVAL_MS,
+        latency_ms=LATENCY_MS[0],
+        latency_max_ms=LATENCY_MS[1],
+        request_log_limit=100_000,
+        seed=concurrency,
+    )
+    backlog: queue.Queue[EventSpec] = queue.Queue()
+    for index in range(events):
+        backlog.put(EventSpec(first_update + index * EVENT_RECORDS, EVENT_RECORDS))
+    environments = [
+        Environment(
+            world.settings.handler,
+            world.function_env(),
+            world.log_path(f"saturation-c{concurrency}-env{slot}"),
+            world.code_uri,
+        )
+        for slot in range(concurrency)
+    ]
+    answers: list[dict[str, Any]] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    stop_at = time.monotonic() + 3 * seconds + 30  # a slow run ends early rather than run for minutes
+    left_over: list[int] = []
+
+    def drain(environment: Environment) -> None:
+        while True:
+            if time.monotonic() > stop_at:
+                with lock:
+                    left_over.append(backlog.qsize())
+                return
+            try:
+                spec = backlog.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                answer = environment.invoke(spec.to_dict())
+            except Exception as error:  # reported, not raised: the other environments finish the backlog
+                with lock:
+                    errors.append(f"{type(error).__name__}: {error}")
+                return
+            with lock:
+                answers.append(answer)
+
+    try:
+        for environment in environments:  # Init (imports) happens before the measured run starts
+            environment.wait_ready()
+        threads = [threading.Thread(target=drain, args=(environment,)) for environment in environments]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for environment in environments:
+            environment.close()
+    failed = [answer.get("error") for answer in answers if not answer.get("ok")]
+    errors.extend(str(error) for error in failed)
+    if errors:
+        raise RuntimeError(f"saturation c={concurrency}: {errors[0]}")
+    figures = _figures(world, concurrency, events, answers, bound)
+    figures["events_left_undelivered"] = max(left_over, default=0)
+    return figures
+
+
+def _figures(
+    world: World, concurrency: int, events: int, answers: list[dict[str, Any]], bound: float
+) -> dict[str, Any]:
+    log = [entry for entry in world.emulator.request_log() if entry["route"] == "statuses/batch/write"]
+    counters = world.emulator.counters()
+    calls = [
+        (_epoch(entry["at"]), entry["status"], len((entry.get("body") or {}).get("inputs", [])))
+        for entry in log
+    ]
+    calls.sort()
+    total = len(calls)
+    if total == 0:
+        raise RuntimeError(f"saturation c={concurrency}: no HubSpot calls were made")
+    throttled = sum(1 for _, status, _ in calls if status == 429)
+    delivered_calls = [(at, inputs) for at, status, inputs in calls if status == 200]
+    start = calls[0][0]
+    last = delivered_calls[-1][0]
+    interval = INTERVAL_MS / 1000
+    windows = max(1, math.floor((last - start) / interval))
+    measured_s = windows * interval
+    delivered = sum(inputs for at, inputs in delivered_calls if at < start + measured_s)
+    rate = delivered / measured_s
+    series = _series(delivered_calls, start, last)
+    throttled_at = [round(at - start, 3) for at, status, _ in calls if status == 429]
+    records = sum(answer["records"] for answer in answers)
+    retryable = sum(answer["failures"] for answer in answers)
+    return {
+        "concurrency": concurrency,
+        "percent_of_bound": round(100 * rate / bound, 1),
+        "percent_429": round(100 * throttled / total, 2),
+        "delivered_statuses_per_s": round(rate, 1),
+        "bound_statuses_per_s": bound,
+        "calls": total,
+        "calls_429": throttled,
+        "windows": windows,
+        "measured_s": round(measured_s, 3),
+        "run_s": round(max(a["ended_at"] for a in answers) - min(a["started_at"] for a in answers), 3),
+        "events": events,
+        "records": records,
+        "statuses_delivered": sum(inputs for _, inputs in delivered_calls),
+        "statuses_stored": len(world.emulator.snapshot()["statuses"]),
+        "retryable_records": retryable,
+        "invocation_ms_median": round(sorted(a["duration_ms"] for a in answers)[len(answers) // 2], 1),
+        "emulator_by_status": counters["by_status"],
+        "series": series,
+        "throttled_at_s": throttled_at,
+    }
+
+
+def _series(delivered_calls: list[tuple[float, int]], start: float, last: float) -> list[list[float]]:
+    """[seconds since the first request, statuses/s] per BIN_S bin, by arrival time."""
+    bins = [0] * (math.floor((last - start) / BIN_S) + 1)
+    for at, inputs in delivered_calls:
+        bins[min(len(bins) - 1, math.floor((at - start) / BIN_S))] += inputs
+    return [[round(index * BIN_S, 3), round(count / BIN_S, 1)] for index, count in enumerate(bins)]
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
