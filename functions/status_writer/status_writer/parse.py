@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from status_writer.model import Message, Rejected, StatusUpdate, UnsubscribeAll
@@ -68,6 +68,10 @@ _EMAIL = re.compile(
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 class InvalidMessage(ValueError):
     """The body breaks the message contract; the text says how."""
 
@@ -75,7 +79,7 @@ class InvalidMessage(ValueError):
 def message_from_record(record: Mapping[str, Any], position: int) -> Message:
     """The parts of a Lambda SQS record the pipeline needs (tolerant: a record is never dropped)."""
     attributes = record.get("attributes")
-    if not isinstance(attributes, Mapping):
+    if type(attributes) is not dict and not isinstance(attributes, Mapping):  # dict: skip the ABC check
         attributes = {}
     message_attributes = record.get("messageAttributes")
     body = record.get("body")
@@ -89,7 +93,9 @@ def message_from_record(record: Mapping[str, Any], position: int) -> Message:
         receive_count=max(1, _int_or(attributes.get("ApproximateReceiveCount"), 1)),
         group_id=str(group_id) if group_id else None,
         source_arn=str(record.get("eventSourceARN", "")),
-        attributes=dict(message_attributes) if isinstance(message_attributes, Mapping) else {},
+        attributes=dict(message_attributes)
+        if type(message_attributes) is dict or isinstance(message_attributes, Mapping)
+        else {},
     )
 
 
@@ -100,7 +106,7 @@ def parse_message(message: Message) -> StatusUpdate | UnsubscribeAll | Rejected:
         body = unwrap(_loads(message.body))
         if isinstance(body, dict) and body.get("action") is not None:
             return _unsubscribe_all(message, body)
-        if isinstance(body, dict):
+        if isinstance(body, dict) and "action" in body:
             body = {name: value for name, value in body.items() if name != "action"}
         return _status_update(message, body)
     except InvalidMessage as error:
@@ -133,7 +139,7 @@ def unwrap(body: Any) -> Any:
 def _status_update(message: Message, body: Any) -> StatusUpdate:
     if not isinstance(body, dict):
         raise InvalidMessage(f"body must be a JSON object, not {type(body).__name__}")
-    unknown = sorted(set(body) - FIELDS)
+    unknown = [] if body.keys() <= FIELDS else sorted(set(body) - FIELDS)
     if unknown:
         hints = [
             f"{name} (did you mean {_DID_YOU_MEAN[name]}?)" if name in _DID_YOU_MEAN else name
@@ -245,8 +251,7 @@ def _occurred_at(value: Any) -> int | None:
         raise InvalidMessage(f"occurredAt is not an ISO-8601 date-time: {value[:40]!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (moment - _EPOCH) // _MICROSECOND
 
 
 def _int_or(value: Any, default: int) -> int:
