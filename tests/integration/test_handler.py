@@ -477,3 +477,20 @@ def test_missing_settings_fail_at_start_up(load_handler: Loader, monkeypatch: py
     with pytest.raises(ConfigurationError, match="HUBSPOT_SECRET_ID") as raised:
         load_handler()
     assert "must use https" in str(raised.value)
+
+
+def test_a_configured_daily_retry_replaces_the_wait_until_midnight(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN HubSpot's daily limit is used up and the function parks such messages for 2 s only
+    stack.sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "120"})
+    stack.emulator.set_faults(Faults(daily_exhausted=True))
+    stack.send(status_body("ada@example.com", 1001))
+    event = stack.receive_event(1)
+    # WHEN the handler runs
+    response = load_handler(DAILY_LIMIT_RETRY_SECONDS="2").handler(event, LambdaContext())
+    # THEN the message is invisible for those 2 s, not for the queue's 120 s or until midnight
+    assert failed_ids(response) == ids(event)
+    assert stack.queue_counts() == (0, 1)
+    time.sleep(2.5)
+    assert stack.queue_counts() == (1, 0)

@@ -21,6 +21,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "RETRY_BACKOFF_BASE_SECONDS",
     "RETRY_BACKOFF_MAX_SECONDS",
     "VERSION_TABLE_NAME",
+    "DAILY_LIMIT_RETRY_SECONDS",
 )
 
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
@@ -48,6 +49,7 @@ class Settings:
     backoff_base_s: int = 30
     backoff_max_s: int = 900
     version_table: str | None = None  # the ordering ledger; None keeps ordering within an invocation only
+    daily_retry_s: int | None = None  # park after a DAILY 429; None (0): until just after midnight UTC
 
     @property
     def call_budget_ms(self) -> int:
@@ -100,6 +102,7 @@ class Settings:
             backoff_base_s=int(number("RETRY_BACKOFF_BASE_SECONDS", 30, 0, 43_200, True)),
             backoff_max_s=int(number("RETRY_BACKOFF_MAX_SECONDS", 900, 0, 43_200, True)),
             version_table=table,
+            daily_retry_s=int(number("DAILY_LIMIT_RETRY_SECONDS", 0, 0, 43_200, True)) or None,
         )
         if settings.backoff_base_s > settings.backoff_max_s:
             problems.append("RETRY_BACKOFF_BASE_SECONDS must not exceed RETRY_BACKOFF_MAX_SECONDS")

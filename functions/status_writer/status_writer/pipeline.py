@@ -363,6 +363,12 @@ def _settle_failures(messages: Sequence[Message], report: BatchReport, runtime: 
             continue
         known = report.failures.get(message.message_id)
         floor = None if known is None else known.retry_after_s
+        if (
+            known is not None
+            and known.category is FailureCategory.DAILY_LIMIT
+            and settings.daily_retry_s is not None
+        ):
+            floor = settings.daily_retry_s
         delays.append(
             (
                 message,
