@@ -1,0 +1,115 @@
+"""The fault-injection suite's workload: `local.workload.generate` plus what only a chaos run needs.
+
+On top of the generated bursts (shuffled updates per key, duplicates within a burst, invalid bodies,
+unknown subscription 999999, unsubscribe-alls, newer bursts sent later), this adds, sent after everything
+else:
+
+- late older updates: an update for an existing key whose occurredAt is an hour before every other
+  update of that key (the newer ones were sent first; the older arrives in a later batch);
+- unknown subscriptions: a valid-looking update for subscription 999999 (HubSpot rejects the item),
+  spread through the run so whole-batch-400 and nameless-context windows meet them;
+- re-sends: an exact copy of an earlier body as a new SQS message (a producer's duplicate delivery
+  across batches), valid or not.
+
+Every item is classified by the same oracle as `make run` (`local.workload.classify`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from local.workload import (
+    APPLY,
+    DEAD_LETTER,
+    STATUS_STATES,
+    UNKNOWN_SUBSCRIPTION_ID,
+    WorkItem,
+    Workload,
+    _iso,
+    _item,
+    _parse_time,
+    combine,
+    generate,
+)
+
+LATE = "late-older"
+RESEND = "resend"
+REJECTED_SOURCE = "unknown-subscription"
+
+
+def chaos_workload(
+    messages: int,
+    *,
+    seed: int,
+    portal: Mapping[int, int],
+    late_ratio: float = 0.03,
+    resend_ratio: float = 0.03,
+    rejected_ratio: float = 0.02,
+    unsubscribe_all_ratio: float = 0.2,
+    invalid_ratio: float = 0.03,
+) -> Workload:
+    """Exactly `messages` messages (deterministic for a seed)."""
+    extra_share = late_ratio + resend_ratio + rejected_ratio
+    base_count = max(1, round(messages / (1 + extra_share))) if messages else 0
+    ids = tuple(sorted(i for i, brand in portal.items() if brand == 0))
+    base = generate(
+        base_count,
+        seed=seed,
+        subscription_ids=ids,
+        subscriptions=portal,
+        unsubscribe_all_ratio=unsubscribe_all_ratio,
+        invalid_ratio=invalid_ratio,
+    )
+    rng = random.Random(seed * 7919 + 1)
+    items = base.items
+    updates = [i for i in items if i.expectation.outcome == APPLY and i.expectation.key is not None]
+    earliest: dict[Any, datetime] = {}
+    for update in updates:
+        moment = update.expectation.occurred_at
+        if moment is not None and (
+            update.expectation.key not in earliest or moment < earliest[update.expectation.key]
+        ):
+            earliest[update.expectation.key] = moment
+    extra: list[WorkItem] = []
+    bursts = list(base.bursts)
+    added = 0
+    while len(items) + added < messages and items:
+        draw = rng.random() * max(extra_share, 1e-9)
+        if updates and draw < rejected_ratio:
+            bursts.insert(rng.randrange(len(bursts) + 1), [_rejected(rng, rng.choice(updates), portal)])
+        elif updates and draw < rejected_ratio + late_ratio:
+            extra.append(_late_older(rng, rng.choice(updates), earliest, portal))
+        else:
+            extra.append(_item(rng.choice(items).body, portal, source=RESEND))
+        added += 1
+    return combine(Workload(bursts=[*bursts, *([item] for item in extra)]))
+
+
+def _rejected(rng: random.Random, item: WorkItem, portal: Mapping[int, int]) -> WorkItem:
+    body = json.loads(item.body)
+    body["subscriptionId"] = UNKNOWN_SUBSCRIPTION_ID
+    return _item(json.dumps(body), portal, source=REJECTED_SOURCE)
+
+
+def _late_older(
+    rng: random.Random, item: WorkItem, earliest: Mapping[Any, datetime], portal: Mapping[int, int]
+) -> WorkItem:
+    """An update of `item`'s key an hour older than the key's oldest update."""
+    body = json.loads(item.body)
+    moment = earliest.get(item.expectation.key) or _parse_time(body["occurredAt"])
+    moment = moment - timedelta(hours=1, milliseconds=rng.randint(0, 999))
+    body["occurredAt"] = _iso(moment)
+    body["statusState"] = rng.choice(STATUS_STATES)
+    body.pop("legalBasis", None)
+    body.pop("legalBasisExplanation", None)
+    return _item(json.dumps(body), portal, source=LATE)
+
+
+def is_invalid(item: WorkItem) -> bool:
+    """Invalid for invariant 2: the oracle says it can never apply (INVALID_MESSAGE, or
+    HUBSPOT_REJECTED_ITEM such as subscription 999999), so it must end in the DLQ with a reason."""
+    return item.expectation.outcome == DEAD_LETTER

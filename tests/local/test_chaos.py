@@ -1,0 +1,111 @@
+"""The fault-injection suite (local.chaos): its workload, and the small profile end to end.
+
+The end-to-end test runs `python -m local.chaos --profile small` as `make chaos` would (its own moto,
+emulator and worker processes) and reads the JSON line it prints last.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from local.chaos_workload import LATE, REJECTED_SOURCE, RESEND, chaos_workload, is_invalid
+from local.workload import DEAD_LETTER, _parse_time
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PORTAL = {1001: 0, 1002: 0, 1003: 0, 2001: 1}
+
+
+def test_the_workload_has_the_asked_size_and_every_kind_of_message() -> None:
+    # WHEN a chaos workload of 2,000 messages is built
+    workload = chaos_workload(2000, seed=3, portal=PORTAL)
+    # THEN it has exactly 2,000, with late older updates, re-sends, unknown subscriptions,
+    # unsubscribe-alls and invalid bodies among them
+    items = workload.items
+    assert len(items) == 2000
+    sources = Counter(item.source for item in items)
+    assert sources[LATE] > 0
+    assert sources[RESEND] > 0
+    assert sources[REJECTED_SOURCE] > 0
+    assert any('"UNSUBSCRIBE_ALL"' in item.body for item in items)
+    assert any(item.expectation.reason == "INVALID_MESSAGE" for item in items)
+    # AND it is the same for the same seed
+    assert [i.body for i in chaos_workload(2000, seed=3, portal=PORTAL).items] == [i.body for i in items]
+
+
+def test_a_late_update_is_older_than_every_other_update_of_its_key_and_is_sent_after_them() -> None:
+    workload = chaos_workload(1500, seed=5, portal=PORTAL)
+    items = workload.items
+    for late in (item for item in items if item.source == LATE):
+        key = late.expectation.key
+        others = [i for i in items if i.expectation.key == key and i.source not in {LATE, RESEND}]
+        assert others
+        assert all(late.expectation.occurred_at < other.expectation.occurred_at for other in others)
+        assert all(late.sequence > other.sequence for other in others)
+
+
+def test_unknown_subscriptions_and_invalid_bodies_are_the_invalid_class() -> None:
+    workload = chaos_workload(1500, seed=7, portal=PORTAL)
+    for item in workload.items:
+        if item.source == REJECTED_SOURCE:
+            assert item.expectation.outcome == DEAD_LETTER
+            assert item.expectation.reason == "HUBSPOT_REJECTED_ITEM"
+        assert is_invalid(item) == (item.expectation.outcome == DEAD_LETTER)
+    resent = [item for item in workload.items if item.source == RESEND]
+    originals = {item.body for item in workload.items if item.source != RESEND}
+    assert all(item.body in originals for item in resent)
+
+
+def test_iso_times_of_late_updates_parse() -> None:
+    late = [i for i in chaos_workload(800, seed=2, portal=PORTAL).items if i.source == LATE]
+    assert late
+    for item in late:
+        assert _parse_time(json.loads(item.body)["occurredAt"]) == item.expectation.occurred_at
+
+
+@pytest.mark.slow
+def test_the_small_chaos_profile_keeps_every_invariant() -> None:
+    # WHEN the small profile runs the whole pipeline under the fault schedule
+    completed = subprocess.run(
+        [sys.executable, "-m", "local.chaos", "--profile", "small", "--quiet"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    lines = completed.stdout.strip().splitlines()
+    assert lines, completed.stderr[-3000:]
+    summary = json.loads(lines[-1])
+    report = completed.stdout[-6000:]
+    # THEN every invariant held and the process says so
+    assert completed.returncode == 0, report
+    assert summary["ok"] is True, report
+    assert all(summary["invariants"].values()), report
+    assert summary["lost"] == 0
+    assert summary["wrong_final_state"] == 0
+    assert summary["valid_in_dlq"] == 0
+    assert summary["token_leaks"] == 0
+    assert summary["email_leaks"] == 0
+    assert summary["messages"] == 400
+    # AND the faults that every run injects were injected
+    faults = summary["faults"]
+    for name in (
+        "http_5xx",
+        "429_ten_secondly",
+        "401_revoked_token",
+        "token_rotations",
+        "dlq_outages",
+        "worker_killed_mid_batch",
+        "tiny_time_budget",
+        "duplicate_deliveries_sent",
+        "older_sent_after_newer",
+        "unknown_subscription_999999",
+        "unsubscribe_all_messages",
+    ):
+        assert faults[name] > 0, (name, report)
