@@ -379,7 +379,7 @@ class ExecutionEnvironment:
         self._streams_open = 2
         answers = os.fdopen(read_fd, "rb")
         for target, args in (
-            (self._read_answers, (answers,)),
+            (self._read_answers, (answers, self._answers)),
             (self._read_logs, (self._process.stdout,)),
             (self._read_logs, (self._process.stderr,)),
         ):
@@ -539,12 +539,14 @@ class ExecutionEnvironment:
 
     # -- I/O threads --------------------------------------------------------------------------------
 
-    def _read_answers(self, stream: IO[bytes]) -> None:
+    def _read_answers(self, stream: IO[bytes], answers: queue.Queue[dict[str, Any] | None]) -> None:
+        # The queue is this worker's own: a killed worker's end-of-stream must not reach its successor's
+        # queue (it did, as a spurious "worker exited during Init" after a timeout).
         with stream:
             for raw in stream:
                 with contextlib.suppress(ValueError):
-                    self._answers.put(json.loads(raw))
-        self._answers.put(None)
+                    answers.put(json.loads(raw))
+        answers.put(None)
 
     def _read_logs(self, stream: IO[bytes] | None) -> None:
         if stream is None:
