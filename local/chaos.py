@@ -69,8 +69,8 @@ from local.verify import REDRIVE_REASON, DeadLetters, check_state, emulator_look
 from local.workload import Workload
 
 DEFAULT_MESSAGES = 20_000
-FUNCTION_TIMEOUT_S = 20.0  # the simulated function timeout (template minimum 30 s)
-VISIBILITY_TIMEOUT_S = 30  # > the function timeout, so a crashed batch is back in 30 s, not 480 s
+FUNCTION_TIMEOUT_S = 30.0  # FunctionTimeoutSeconds: the smallest value the template allows
+VISIBILITY_TIMEOUT_S = 45  # > the function timeout, so a crashed batch is back in 45 s, not 480 s
 TINY_BUDGET_S = 4.0  # "almost no time left": less than connect + read + the handler's 5 s margin
 ENV_OVERRIDES = {
     "RETRY_BACKOFF_BASE_SECONDS": "1",
@@ -517,12 +517,20 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
     rng = random.Random(args.seed)
     with contextlib.ExitStack() as stack:
         moto = stack.enter_context(MotoServer(log_file=logs_dir / "moto.log"))
+        # DynamoDB (the ordering ledger) and Secrets Manager get a moto process of their own, as they
+        # are separate services in AWS: one moto process serving everything saturates one core and
+        # answers the function's AWS calls slower than its 2 s read timeout.
+        moto_aux = stack.enter_context(MotoServer(log_file=logs_dir / "moto-aux.log"))
         _guard_environment(moto.endpoint)
+        aux_endpoints = {
+            "AWS_ENDPOINT_URL_DYNAMODB": moto_aux.endpoint,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_aux.endpoint,
+        }
         emulator = stack.enter_context(running_emulator(config, tokens=[LOCAL_TOKEN], faults=Faults()))
         overrides = {**PARAMETER_OVERRIDES, **args.parameters, "HubSpotApiBaseUrl": emulator.base_url}
         settings = template_model.deployment_settings(REPO_ROOT / "template.yaml", overrides)
         sqs = default_sqs_client(REGION, moto.endpoint)
-        secrets = _client("secretsmanager", moto.endpoint)
+        secrets = _client("secretsmanager", moto_aux.endpoint)
         provisioned = provision(
             sqs,
             secrets,
@@ -530,7 +538,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
             token=LOCAL_TOKEN,
             shards=args.shards,
             overrides=overrides,
-            dynamodb=_client("dynamodb", moto.endpoint),
+            dynamodb=_client("dynamodb", moto_aux.endpoint),
         )
         for queue in provisioned.queues:
             sqs.set_queue_attributes(
@@ -553,7 +561,9 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
                 timeout_s=FUNCTION_TIMEOUT_S,
                 memory_mb=settings.memory_mb,
                 function_name="local-status-writer",
-                environment=_function_environment(settings, provisioned, shard, moto.endpoint, ENV_OVERRIDES),
+                environment=_function_environment(
+                    settings, provisioned, shard, moto.endpoint, {**ENV_OVERRIDES, **aux_endpoints}
+                ),
                 region=REGION,
             )
             shard_envs = [
@@ -810,6 +820,16 @@ def _verify(  # noqa: PLR0912, PLR0915 - the five invariants, one after the othe
     ]
     if unexplained_crashes:
         problems5.append(f"{len(unexplained_crashes)} crashes without an injected kill")
+    samples: Counter[str] = Counter()
+    for source in sources:
+        for rec in source.invocations:
+            if rec.result.status in {"error", "timeout"}:
+                error = rec.result.error or {}
+                tiny = " (tiny budget)" if rec.request_id in counts.tiny_request_ids else ""
+                samples[
+                    f"{rec.result.status}{tiny}: {error.get('errorType')}: {str(error.get('errorMessage'))[:120]}"
+                ] += 1
+    problems5 += [f"{n} x {text}" for text, n in samples.most_common(10)]
     inv["5 within time budget; raised only where a crash was injected"] = problems5
     report.invariants = inv
 
@@ -882,8 +902,8 @@ def _verify(  # noqa: PLR0912, PLR0915 - the five invariants, one after the othe
     report.notes += [
         "invalid = the oracle's dead_letter class: INVALID_MESSAGE bodies and HUBSPOT_REJECTED_ITEM "
         "(subscription 999999); every other message is valid",
-        f"simulation: function timeout {FUNCTION_TIMEOUT_S:g} s and queue visibility {VISIBILITY_TIMEOUT_S} s "
-        "(template minimum 30 s / 480 s), backoff 1..4 s, DAILY park 3 s, HubSpot read timeout 2 s",
+        f"simulation: function timeout {FUNCTION_TIMEOUT_S:g} s (the template's smallest) and queue "
+        f"visibility {VISIBILITY_TIMEOUT_S} s (the template derives 480 s), backoff 1..4 s, DAILY park 3 s, HubSpot read timeout 2 s",
         "DLQ outage: the DLQ is emptied into the harness's record, deleted, recreated with the same name and "
         "attributes, and the source queues' RedrivePolicy set again (moto binds it to the queue object)",
         "kills: SIGKILL of the worker's process group 0.3-1.5 s into an invocation; "
@@ -999,6 +1019,7 @@ def print_report(report: Report, out: Any) -> None:
         "redeliveries": f.get("redeliveries"),
         "dlq_by_reason": f.get("dlq_by_reason", {}),
         "invariants": {name: not problems for name, problems in report.invariants.items()},
+        "problems": {name: problems[:5] for name, problems in report.invariants.items() if problems},
         "wall_s": f.get("wall_s"),
     }
     out.write(json.dumps(summary, separators=(",", ":")) + "\n")
