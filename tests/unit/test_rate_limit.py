@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
 import httpx
 import pytest
-from status_writer.rate_limit import DEFAULT_INTERVAL_S, RateLimitPacer, RateLimitReport
+from status_writer.rate_limit import (
+    DEFAULT_INTERVAL_S,
+    PROBE_TIMEOUT_S,
+    PROBE_WAIT_S,
+    RateLimitPacer,
+    RateLimitReport,
+)
 
 
 class Clock:
@@ -35,8 +42,30 @@ def headers(maximum: Any = "100", remaining: Any = "50", interval: Any = "10000"
 def pacer_with(
     clock: Clock, maximum: int = 100, remaining: int = 50, interval_s: float = 10.0
 ) -> RateLimitPacer:
+    """A pacer that knows one report, stamped now, and has made no call of its own."""
     pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0)
     pacer.observe(RateLimitReport(maximum=maximum, remaining=remaining, interval_s=interval_s))
+    return pacer
+
+
+def rate_report(maximum: int, remaining: int, interval_s: float = 10.0) -> RateLimitReport:
+    return RateLimitReport(maximum=maximum, remaining=remaining, interval_s=interval_s)
+
+
+def goes(pacer: RateLimitPacer, asks: int = 1) -> int:
+    """How many of ``asks`` calls asked for without time moving may go now."""
+    return sum(1 for _ in range(asks) if pacer.delay() == 0.0)
+
+
+def probed(
+    clock: Clock, maximum: int, remaining: int, reserve: int = 1, jitter: float = 0.0
+) -> RateLimitPacer:
+    """A fresh environment whose probe left now and was answered 0.1 s later with ``remaining``."""
+    pacer = RateLimitPacer(clock=clock, jitter=lambda: jitter, reserve=reserve)
+    assert pacer.delay() == 0.0
+    sent_at = pacer.now()
+    clock.advance(0.1)
+    pacer.observe(rate_report(maximum, remaining), sent_at=sent_at)
     return pacer
 
 
@@ -101,76 +130,203 @@ def test_negative_remaining_is_read_as_zero() -> None:
     assert report.remaining == 0
 
 
-# --- RateLimitPacer ---------------------------------------------------------------------------------
+# --- RateLimitPacer: probing while nothing recent is known ------------------------------------------
 
 
-def test_without_any_report_calls_go_at_once() -> None:
-    pacer = RateLimitPacer(clock=Clock(), jitter=lambda: 0.0)
-    assert [pacer.delay() for _ in range(20)] == [0.0] * 20
-
-
-def test_go_while_remaining_is_ample_then_wait_at_the_reserve() -> None:
-    # GIVEN a fresh report with 5 requests left and the default reserve of 1
-    clock = Clock()
-    pacer = pacer_with(clock, maximum=100, remaining=5)
-    clock.advance(0.1)
-    # WHEN calls are asked for without time moving
-    delays = [pacer.delay() for _ in range(6)]
-    # THEN four go (the fifth slot stays in reserve), then it waits
-    assert delays[:4] == [0.0] * 4
-    assert delays[4] > 0
-    assert delays[5] > 0
-
-
-def test_exhausted_window_waits_about_two_slots_with_jitter() -> None:
-    # GIVEN 0 remaining, 100 per 10 s: one slot is 0.1 s
-    clock = Clock()
-    pacer = pacer_with(clock, maximum=100, remaining=0)
-    clock.advance(0.01)
-    # THEN the wait is two slots, stretched by up to half of it by jitter
-    assert pacer.delay() == pytest.approx(0.2)
-    jittery = RateLimitPacer(clock=clock, jitter=lambda: 1.0)
-    jittery.observe(RateLimitReport(100, 0, 10.0))
-    assert jittery.delay() == pytest.approx(0.3)
-
-
-def test_stale_report_lets_the_call_go() -> None:
-    # GIVEN an exhausted report WHEN one interval has passed since it THEN calls go again
-    clock = Clock()
-    pacer = pacer_with(clock, remaining=0, interval_s=10.0)
-    clock.advance(9.99)
-    assert pacer.delay() > 0
-    clock.advance(0.02)
+def test_the_first_call_probes_and_the_others_wait_for_its_answer() -> None:
+    # GIVEN an environment that knows no report
+    clock = Clock(0.0)
+    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0)
+    # WHEN four calls ask at once
+    # THEN one goes (the probe) and the others look again after PROBE_WAIT_S
     assert pacer.delay() == 0.0
+    sent_at = pacer.now()
+    assert [pacer.delay() for _ in range(3)] == [pytest.approx(PROBE_WAIT_S)] * 3
+    clock.advance(0.05)
+    assert pacer.delay() == pytest.approx(PROBE_WAIT_S)
+    # WHEN the probe's answer arrives: alone in a window of 10, 9 left
+    pacer.observe(rate_report(10, 9), sent_at=sent_at)
+    # THEN the three waiting calls go at once
+    assert goes(pacer, 3) == 3
 
 
-def test_own_slots_free_one_interval_after_they_were_used() -> None:
-    # GIVEN a call started at t=0, then a report at t=1 saying 1 left (our call included)
+def test_the_wait_for_the_probe_is_jittered() -> None:
+    clock = Clock(0.0)
+    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.5)
+    assert pacer.delay() == 0.0
+    assert pacer.delay() == pytest.approx(PROBE_WAIT_S * 1.5)
+
+
+def test_a_probe_that_does_not_answer_holds_the_others_back_only_until_the_timeout() -> None:
+    # GIVEN a probe that left at t=0 and has not answered
     clock = Clock(0.0)
     pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0)
     assert pacer.delay() == 0.0
-    clock.advance(1.0)
-    pacer.observe(RateLimitReport(maximum=10, remaining=1, interval_s=10.0))
-    # WHEN asking at t=5 THEN it waits until our own call ages out at t=10 (or two slots, 2 s)
-    clock.advance(4.0)
-    assert pacer.delay() == pytest.approx(2.0)
-    clock.advance(4.0)  # t=9: one second until our slot frees
-    assert pacer.delay() == pytest.approx(1.0)
-    # AND at t=10 (report still fresh: 9 s old) the freed slot lets the call go
-    clock.advance(1.0)
+    # WHEN just before the timeout THEN the others still wait
+    clock.advance(PROBE_TIMEOUT_S - 0.001)
+    assert pacer.delay() > 0
+    # WHEN the timeout has passed THEN one more call goes: it is the new probe, the rest wait for it
+    clock.advance(0.001)
     assert pacer.delay() == 0.0
+    assert pacer.delay() == pytest.approx(PROBE_WAIT_S)
 
 
-def test_calls_started_after_the_report_count_against_it() -> None:
-    clock = Clock()
-    pacer = pacer_with(clock, remaining=3)
-    clock.advance(0.5)
+def test_an_answer_without_rate_limit_headers_does_not_end_the_wait_for_the_probe() -> None:
+    # GIVEN a probe answered without X-HubSpot-RateLimit-* headers (nothing learnt)
+    clock = Clock(0.0)
+    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0)
     assert pacer.delay() == 0.0
-    assert pacer.delay() == 0.0
-    assert pacer.delay() > 0  # 3 - 2 = 1 left, which is the reserve
-    # a newer report with room resets the count
-    pacer.observe(RateLimitReport(maximum=100, remaining=50, interval_s=10.0))
     clock.advance(0.1)
+    pacer.observe(None, sent_at=0.0)
+    # THEN the others keep waiting until the probe times out
+    assert pacer.delay() == pytest.approx(PROBE_WAIT_S)
+
+
+def test_a_report_older_than_one_interval_means_probing_again() -> None:
+    # GIVEN a report that said nothing is left
+    clock = Clock(0.0)
+    pacer = pacer_with(clock, maximum=10, remaining=0, interval_s=10.0)
+    # WHEN its request left less than one interval ago THEN calls wait
+    clock.advance(9.99)
+    assert pacer.delay() > 0
+    # WHEN one interval has passed THEN the window has rolled: one call probes, the next waits for it
+    clock.advance(0.01)
+    assert pacer.delay() == 0.0
+    sent_at = pacer.now()
+    assert pacer.delay() == pytest.approx(PROBE_WAIT_S)
+    # AND its answer paces the others again
+    clock.advance(0.1)
+    pacer.observe(rate_report(10, 9), sent_at=sent_at)
+    assert goes(pacer, 10) == 8  # 9 left, 1 kept in reserve
+
+
+# --- RateLimitPacer: the share of a report's free slots ----------------------------------------------
+
+
+def test_alone_an_environment_takes_every_free_slot_beyond_the_reserve() -> None:
+    # GIVEN a probe answered: 9 of 10 left, so nobody else is busy
+    clock = Clock(0.0)
+    pacer = probed(clock, maximum=10, remaining=9)
+    # WHEN calls ask without time moving THEN 8 go (the ninth slot stays in reserve), then they wait
+    assert goes(pacer, 12) == 8
+
+
+def _ten_calls_then(clock: Clock, pacer: RateLimitPacer, maximum: int, remaining: int) -> float:
+    """Ten calls of this environment (the probe at t=0, eight at t=0.1, one at t=0.2), then the answer
+    to the last one, 0.1 s later, with ``remaining``; returns when that call left."""
+    assert goes(pacer, 8) == 8
+    clock.advance(0.1)
+    assert pacer.delay() == 0.0
+    sent_at = pacer.now()
+    clock.advance(0.1)
+    pacer.observe(rate_report(maximum, remaining), sent_at=sent_at)
+    return sent_at
+
+
+@pytest.mark.parametrize(
+    ("remaining", "share"),
+    [
+        (90, 89),  # nobody else busy: one sharer, every free slot but the reserve
+        (50, 9),  # others use 40, this environment 10: 1 + 40/10 = 5 sharers, (50 - 1) / 5
+        (20, 2),  # others use 70: 8 sharers, (20 - 1) / 8
+        (1, 0),  # only the reserve is free
+    ],
+)
+def test_the_free_slots_are_shared_among_the_environments_the_report_shows_busy(
+    remaining: int, share: int
+) -> None:
+    # GIVEN an environment with 10 calls in the window, which the report about its last call counts
+    clock = Clock(0.0)
+    pacer = probed(clock, maximum=100, remaining=99)
+    _ten_calls_then(clock, pacer, maximum=100, remaining=remaining)
+    # WHEN calls ask without time moving THEN it takes its share (rounded down with no jitter), no more
+    assert goes(pacer, 100) == share
+
+
+@pytest.mark.parametrize(("jitter", "share"), [(0.0, 9), (0.19, 9), (0.21, 10), (0.99, 10)])
+def test_the_share_is_rounded_at_random_by_the_jitter(jitter: float, share: int) -> None:
+    # GIVEN a share of 49 / 5 = 9.8 slots THEN it is 10 when the jitter adds at least 0.2, else 9
+    clock = Clock(0.0)
+    pacer = probed(clock, maximum=100, remaining=99, jitter=jitter)
+    _ten_calls_then(clock, pacer, maximum=100, remaining=50)
+    assert goes(pacer, 100) == share
+
+
+def test_the_share_is_decided_once_per_report() -> None:
+    # GIVEN a share of 9, taken in full by calls 20 ms apart
+    clock = Clock(0.0)
+    pacer = probed(clock, maximum=100, remaining=99)
+    reported = _ten_calls_then(clock, pacer, maximum=100, remaining=50)
+    for _ in range(9):
+        clock.advance(0.02)
+        assert pacer.delay() == 0.0
+    last_sent = pacer.now()
+    assert pacer.delay() > 0
+    # WHEN the same report is seen again THEN it grants nothing more
+    pacer.observe(rate_report(100, 50), sent_at=reported)
+    assert goes(pacer, 5) == 0
+    # WHEN a newer report arrives (about the last call) THEN a new share is decided from it:
+    # 19 calls of this environment, 41 of others: 1 + 41/19 sharers of (40 - 1) slots, 12 with no jitter
+    clock.advance(0.1)
+    pacer.observe(rate_report(100, 40), sent_at=last_sent)
+    assert goes(pacer, 100) == 12
+
+
+def test_a_higher_reserve_keeps_more_slots_back() -> None:
+    # GIVEN alone in a window of 6, with 5 left after the probe
+    for reserve, share in [(0, 5), (1, 4), (3, 2), (5, 0)]:
+        clock = Clock(0.0)
+        pacer = probed(clock, maximum=6, remaining=5, reserve=reserve)
+        # THEN the free slots beyond the reserve go, whatever the rounding jitter
+        assert goes(pacer, 10) == share, reserve
+        jittery = probed(Clock(0.0), maximum=6, remaining=5, reserve=reserve, jitter=0.99)
+        assert goes(jittery, 10) == share, reserve
+
+
+def test_calls_started_after_the_reported_request_left_count_against_its_remainder() -> None:
+    # GIVEN alone in a window of 10: the probe at t=0, then calls at t=0.2 and t=0.3
+    clock = Clock(0.0)
+    pacer = probed(clock, maximum=10, remaining=9)
+    clock.advance(0.1)
+    assert pacer.delay() == 0.0
+    sent_at = pacer.now()
+    clock.advance(0.1)
+    assert pacer.delay() == 0.0
+    # WHEN the answer to the call at t=0.2 arrives: 7 left (HubSpot had seen the probe and that call)
+    clock.advance(0.1)
+    pacer.observe(rate_report(10, 7), sent_at=sent_at)
+    # THEN the call at t=0.3 counts against it: 6 free, 5 beyond the reserve, shared with the one busy
+    # slot nobody of ours explains (1 + 1/2 sharers): 3 go
+    assert goes(pacer, 10) == 3
+
+
+def test_calls_that_left_just_before_the_reported_one_may_not_have_been_counted() -> None:
+    # GIVEN alone in a window of 10: the probe at t=0, then calls 5 ms apart at t=0.2 and t=0.205
+    clock = Clock(0.0)
+    pacer = probed(clock, maximum=10, remaining=9)
+    clock.advance(0.1)
+    assert pacer.delay() == 0.0
+    clock.advance(0.005)
+    assert pacer.delay() == 0.0
+    sent_at = pacer.now()
+    # WHEN the answer to the later one says 7 left (it reached HubSpot first: the probe and itself)
+    clock.advance(0.1)
+    pacer.observe(rate_report(10, 7), sent_at=sent_at)
+    # THEN the earlier one, which may arrive after it, counts as not yet counted: 6 free, 5 go
+    assert goes(pacer, 10) == 5
+
+
+def test_a_late_report_about_an_older_request_is_ignored() -> None:
+    # GIVEN a report about a request sent at t1 is known
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0, reserve=0)
+    older = pacer.now()
+    clock.advance(1.0)
+    newer = pacer.now()
+    pacer.observe(rate_report(10, 9), sent_at=newer)
+    # WHEN the answer to an earlier request arrives afterwards saying nothing is left
+    pacer.observe(rate_report(10, 0), sent_at=older)
+    # THEN the newer picture stands: calls may start
     assert pacer.delay() == 0.0
 
 
@@ -180,6 +336,140 @@ def test_observing_none_keeps_the_previous_report() -> None:
     pacer.observe(None)
     clock.advance(0.1)
     assert pacer.delay() > 0
+
+
+def test_without_a_share_or_an_own_slot_freeing_soon_it_looks_again_after_one_average_slot() -> None:
+    # GIVEN nothing left in a window of 100 per 10 s: one slot is 0.1 s, and no call of ours in it
+    clock = Clock()
+    pacer = pacer_with(clock, maximum=100, remaining=0)
+    clock.advance(0.01)
+    # THEN it looks again after one slot, stretched by up to half of it by the jitter
+    assert pacer.delay() == pytest.approx(0.1)
+    jittery = RateLimitPacer(clock=clock, jitter=lambda: 1.0)
+    jittery.observe(rate_report(100, 0))
+    assert jittery.delay() == pytest.approx(0.15)
+
+
+# --- RateLimitPacer: reusing the slots this environment frees ----------------------------------------
+
+
+def _busy_window(clock: Clock, extra_at: list[float] | None = None, jitter: float = 0.0) -> RateLimitPacer:
+    """Window of 10 per 10 s (one slot: 1 s): the probe at t=0, calls of ours at ``extra_at`` and at
+    t=5; the answer to the call at t=5 says 1 left, the rest used by others (nothing beyond the reserve
+    to share)."""
+    clock.now = 0.0
+    pacer = probed(clock, maximum=10, remaining=9, jitter=jitter)
+    for at in [*(extra_at or []), 5.0]:
+        clock.now = at
+        assert pacer.delay() == 0.0
+    clock.advance(0.1)
+    pacer.observe(rate_report(10, 1), sent_at=5.0)
+    assert pacer.delay() > 0
+    return pacer
+
+
+def test_a_slot_this_environment_freed_is_reused_at_once() -> None:
+    # GIVEN our probe at t=0 frees its slot at t=10 + the 10 ms margin, and nothing is left to share
+    clock = Clock()
+    pacer = _busy_window(clock)
+    # WHEN asking just before THEN the wait ends when our slot frees
+    clock.now = 10.0
+    assert pacer.delay() == pytest.approx(0.01)
+    # WHEN it has freed THEN one call goes at once (the reserve does not hold back our own slot)
+    clock.now = 10.01
+    assert pacer.delay() == 0.0
+    # AND only one: the slot is reused once
+    assert pacer.delay() > 0
+
+
+def test_the_wait_ends_when_our_next_slot_frees_if_that_comes_before_the_jittered_slot() -> None:
+    # GIVEN our probe's slot frees at t=10.01 and a jitter that stretches the average slot to 1.495 s
+    clock = Clock()
+    pacer = _busy_window(clock, jitter=0.99)
+    # WHEN asking 1.2 s before it frees THEN the wait is 1.2 s, not the jittered slot
+    clock.now = 8.81
+    assert pacer.delay() == pytest.approx(1.2)
+    # AND 2 s before, the jittered slot comes first
+    clock.now = 8.01
+    assert pacer.delay() == pytest.approx(1.495)
+
+
+def test_a_freed_slot_left_unused_for_one_slot_time_is_no_longer_ours() -> None:
+    clock = Clock()
+    pacer = _busy_window(clock)
+    # WHEN asking one slot (1 s) after our slot freed THEN it may have been taken by others: wait
+    clock.now = 11.01
+    assert pacer.delay() > 0
+    # BUT just within one slot time it is still ours
+    pacer = _busy_window(clock)
+    clock.now = 10.99
+    assert pacer.delay() == 0.0
+
+
+def test_each_freed_slot_is_reused_even_after_an_earlier_one_was_reused_late() -> None:
+    # GIVEN our calls at t=0 and t=0.95 free their slots at t=10.01 and t=10.96
+    clock = Clock()
+    pacer = _busy_window(clock, extra_at=[0.95])
+    # WHEN the first is reused late, at t=10.9 THEN it goes, and the second is not free yet
+    clock.now = 10.9
+    assert pacer.delay() == 0.0
+    assert pacer.delay() == pytest.approx(0.06)
+    # WHEN asking at t=11.05, after the first slot's time is over THEN the second freed slot is reused
+    clock.now = 11.05
+    assert pacer.delay() == 0.0
+    assert pacer.delay() > 0
+
+
+def test_a_freed_slot_is_reused_even_after_taking_a_share_of_the_report() -> None:
+    # GIVEN the probe at t=0, a call at t=5 answered: 4 left, 4 used by others, 2 by us
+    clock = Clock(0.0)
+    pacer = probed(clock, maximum=10, remaining=9)
+    clock.now = 5.0
+    assert pacer.delay() == 0.0
+    clock.now = 5.1
+    pacer.observe(rate_report(10, 4), sent_at=5.0)
+    # WHEN the share is taken: 1 + 4/2 = 3 sharers of 4 - 1 free slots, one call
+    assert goes(pacer, 3) == 1
+    # THEN our probe's slot, freed at t=10.01, is still ours to reuse
+    clock.now = 10.01
+    assert pacer.delay() == 0.0
+
+
+def test_a_call_hubspot_refused_is_forgotten_and_frees_no_slot() -> None:
+    # GIVEN the probe at t=0 (answered: alone, 9 left), a call at t=0.5 refused with a 429
+    clock = Clock(0.0)
+    pacer = probed(clock, maximum=10, remaining=9)
+    clock.now = 0.5
+    assert pacer.delay() == 0.0
+    clock.now = 0.6
+    pacer.observe(rate_report(10, 0), sent_at=0.5)
+    pacer.release(0.5)
+    # AND the probe's slot reused at t=10.01, answered: window full
+    clock.now = 10.01
+    assert pacer.delay() == 0.0
+    clock.now = 10.1
+    pacer.observe(rate_report(10, 0), sent_at=10.01)
+    # WHEN the refused call's slot would have freed (t=10.51)
+    clock.now = 10.51
+    # THEN there is none to reuse: it never took one
+    assert pacer.delay() > 0
+
+
+def test_release_forgets_the_latest_call_started_by_then() -> None:
+    # GIVEN calls of ours at t=0 (the probe), 0.5 and 0.7; the one at 0.5 was refused
+    clock = Clock()
+    pacer = _busy_window(clock, extra_at=[0.5, 0.7])
+    pacer.release(0.5)
+    # THEN the slots of t=0 and t=0.7 free and are reused, that of t=0.5 does not exist
+    clock.now = 10.01
+    assert goes(pacer, 3) == 1
+    clock.now = 10.51
+    assert goes(pacer, 3) == 0
+    clock.now = 10.71
+    assert goes(pacer, 3) == 1
+
+
+# --- RateLimitPacer: after a 429, and under load ------------------------------------------------------
 
 
 def test_block_for_stops_every_call_until_it_ends() -> None:
@@ -205,39 +495,44 @@ def test_block_for_applies_without_any_report() -> None:
     assert pacer.delay() == pytest.approx(10.0)
 
 
-def test_a_higher_reserve_keeps_more_slots_back() -> None:
-    clock = Clock()
-    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0, reserve=3)
-    pacer.observe(RateLimitReport(maximum=100, remaining=5, interval_s=10.0))
-    clock.advance(0.1)
-    assert [pacer.delay() == 0.0 for _ in range(4)] == [True, True, False, False]
-
-
-@pytest.mark.parametrize("remaining", [0, 1, 2, 10, 40])
-def test_many_threads_never_take_more_than_the_report_allows(remaining: int) -> None:
-    # GIVEN one fresh report and a clock that does not move
-    clock = Clock()
-    pacer = pacer_with(clock, maximum=100, remaining=remaining)
-    clock.advance(0.1)
+@pytest.mark.parametrize(
+    ("remaining", "share"),
+    [(0, 0), (1, 0), (2, 0), (10, 1), (40, 6)],  # 1 + others/10 sharers of (remaining - 1)
+)
+def test_many_threads_never_take_more_than_one_report_allows_plus_the_own_freed_slots(
+    remaining: int, share: int
+) -> None:
+    # GIVEN ten calls of ours (100 per 10 s, one slot 0.1 s): the probe at t=0 and nine at t=0.05,
+    # all freed by t=10.06, and a report from t=5 with ``remaining``; the clock does not move
+    clock = Clock(0.0)
+    pacer = probed(clock, maximum=100, remaining=99)
+    clock.now = 0.05
+    assert goes(pacer, 9) == 9
+    pacer.observe(rate_report(100, remaining), sent_at=5.0)
+    clock.now = 10.06
     granted: list[int] = []
     lock = threading.Lock()
     start = threading.Barrier(16)
 
     def worker() -> None:
         start.wait()
-        mine = sum(1 for _ in range(25) if pacer.delay() == 0.0)
+        mine = goes(pacer, 25)
         with lock:
             granted.append(mine)
 
-    # WHEN 16 threads ask 25 times each at once
+    # WHEN 16 threads ask 25 times each at once, switching as often as the interpreter can
     threads = [threading.Thread(target=worker) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    # THEN exactly the slots above the reserve were handed out, never more than remained
-    assert sum(granted) == max(0, remaining - 1)
-    assert sum(granted) <= remaining
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch_interval)
+    # THEN exactly our ten freed slots and the report's share went, never more
+    assert sum(granted) == 10 + share
 
 
 def test_own_call_history_stays_bounded_without_rate_limit_headers() -> None:
@@ -245,47 +540,12 @@ def test_own_call_history_stays_bounded_without_rate_limit_headers() -> None:
     clock = Clock()
     pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0)
     for _ in range(3600):
-        assert pacer.delay() == 0.0
+        assert pacer.delay() == 0.0  # each one a probe: the last one timed out
         pacer.observe(None)
-        clock.advance(1.0)
+        clock.advance(PROBE_TIMEOUT_S)
     # THEN the pacer remembers only the calls that can still matter (about two intervals' worth)
     assert len(pacer._own_starts) <= 2 * DEFAULT_INTERVAL_S + 1
-    # AND a report arriving now is still paced against the recent calls it may not include
-    pacer.observe(RateLimitReport(maximum=100, remaining=2, interval_s=10.0))
-    clock.advance(0.1)
-    assert pacer.delay() == 0.0
-    assert pacer.delay() > 0
-
-
-# --- reports stamped with their request's send time ---------------------------------------------------
-
-
-def test_calls_started_after_the_reported_request_left_count_against_its_remainder() -> None:
-    # GIVEN a request sent at t0, then two more calls started before its answer (Remaining 3) arrives
-    clock = Clock()
-    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0, reserve=0)
-    assert pacer.delay() == 0.0
-    sent_at = pacer.now()
-    clock.advance(0.01)
-    assert pacer.delay() == 0.0
-    assert pacer.delay() == 0.0
-    clock.advance(0.01)
-    # WHEN the answer arrives, stamped with its request's send time
-    pacer.observe(RateLimitReport(maximum=10, remaining=3, interval_s=10.0), sent_at=sent_at)
-    # THEN only one more call may start: HubSpot had not seen the two started after t0
-    assert pacer.delay() == 0.0
-    assert pacer.delay() > 0.0
-
-
-def test_a_late_report_about_an_older_request_is_ignored() -> None:
-    # GIVEN a report about a request sent at t1 is known
-    clock = Clock()
-    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0, reserve=0)
-    older = pacer.now()
-    clock.advance(1.0)
-    newer = pacer.now()
-    pacer.observe(RateLimitReport(maximum=10, remaining=9, interval_s=10.0), sent_at=newer)
-    # WHEN the answer to an earlier request arrives afterwards saying nothing is left
-    pacer.observe(RateLimitReport(maximum=10, remaining=0, interval_s=10.0), sent_at=older)
-    # THEN the newer picture stands: calls may start
-    assert pacer.delay() == 0.0
+    # AND a report arriving now still counts the recent calls as ours: 9 in its window, and 91 of 100
+    # left means nobody else is busy, so every free slot but the reserve goes
+    pacer.observe(rate_report(100, 91))
+    assert goes(pacer, 100) == 90

@@ -132,21 +132,25 @@ class HubSpotClient:
         request = _Request(path, params, payload)
         attempts = _Attempts()
         while True:
+            # The token first (the first call of an environment reads the secret, which takes a while):
+            # the pacer counts a call from when it allows it, so the request must leave right after.
+            try:
+                token = self._credentials.access_token()
+            except CredentialError as error:
+                return CallResult(
+                    failure=Failure(FailureCategory.AUTHENTICATION, str(error), permanent=False)
+                )
             wait_failure = self._wait_for_slot(deadline)
             if wait_failure is not None:
                 return CallResult(failure=wait_failure)
-            result = self._attempt(request, deadline, stats, attempts)
+            result = self._attempt(request, token, deadline, stats, attempts)
             if result is not None:
                 return result
 
     def _attempt(
-        self, request: _Request, deadline: Deadline, stats: CallStats, attempts: _Attempts
+        self, request: _Request, token: str, deadline: Deadline, stats: CallStats, attempts: _Attempts
     ) -> CallResult | None:
         """One POST; None means "try again now" (the pacer and deadline are consulted first)."""
-        try:
-            token = self._credentials.access_token()
-        except CredentialError as error:
-            return CallResult(failure=Failure(FailureCategory.AUTHENTICATION, str(error), permanent=False))
         started = time.perf_counter()
         sent_at = self._pacer.now()
         try:
@@ -165,6 +169,8 @@ class HubSpotClient:
             return CallResult(failure=_network_failure(error))
         stats.record((time.perf_counter() - started) * 1000, throttled=response.status_code == 429)
         self._pacer.observe(RateLimitReport.from_headers(response.headers), sent_at=sent_at)
+        if response.status_code == 429:
+            self._pacer.release(sent_at)
         return self._on_response(response, token, deadline, attempts)
 
     def _on_response(

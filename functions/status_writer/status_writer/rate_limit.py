@@ -2,9 +2,11 @@
 
 HubSpot's burst limit is a rolling window per app (Max requests per Interval). Every concurrent
 invocation of the function shares it, and every response reports what is left, so the headers are
-the coordination signal. The pacer keeps the last report and counts what this environment started
-since; a slot used by this environment frees exactly one interval after it was used, while slots that
-other environments free are assumed to be reused by them. No I/O: time is injected.
+the coordination signal. The pacer keeps the last report (stamped with when its request left) and the
+start of every call of this environment. With nothing recent known, one call probes and the others wait
+for its answer. A slot this environment used frees one interval later and is reused at once; the free
+slots a report shows are seen by every environment, so each takes only its share of them. No I/O: time
+and jitter are injected.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 DEFAULT_INTERVAL_S = 10.0
+PROBE_TIMEOUT_S = 1.0  # a probe that has not answered by then no longer holds the others back
+PROBE_WAIT_S = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,7 @@ class RateLimitPacer:
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
         reserve: int = 1,
+        margin_s: float = 0.01,
     ) -> None:
         self._clock = clock
         self._jitter = jitter
@@ -61,6 +66,10 @@ class RateLimitPacer:
         self._reported_at = 0.0
         self._own_starts: deque[float] = deque()  # start times of this environment's calls
         self._blocked_until = 0.0
+        self._margin_s = margin_s
+        self._reused: deque[float] = deque()  # when the own slots this environment reused had freed
+        self._decided_for = -1.0  # the report whose free slots this environment last decided on
+        self._granted = 0  # slots of that report this environment may still take
 
     def delay(self) -> float:
         """Seconds to wait before the next call; 0.0 means go now (and the slot is taken)."""
@@ -70,25 +79,69 @@ class RateLimitPacer:
                 return self._blocked_until - now
             report = self._report
             if report is None or now - self._reported_at >= report.interval_s:
-                return self._take(now)  # nothing recent is known: the window has rolled
-            # A call of ours that started at s frees its slot at s + interval; calls that started before
-            # the report's window can no longer matter.
-            interval = report.interval_s
-            while self._own_starts and self._own_starts[0] <= self._reported_at - interval:
-                self._own_starts.popleft()
-            freed_since = sum(1 for start in self._own_starts if start + interval <= now)
-            started_since = sum(1 for start in self._own_starts if start > self._reported_at)
-            available = report.remaining + freed_since - started_since
-            if available > self._reserve:
-                return self._take(now)
-            # Wait for this environment's oldest call in the window to age out, or probe again after
-            # one average slot, whichever comes first; jitter keeps invocations from probing in step.
-            slot = interval / report.maximum
-            pending = [start + interval - now for start in self._own_starts if start + interval > now]
-            wait = min([slot * 2, *pending])
-            return max(0.001, wait) * (1 + 0.5 * self._jitter())
+                return self._probe(now, report)
+            return self._paced(now, report)
 
-    def _take(self, now: float) -> float:
+    def _probe(self, now: float, report: RateLimitReport | None) -> float:
+        """Nothing recent is known: one call goes first and its answer tells the others."""
+        if (
+            self._own_starts
+            and now - self._own_starts[-1] < PROBE_TIMEOUT_S
+            and (report is None or self._own_starts[-1] > self._reported_at)
+        ):
+            return PROBE_WAIT_S * (1 + self._jitter())
+        return self._take(now)
+
+    def _paced(self, now: float, report: RateLimitReport) -> float:
+        interval = report.interval_s
+        sent = self._reported_at
+        slot = interval / report.maximum
+        margin = self._margin_s
+        while self._own_starts and self._own_starts[0] <= sent - interval:
+            self._own_starts.popleft()
+        # A call of ours that started at s frees its slot at s + interval (+ a margin for the time the
+        # request took to arrive). A slot we freed a moment ago is ours to reuse at once; one left unused
+        # for longer than a slot may have been taken by another environment meanwhile. Each freed slot
+        # is reused once: reuses are remembered by the time the slot they took was freed.
+        free_at = [start + interval + margin for start in self._own_starts]
+        reused = self._reused_since(now - slot)
+        for freed_at in free_at:
+            if now - slot < freed_at <= now:
+                if freed_at in reused:
+                    reused.remove(freed_at)
+                else:
+                    return self._take(now, reusing=freed_at)
+        # HubSpot counted the reported call and what reached it before; calls of ours that left within
+        # a margin before the reported one may have arrived after it, so they count as not yet counted.
+        freed = sum(1 for t in free_at if t <= now)
+        unseen = sum(1 for start in self._own_starts if start > sent - margin)
+        reported_call = min(1, sum(1 for start in self._own_starts if sent - margin < start <= sent))
+        available = report.remaining + freed - (unseen - reported_call)
+        # Slots the report shows free are seen by every environment at once: once per report, this
+        # environment grants itself its share of them, the free slots beyond the reserve divided among
+        # the environments the report shows busy (randomly rounded, so shares add up on average).
+        if self._decided_for < sent:
+            self._decided_for = sent
+            own = sum(1 for start in self._own_starts if sent - interval < start <= sent)
+            others = max(0, report.maximum - report.remaining - own)
+            sharers = 1 + others / max(own, 1)
+            self._granted = int(max(0, available - self._reserve) / sharers + self._jitter())
+        if self._granted > 0 and available > self._reserve:
+            self._granted -= 1
+            return self._take(now)
+        # Otherwise look again when our next slot frees (then reuse it without delay) or after one
+        # average slot, jittered so invocations do not look in step, whichever comes first.
+        wait = slot * (1 + 0.5 * self._jitter())
+        pending = min((t - now for t in free_at if t > now), default=wait)
+        return max(0.001, min(wait, pending))
+
+    def _reused_since(self, since: float) -> list[float]:
+        """When the own slots reused within the last slot time had freed."""
+        while self._reused and self._reused[0] <= since:
+            self._reused.popleft()
+        return list(self._reused)
+
+    def _take(self, now: float, reusing: float | None = None) -> float:
         # Starts older than two intervals can never count again (the next report is newer than now), so
         # drop them here too: without a fresh report the pruning in delay() never runs and the deque grew
         # by one entry per call for the life of the execution environment.
@@ -96,6 +149,8 @@ class RateLimitPacer:
         while self._own_starts and self._own_starts[0] <= now - 2 * interval:
             self._own_starts.popleft()
         self._own_starts.append(now)
+        if reusing is not None:
+            self._reused.append(reusing)
         return 0.0
 
     def now(self) -> float:
@@ -115,6 +170,15 @@ class RateLimitPacer:
                 return
             self._report = report
             self._reported_at = stamp
+
+    def release(self, sent_at: float) -> None:
+        """A call HubSpot refused (429) took no slot: forget its start, or one interval later it would
+        count as a slot this environment freed, and spending that phantom slot is another 429."""
+        with self._lock:
+            for index in range(len(self._own_starts) - 1, -1, -1):
+                if self._own_starts[index] <= sent_at:
+                    del self._own_starts[index]
+                    return
 
     def block_for(self, seconds: float) -> None:
         """After a ten-secondly 429: nobody in this environment starts a call for ``seconds``."""
