@@ -82,10 +82,11 @@ def _known_function_bugs(summary: dict[str, object]) -> list[str]:
     found: list[str] = []
     for name, texts in problems.items():
         assert isinstance(texts, list)
-        if name.startswith("1 final state") and all('"UNSUBSCRIBE_ALL"' in t for t in texts):
-            # a key left at a write older than the contact's opt-out: the replay after it was cut
-            # short (a 429) and the redelivery was superseded by the ledger without finishing it
-            found.append("ordering-replay-lost")
+        if name.startswith("1 final state"):
+            # keys left at an older update when invocations cross or a replay is cut short (a 429 or
+            # 401 mid-replay, then the redelivery is superseded by the ledger without finishing it);
+            # traced cases in the chaos report. `make chaos` still fails on them (exit 1).
+            found.append("ordering-across-invocations")
         elif name.startswith("5 within") and all(
             "invocations raised" in t or KNOWN_BUGS["visibility-read-timeout"] in t for t in texts
         ):
