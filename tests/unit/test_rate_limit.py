@@ -69,6 +69,25 @@ def probed(
     return pacer
 
 
+def grown(
+    clock: Clock, maximum: int, calls: int, *, step: float = 0.02, reserve: int = 1, jitter: float = 0.0
+) -> tuple[RateLimitPacer, float]:
+    """A lone environment that made ``calls`` calls, ``step`` apart from now on, each round answered
+    (nobody else busy) about its last call; returns the pacer and when its last call left, whose
+    answer has not arrived yet."""
+    pacer = RateLimitPacer(clock=clock, jitter=lambda: jitter, reserve=reserve)
+    made, last = 0, clock.now
+    while True:
+        went = 0
+        while made < calls and pacer.delay() == 0.0:
+            made, went, last = made + 1, went + 1, pacer.now()
+            clock.advance(step)
+        assert went, f"stuck after {made} calls"
+        if made == calls:
+            return pacer, last
+        pacer.observe(rate_report(maximum, maximum - made), sent_at=last)
+
+
 # --- RateLimitReport.from_headers -------------------------------------------------------------------
 
 
@@ -146,8 +165,13 @@ def test_the_first_call_probes_and_the_others_wait_for_its_answer() -> None:
     assert pacer.delay() == pytest.approx(PROBE_WAIT_S)
     # WHEN the probe's answer arrives: alone in a window of 10, 9 left
     pacer.observe(rate_report(10, 9), sent_at=sent_at)
-    # THEN the three waiting calls go at once
-    assert goes(pacer, 3) == 3
+    # THEN a waiting call goes at once, and only one: the share is at most our calls in the window
+    assert goes(pacer, 3) == 1
+    second = pacer.now()
+    # AND when its answer arrives (8 left) the two others go
+    clock.advance(0.1)
+    pacer.observe(rate_report(10, 8), sent_at=second)
+    assert goes(pacer, 3) == 2
 
 
 def test_the_wait_for_the_probe_is_jittered() -> None:
@@ -194,39 +218,44 @@ def test_a_report_older_than_one_interval_means_probing_again() -> None:
     assert pacer.delay() == 0.0
     sent_at = pacer.now()
     assert pacer.delay() == pytest.approx(PROBE_WAIT_S)
-    # AND its answer paces the others again
+    # AND its answer paces the others again: one more call (our one call in the window)
     clock.advance(0.1)
     pacer.observe(rate_report(10, 9), sent_at=sent_at)
-    assert goes(pacer, 10) == 8  # 9 left, 1 kept in reserve
+    assert goes(pacer, 10) == 1
 
 
 # --- RateLimitPacer: the share of a report's free slots ----------------------------------------------
 
 
-def test_alone_an_environment_takes_every_free_slot_beyond_the_reserve() -> None:
-    # GIVEN a probe answered: 9 of 10 left, so nobody else is busy
+def test_alone_an_environment_doubles_its_calls_each_round_trip_up_to_the_reserve() -> None:
+    # GIVEN alone in a window of 20, the probe answered: 19 left
     clock = Clock(0.0)
-    pacer = probed(clock, maximum=10, remaining=9)
-    # WHEN calls ask without time moving THEN 8 go (the ninth slot stays in reserve), then they wait
-    assert goes(pacer, 12) == 8
+    pacer = probed(clock, maximum=20, remaining=19)
+    made = 1
+    # WHEN each round's last call is answered THEN the next round is as many calls as we have made
+    for expected in [1, 2, 4, 8, 3]:  # the last round: 4 left, 3 beyond the reserve
+        went = 0
+        while pacer.delay() == 0.0:
+            went, last = went + 1, pacer.now()
+            clock.advance(0.02)
+        assert went == expected
+        made += went
+        pacer.observe(rate_report(20, 20 - made), sent_at=last)
+    assert made == 19
 
 
-def _ten_calls_then(clock: Clock, pacer: RateLimitPacer, maximum: int, remaining: int) -> float:
-    """Ten calls of this environment (the probe at t=0, eight at t=0.1, one at t=0.2), then the answer
-    to the last one, 0.1 s later, with ``remaining``; returns when that call left."""
-    assert goes(pacer, 8) == 8
+def _ten_calls_then(clock: Clock, maximum: int, remaining: int, jitter: float = 0.0) -> RateLimitPacer:
+    """A lone environment's ten calls, 20 ms apart, then the answer to the last one with ``remaining``."""
+    pacer, last = grown(clock, maximum, 10, jitter=jitter)
     clock.advance(0.1)
-    assert pacer.delay() == 0.0
-    sent_at = pacer.now()
-    clock.advance(0.1)
-    pacer.observe(rate_report(maximum, remaining), sent_at=sent_at)
-    return sent_at
+    pacer.observe(rate_report(maximum, remaining), sent_at=last)
+    return pacer
 
 
 @pytest.mark.parametrize(
     ("remaining", "share"),
     [
-        (90, 89),  # nobody else busy: one sharer, every free slot but the reserve
+        (90, 10),  # nobody else busy: every free slot but the reserve, at most our 10 calls
         (50, 9),  # others use 40, this environment 10: 1 + 40/10 = 5 sharers, (50 - 1) / 5
         (20, 2),  # others use 70: 8 sharers, (20 - 1) / 8
         (1, 0),  # only the reserve is free
@@ -237,8 +266,7 @@ def test_the_free_slots_are_shared_among_the_environments_the_report_shows_busy(
 ) -> None:
     # GIVEN an environment with 10 calls in the window, which the report about its last call counts
     clock = Clock(0.0)
-    pacer = probed(clock, maximum=100, remaining=99)
-    _ten_calls_then(clock, pacer, maximum=100, remaining=remaining)
+    pacer = _ten_calls_then(clock, maximum=100, remaining=remaining)
     # WHEN calls ask without time moving THEN it takes its share (rounded down with no jitter), no more
     assert goes(pacer, 100) == share
 
@@ -247,73 +275,75 @@ def test_the_free_slots_are_shared_among_the_environments_the_report_shows_busy(
 def test_the_share_is_rounded_at_random_by_the_jitter(jitter: float, share: int) -> None:
     # GIVEN a share of 49 / 5 = 9.8 slots THEN it is 10 when the jitter adds at least 0.2, else 9
     clock = Clock(0.0)
-    pacer = probed(clock, maximum=100, remaining=99, jitter=jitter)
-    _ten_calls_then(clock, pacer, maximum=100, remaining=50)
+    pacer = _ten_calls_then(clock, maximum=100, remaining=50, jitter=jitter)
     assert goes(pacer, 100) == share
 
 
-def test_the_share_is_decided_once_per_report() -> None:
+def test_the_share_is_decided_once_per_report_about_a_call_made_since_the_last_share() -> None:
     # GIVEN a share of 9, taken in full by calls 20 ms apart
     clock = Clock(0.0)
-    pacer = probed(clock, maximum=100, remaining=99)
-    reported = _ten_calls_then(clock, pacer, maximum=100, remaining=50)
+    pacer = _ten_calls_then(clock, maximum=100, remaining=50)
+    reported = pacer._reported_at
+    sent: list[float] = []
     for _ in range(9):
         clock.advance(0.02)
         assert pacer.delay() == 0.0
-    last_sent = pacer.now()
+        sent.append(pacer.now())
     assert pacer.delay() > 0
     # WHEN the same report is seen again THEN it grants nothing more
     pacer.observe(rate_report(100, 50), sent_at=reported)
     assert goes(pacer, 5) == 0
-    # WHEN a newer report arrives (about the last call) THEN a new share is decided from it:
-    # 19 calls of this environment, 41 of others: 1 + 41/19 sharers of (40 - 1) slots, 12 with no jitter
+    # WHEN a newer report arrives, but about a call that left before the last share call
+    # THEN it shows the same free slots the others are taking too: nothing more either
     clock.advance(0.1)
-    pacer.observe(rate_report(100, 40), sent_at=last_sent)
+    pacer.observe(rate_report(100, 45), sent_at=sent[4])
+    assert goes(pacer, 5) == 0
+    # WHEN the report about the last share call arrives THEN a new share is decided from it:
+    # 19 calls of this environment, 41 of others: 1 + 41/19 sharers of (40 - 1) slots, 12 with no jitter
+    pacer.observe(rate_report(100, 40), sent_at=sent[-1])
     assert goes(pacer, 100) == 12
 
 
 def test_a_higher_reserve_keeps_more_slots_back() -> None:
-    # GIVEN alone in a window of 6, with 5 left after the probe
-    for reserve, share in [(0, 5), (1, 4), (3, 2), (5, 0)]:
-        clock = Clock(0.0)
-        pacer = probed(clock, maximum=6, remaining=5, reserve=reserve)
-        # THEN the free slots beyond the reserve go, whatever the rounding jitter
-        assert goes(pacer, 10) == share, reserve
-        jittery = probed(Clock(0.0), maximum=6, remaining=5, reserve=reserve, jitter=0.99)
-        assert goes(jittery, 10) == share, reserve
+    # GIVEN alone in a window of 20 with 10 calls of ours, and 10 left
+    for reserve, share in [(0, 10), (1, 9), (3, 7), (10, 0)]:
+        for jitter in (0.0, 0.99):
+            clock = Clock(0.0)
+            pacer, last = grown(clock, maximum=20, calls=10, reserve=reserve, jitter=jitter)
+            pacer.observe(rate_report(20, 10), sent_at=last)
+            # THEN the free slots beyond the reserve go, whatever the rounding jitter
+            assert goes(pacer, 20) == share, (reserve, jitter)
 
 
 def test_calls_started_after_the_reported_request_left_count_against_its_remainder() -> None:
-    # GIVEN alone in a window of 10: the probe at t=0, then calls at t=0.2 and t=0.3
+    # GIVEN ten calls of ours, then a share of 10 (alone, 20 left of 30), two of them taken 0.1 s apart
     clock = Clock(0.0)
-    pacer = probed(clock, maximum=10, remaining=9)
-    clock.advance(0.1)
+    pacer = _ten_calls_then(clock, maximum=30, remaining=20)
     assert pacer.delay() == 0.0
     sent_at = pacer.now()
     clock.advance(0.1)
     assert pacer.delay() == 0.0
-    # WHEN the answer to the call at t=0.2 arrives: 7 left (HubSpot had seen the probe and that call)
+    # WHEN the answer to the first of them arrives: 5 left (others took 14 meanwhile)
     clock.advance(0.1)
-    pacer.observe(rate_report(10, 7), sent_at=sent_at)
-    # THEN the call at t=0.3 counts against it: 6 free, 5 beyond the reserve, shared with the one busy
-    # slot nobody of ours explains (1 + 1/2 sharers): 3 go
+    pacer.observe(rate_report(30, 5), sent_at=sent_at)
+    # THEN the second counts against it: 4 free, 3 beyond the reserve go (of the 8 left of the share)
     assert goes(pacer, 10) == 3
 
 
 def test_calls_that_left_just_before_the_reported_one_may_not_have_been_counted() -> None:
-    # GIVEN alone in a window of 10: the probe at t=0, then calls 5 ms apart at t=0.2 and t=0.205
+    # GIVEN alone in a window of 14: ten calls of ours, answered 4 left, a share of 3
     clock = Clock(0.0)
-    pacer = probed(clock, maximum=10, remaining=9)
-    clock.advance(0.1)
+    pacer = _ten_calls_then(clock, maximum=14, remaining=4)
+    # AND two of it taken 5 ms apart
     assert pacer.delay() == 0.0
     clock.advance(0.005)
     assert pacer.delay() == 0.0
     sent_at = pacer.now()
-    # WHEN the answer to the later one says 7 left (it reached HubSpot first: the probe and itself)
+    # WHEN the answer to the later one says 3 left (it reached HubSpot first, the earlier one after it)
     clock.advance(0.1)
-    pacer.observe(rate_report(10, 7), sent_at=sent_at)
-    # THEN the earlier one, which may arrive after it, counts as not yet counted: 6 free, 5 go
-    assert goes(pacer, 10) == 5
+    pacer.observe(rate_report(14, 3), sent_at=sent_at)
+    # THEN the earlier one counts as not yet counted: 2 free, 1 beyond the reserve goes
+    assert goes(pacer, 10) == 1
 
 
 def test_a_late_report_about_an_older_request_is_ignored() -> None:
@@ -355,15 +385,16 @@ def test_without_a_share_or_an_own_slot_freeing_soon_it_looks_again_after_one_av
 
 def _busy_window(clock: Clock, extra_at: list[float] | None = None, jitter: float = 0.0) -> RateLimitPacer:
     """Window of 10 per 10 s (one slot: 1 s): the probe at t=0, calls of ours at ``extra_at`` and at
-    t=5; the answer to the call at t=5 says 1 left, the rest used by others (nothing beyond the reserve
-    to share)."""
+    t=5, each answered 0.1 s later; the answer to the call at t=5 says 1 left, the rest used by others
+    (nothing beyond the reserve to share)."""
     clock.now = 0.0
     pacer = probed(clock, maximum=10, remaining=9, jitter=jitter)
-    for at in [*(extra_at or []), 5.0]:
+    times = [*(extra_at or []), 5.0]
+    for made, at in enumerate(times, start=2):
         clock.now = at
         assert pacer.delay() == 0.0
-    clock.advance(0.1)
-    pacer.observe(rate_report(10, 1), sent_at=5.0)
+        clock.advance(0.1)
+        pacer.observe(rate_report(10, 1 if at == 5.0 else 10 - made), sent_at=at)
     assert pacer.delay() > 0
     return pacer
 
@@ -502,37 +533,41 @@ def test_block_for_applies_without_any_report() -> None:
 def test_many_threads_never_take_more_than_one_report_allows_plus_the_own_freed_slots(
     remaining: int, share: int
 ) -> None:
-    # GIVEN ten calls of ours (100 per 10 s, one slot 0.1 s): the probe at t=0 and nine at t=0.05,
-    # all freed by t=10.06, and a report from t=5 with ``remaining``; the clock does not move
-    clock = Clock(0.0)
-    pacer = probed(clock, maximum=100, remaining=99)
-    clock.now = 0.05
-    assert goes(pacer, 9) == 9
-    pacer.observe(rate_report(100, remaining), sent_at=5.0)
-    clock.now = 10.06
+    for _ in range(10):  # races are rare: try a few times
+        # GIVEN ten calls of ours (100 per 10 s, one slot 0.1 s), 5 ms apart from t=0, all freed by
+        # t=10.06, and a report from t=5 with ``remaining``; the clock does not move
+        clock = Clock(0.0)
+        pacer, _ = grown(clock, maximum=100, calls=10, step=0.005)
+        pacer.observe(rate_report(100, remaining), sent_at=5.0)
+        clock.now = 10.06
+        # WHEN 16 threads ask 25 times each at once, switching as often as the interpreter can
+        # THEN exactly our ten freed slots and the report's share went, never more
+        assert _asked_by_threads(pacer, threads=16, asks=25) == 10 + share
+
+
+def _asked_by_threads(pacer: RateLimitPacer, threads: int, asks: int) -> int:
+    """How many calls went when ``threads`` threads each asked ``asks`` times at once."""
     granted: list[int] = []
     lock = threading.Lock()
-    start = threading.Barrier(16)
+    start = threading.Barrier(threads)
 
     def worker() -> None:
         start.wait()
-        mine = goes(pacer, 25)
+        mine = goes(pacer, asks)
         with lock:
             granted.append(mine)
 
-    # WHEN 16 threads ask 25 times each at once, switching as often as the interpreter can
-    threads = [threading.Thread(target=worker) for _ in range(16)]
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     try:
-        for thread in threads:
+        for thread in workers:
             thread.start()
-        for thread in threads:
+        for thread in workers:
             thread.join()
     finally:
         sys.setswitchinterval(switch_interval)
-    # THEN exactly our ten freed slots and the report's share went, never more
-    assert sum(granted) == 10 + share
+    return sum(granted)
 
 
 def test_own_call_history_stays_bounded_without_rate_limit_headers() -> None:
@@ -546,6 +581,7 @@ def test_own_call_history_stays_bounded_without_rate_limit_headers() -> None:
     # THEN the pacer remembers only the calls that can still matter (about two intervals' worth)
     assert len(pacer._own_starts) <= 2 * DEFAULT_INTERVAL_S + 1
     # AND a report arriving now still counts the recent calls as ours: 9 in its window, and 91 of 100
-    # left means nobody else is busy, so every free slot but the reserve goes
+    # left means nobody else is busy, so a share as large as our calls in the window goes (forgotten
+    # calls would make 9 others busy: 10 sharers, and a share of one)
     pacer.observe(rate_report(100, 91))
-    assert goes(pacer, 100) == 90
+    assert goes(pacer, 100) == 9

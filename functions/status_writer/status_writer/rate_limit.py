@@ -70,6 +70,7 @@ class RateLimitPacer:
         self._reused: deque[float] = deque()  # when the own slots this environment reused had freed
         self._decided_for = -1.0  # the report whose free slots this environment last decided on
         self._granted = 0  # slots of that report this environment may still take
+        self._shared_at = -1.0  # when this environment last took a slot of a report's share
 
     def delay(self) -> float:
         """Seconds to wait before the next call; 0.0 means go now (and the slot is taken)."""
@@ -119,15 +120,21 @@ class RateLimitPacer:
         available = report.remaining + freed - (unseen - reported_call)
         # Slots the report shows free are seen by every environment at once: once per report, this
         # environment grants itself its share of them, the free slots beyond the reserve divided among
-        # the environments the report shows busy (randomly rounded, so shares add up on average).
-        if self._decided_for < sent:
+        # the environments the report shows busy (randomly rounded, so shares add up on average). Only
+        # a report about a call that left after the last share was taken decides again: the reports in
+        # between show the same free slots, which the others are taking too. And a share is at most
+        # the calls this environment has in the report's window (at least one): environments that
+        # start, or come back from a 429, together grow into the window instead of all taking it.
+        if self._decided_for < sent and sent >= self._shared_at:
             self._decided_for = sent
             own = sum(1 for start in self._own_starts if sent - interval < start <= sent)
             others = max(0, report.maximum - report.remaining - own)
             sharers = 1 + others / max(own, 1)
-            self._granted = int(max(0, available - self._reserve) / sharers + self._jitter())
+            share = int(max(0, available - self._reserve) / sharers + self._jitter())
+            self._granted = min(share, max(own, 1))
         if self._granted > 0 and available > self._reserve:
             self._granted -= 1
+            self._shared_at = now
             return self._take(now)
         # Otherwise look again when our next slot frees (then reuse it without delay) or after one
         # average slot, jittered so invocations do not look in step, whichever comes first.
