@@ -168,6 +168,7 @@ def _apply(
     already_applied: set[str] = set()
     known: dict[Subscriber, SubscriberRecord] = {}
     replay: set[Subscriber] = set()
+    writes_seen, unsubscribes_seen = list(write_winners), list(unsubscribe_winners)
     if runtime.ledger is not None:
         try:
             known = runtime.ledger.read(write_winners, unsubscribe_winners)
@@ -194,13 +195,16 @@ def _apply(
         results.setdefault(write.message.message_id, ItemResult(AWAITING_UNSUBSCRIBE_ALL))
     if runtime.ledger is not None:
         sent: list[StatusUpdate | UnsubscribeAll] = [*ordering.first, *ordering.then, *unsubscribe_winners]
+        seen: list[StatusUpdate | UnsubscribeAll] = [*writes_seen, *unsubscribes_seen]
+        screened_out = [item for item in seen if item.message.message_id in already_applied]
         _keep_order_across_invocations(
-            sent, results, known, replay, deadline=deadline, runtime=runtime, stats=stats
+            screened_out, sent, results, known, replay, deadline=deadline, runtime=runtime, stats=stats
         )
     return results, already_applied, ordering.superseded_by
 
 
 def _keep_order_across_invocations(
+    screened_out: Sequence[StatusUpdate | UnsubscribeAll],
     sent: Sequence[StatusUpdate | UnsubscribeAll],
     results: dict[str, ItemResult],
     known: Mapping[Subscriber, SubscriberRecord],
@@ -211,7 +215,8 @@ def _keep_order_across_invocations(
     stats: CallStats,
 ) -> None:
     """Record what applied; replay subscribers whose updates may have crossed another invocation's.
-    Whatever cannot be recorded or replayed comes back, to be sent again (writes are idempotent)."""
+    Whatever cannot be recorded or replayed comes back, to be sent again (writes are idempotent), and
+    so do updates the ledger already held (``screened_out``) whose subscriber's replay failed."""
     assert runtime.ledger is not None
     applied = [item for item in sent if results[item.message.message_id].applied]
     try:
@@ -222,7 +227,7 @@ def _keep_order_across_invocations(
             results[item.message.message_id] = ItemResult(LEDGER_UNAVAILABLE)
         return
     for subscriber in sorted(replay | conflicts):
-        mine = [item for item in applied if item.subscriber == subscriber]
+        mine = [item for item in (*applied, *screened_out) if item.subscriber == subscriber]
         done = replay_subscriber(
             subscriber,
             mine,

@@ -58,15 +58,23 @@ def screen(
         record = records.get(write.subscriber, SubscriberRecord())
         mine = version(write)
         portal_opt_out = record.opt_outs.get(PORTAL_WIDE, "")
+        newer_opt_out = any(stamp > mine for stamp in record.opt_outs.values())
         if record.writes.get(write.subscription_id, "") >= mine or portal_opt_out > mine:
             already.add(write.message.message_id)
-        elif any(stamp > mine for stamp in record.opt_outs.values()):
+            if newer_opt_out and record.writes.get(write.subscription_id, "") == mine:
+                # Applied before, yet a newer opt-out may not have been re-sent after it (a replay cut
+                # short returns the message): replay again rather than trust HubSpot's state.
+                replay.add(write.subscriber)
+        elif newer_opt_out:
             replay.add(write.subscriber)  # it may undo a newer brand opt-out: re-send what is newer
     for request in unsubscribes:
         record = records.get(request.subscriber, SubscriberRecord())
         mine = version(request)
-        if record.opt_outs.get(opt_out_scope(request.business_unit_id), "") >= mine:
+        stored = record.opt_outs.get(opt_out_scope(request.business_unit_id), "")
+        if stored >= mine:
             already.add(request.message.message_id)
+            if stored == mine and record.newest > mine:
+                replay.add(request.subscriber)  # as above: its replay may have been cut short
         elif record.newest > mine:
             replay.add(request.subscriber)  # it overrides newer writes: re-send them after it
     return Screening(already_applied=already, replay=replay)

@@ -43,7 +43,11 @@ class VisibilityScheduler:
                 try:
                     answer = self._sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
                 except Exception as error:  # the queue's own visibility timeout still applies
-                    code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
+                    response = getattr(error, "response", None)  # ReadTimeoutError has none
+                    code = (
+                        (response or {}).get("Error", {}).get("Code") if isinstance(response, dict) else None
+                    )
+                    code = code or type(error).__name__
                     logger.warning("visibility change failed", extra={"error": code, "count": len(batch)})
                     continue
                 changed += len(answer.get("Successful", []))

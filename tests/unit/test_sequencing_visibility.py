@@ -1,0 +1,79 @@
+"""sequencing.screen against the ledger's view, and the visibility scheduler's never-raise promise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ReadTimeoutError
+from status_writer.model import Message, StatusUpdate, UnsubscribeAll
+from status_writer.parse import parse_message
+from status_writer.sequencing import PORTAL_WIDE, SubscriberRecord, screen, version
+from status_writer.visibility import VisibilityScheduler
+
+from tests.factories import status_body, unsubscribe_all_body
+from tests.unit.helpers import message
+
+SUBSCRIBER = ("ada@example.com", "EMAIL")
+
+
+def parsed(body: dict[str, Any], message_id: str) -> Any:
+    return parse_message(message(body, message_id=message_id))
+
+
+def write_at(at: str) -> StatusUpdate:
+    item = parsed(status_body("ada@example.com", 1001, occurredAt=at), "w")
+    assert isinstance(item, StatusUpdate)
+    return item
+
+
+def opt_out_at(at: str, brand: int | None = None) -> UnsubscribeAll:
+    item = parsed(unsubscribe_all_body("ada@example.com", brand, occurredAt=at), "u")
+    assert isinstance(item, UnsubscribeAll)
+    return item
+
+
+def test_a_write_the_ledger_holds_newer_is_already_applied_without_replay() -> None:
+    w = write_at("2026-01-05T10:00:00Z")
+    newer = version(write_at("2026-01-05T11:00:00Z"))
+    result = screen([w], [], {SUBSCRIBER: SubscriberRecord(count=1, newest=newer, writes={1001: newer})})
+    assert result.already_applied == {"w"}
+    assert result.replay == set()
+
+
+def test_a_redelivered_write_under_a_newer_brand_opt_out_is_replayed_again() -> None:
+    # GIVEN the ledger holds this very write and a newer brand opt-out (an earlier replay was cut short)
+    w = write_at("2026-01-05T10:00:00Z")
+    opt_out = version(opt_out_at("2026-01-05T11:00:00Z", 0))
+    record = SubscriberRecord(count=2, newest=opt_out, writes={1001: version(w)}, opt_outs={"0": opt_out})
+    # WHEN screened THEN it is not sent again, but its subscriber is replayed
+    result = screen([w], [], {SUBSCRIBER: record})
+    assert result.already_applied == {"w"}
+    assert result.replay == {SUBSCRIBER}
+
+
+def test_a_redelivered_opt_out_older_than_later_writes_is_replayed_again() -> None:
+    u = opt_out_at("2026-01-05T10:00:00Z")
+    later = version(write_at("2026-01-05T11:00:00Z"))
+    record = SubscriberRecord(count=2, newest=later, writes={}, opt_outs={PORTAL_WIDE: version(u)})
+    result = screen([], [u], {SUBSCRIBER: record})
+    assert result.already_applied == {"u"}
+    assert result.replay == {SUBSCRIBER}
+
+
+class TimingOutSqs:
+    def change_message_visibility_batch(self, **_: Any) -> dict[str, Any]:
+        raise ReadTimeoutError(endpoint_url="http://127.0.0.1:9")
+
+
+def test_a_read_timeout_while_postponing_is_logged_not_raised() -> None:
+    # GIVEN an SQS client whose call times out (botocore's ReadTimeoutError carries no response)
+    scheduler = VisibilityScheduler(TimingOutSqs())
+    target = Message(
+        message_id="m",
+        position=0,
+        body="{}",
+        receipt_handle="h",
+        source_arn="arn:aws:sqs:us-east-1:123456789012:q",
+    )
+    # WHEN a postponement is asked for THEN nothing raises and nothing counts as changed
+    assert scheduler.postpone([(target, 30)]) == 0
