@@ -1,0 +1,146 @@
+"""The moto subprocess `make run` uses: loopback only, stopped with its process, and its speed-ups and
+thread-safety fixes leave SQS and DynamoDB answering as before."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from local.event_source import default_sqs_client
+from local.moto_server import MotoServer
+from local.tables import create_table
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sqs(moto: MotoServer) -> Any:
+    return default_sqs_client("us-east-1", moto.endpoint)
+
+
+def test_it_listens_on_loopback_and_stops_with_its_process() -> None:
+    server = MotoServer()
+    endpoint = server.start()
+    pid = server.pid
+    assert endpoint.startswith("http://127.0.0.1:")
+    server.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_visibility_timeouts_delays_and_redrive_still_behave(sqs: Any) -> None:
+    # GIVEN a queue with a 1 s visibility timeout redriving after one receive, and a delayed message
+    dlq = sqs.create_queue(QueueName=f"dlq-{time.monotonic_ns()}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    url = sqs.create_queue(
+        QueueName=f"q-{time.monotonic_ns()}", Attributes={"VisibilityTimeout": "1", "RedrivePolicy": redrive}
+    )["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="now")
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=1)
+    # WHEN it is received at once, then after the timeout
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+    time.sleep(1.3)
+    second = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    # THEN the delayed message shows up only after its delay, and the received one moved to the DLQ
+    assert [m["Body"] for m in first] == ["now"]
+    assert [m["Body"] for m in second] == ["later"]
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=dlq).get("Messages", [])] == ["now"]
+
+
+def test_concurrent_receives_and_deletes_neither_duplicate_nor_revive(sqs: Any, moto: MotoServer) -> None:
+    # GIVEN 600 messages and three consumers deleting one message at a time, concurrently
+    url = sqs.create_queue(QueueName=f"race-{time.monotonic_ns()}", Attributes={"VisibilityTimeout": "600"})[
+        "QueueUrl"
+    ]
+    for start in range(0, 600, 10):
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(start + i)} for i in range(10)]
+        )
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def consume() -> None:
+        client = default_sqs_client("us-east-1", moto.endpoint)
+        while messages := client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            with lock:
+                seen.extend(m["Body"] for m in messages)
+            for message in messages:
+                client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    threads = [threading.Thread(target=consume) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN each message was delivered once and none is left (visible or in flight)
+    assert sorted(seen, key=int) == [str(n) for n in range(600)]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (
+        attributes["ApproximateNumberOfMessages"],
+        attributes["ApproximateNumberOfMessagesNotVisible"],
+    ) == ("0", "0")
+
+
+def test_a_cancelled_transaction_changes_nothing(moto: MotoServer) -> None:
+    # GIVEN the template's version table with one item
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto.endpoint)
+    table = create_table(dynamodb, f"t-{time.monotonic_ns()}")
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "a"}, "sk": {"S": "HEAD"}, "v": {"N": "1"}})
+    # WHEN a transaction overwrites it, adds two items, then fails its last condition
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"pk": {"S": "a"}, "sk": {"S": "HEAD"}, "v": {"N": "2"}},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"pk": {"S": "b"}, "sk": {"S": "HEAD"}, "v": {"N": "2"}},
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "a"}, "sk": {"S": "v1"}},
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"N": "3"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "c"}, "sk": {"S": "HEAD"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    # THEN the table is exactly as before
+    items = dynamodb.scan(TableName=table)["Items"]
+    assert [(i["pk"]["S"], i["sk"]["S"], i["v"]["N"]) for i in items] == [("a", "HEAD", "1")]
+    # AND a transaction that holds still applies all its items
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "b"}, "sk": {"S": "HEAD"}, "v": {"N": "5"}}}},
+            {"Delete": {"TableName": table, "Key": {"pk": {"S": "a"}, "sk": {"S": "HEAD"}}}},
+        ]
+    )
+    items = dynamodb.scan(TableName=table)["Items"]
+    assert [(i["pk"]["S"], i["v"]["N"]) for i in items] == [("b", "5")]
