@@ -59,6 +59,10 @@ REPLAY_INCOMPLETE = Failure(
     "applied, but a crossing update of the same contact could not be re-sent in order yet",
     permanent=False,
 )
+# Failures after which HubSpot may or may not have applied the call.
+UNCERTAIN = frozenset(
+    {FailureCategory.UNKNOWN_OUTCOME, FailureCategory.NETWORK, FailureCategory.HUBSPOT_UNAVAILABLE}
+)
 # AWS calls must fit in the deadline's safety margin.
 AWS_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
 # botocore validates every parameter of every request client-side; the ledger's requests are built by
@@ -226,8 +230,16 @@ def _keep_order_across_invocations(
         for item in applied:
             results[item.message.message_id] = ItemResult(LEDGER_UNAVAILABLE)
         return
+    # A call whose outcome is unknown (PROCESSING, a timeout, a 5xx) may have landed after a newer update
+    # another invocation applied meanwhile: replay those subscribers too (only newer entries are sent).
+    uncertain = [
+        item
+        for item in sent
+        if (failure := results[item.message.message_id].failure) is not None and failure.category in UNCERTAIN
+    ]
+    replay = replay | {item.subscriber for item in uncertain}
     for subscriber in sorted(replay | conflicts):
-        mine = [item for item in (*applied, *screened_out) if item.subscriber == subscriber]
+        mine = [item for item in (*applied, *screened_out, *uncertain) if item.subscriber == subscriber]
         done = replay_subscriber(
             subscriber,
             mine,
