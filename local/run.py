@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -44,6 +45,7 @@ from local.verify import (
     check_state,
     emulator_lookup,
     hubspot_api_lookup,
+    key_history,
     lost_messages,
     queue_depth,
     read_dead_letters,
@@ -496,6 +498,7 @@ def _run_pipeline(
             sources=pipeline.sources,
             drained=drained,
             strict_order=args.strict_order,
+            logs_dir=logs_dir,
         )
 
 
@@ -590,6 +593,7 @@ def _verify(
     sources: Sequence[SqsEventSource],
     drained: bool,
     strict_order: bool,
+    logs_dir: Path,
 ) -> None:
     items = plan.workload.items
     sent_items = [item for item in items if item.message_id]
@@ -626,6 +630,18 @@ def _verify(
     summary.state_mismatches = len(mismatches)
     summary.stale_overwrites = sum(1 for m in mismatches if m.stale_overwrite)
     summary.mismatch_samples = [m.to_dict() for m in mismatches[:5]]
+    if mismatches:  # the full story of each key, for whoever investigates
+        histories = [key_history(m.key, sent_items, lookup, tally.windows, letters.ids) for m in mismatches]
+        (logs_dir / "state_mismatches.json").write_text(json.dumps(histories, indent=1, default=str))
+    _judge(summary, drained=drained, strict_order=strict_order)
+    if tally.missing_batch_logs:
+        sys.stdout.write(f"note: {tally.missing_batch_logs} invocations logged no 'batch processed' line\n")
+    for sample in tally.failure_samples:
+        sys.stdout.write(f"note: a batch failed as a whole: {sample}\n")
+
+
+def _judge(summary: Summary, *, drained: bool, strict_order: bool) -> None:
+    """Turn the figures into problems (the run fails) and warnings (it does not)."""
     problems = summary.problems
     if not drained:
         problems.append("the queue did not drain within --drain-timeout")
@@ -644,10 +660,6 @@ def _verify(
             "wrote after the batch with it (SQS standard queues do not order; the handler orders within a batch)"
         )
         (problems if strict_order else summary.warnings).append(message)
-    if tally.missing_batch_logs:
-        sys.stdout.write(f"note: {tally.missing_batch_logs} invocations logged no 'batch processed' line\n")
-    for sample in tally.failure_samples:
-        sys.stdout.write(f"note: a batch failed as a whole: {sample}\n")
 
 
 def _describe(

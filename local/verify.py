@@ -198,6 +198,37 @@ def is_stale_overwrite(
     return False
 
 
+def key_history(
+    key: Key,
+    items: Iterable[WorkItem],
+    lookup: StatusLookup,
+    windows: Mapping[str, Window],
+    dead_lettered: set[str],
+) -> dict[str, Any]:
+    """Everything known about one key, for a person to read: HubSpot's status and write time, and
+    every message that touched the key with its time, its batch's window and whether it was dead-lettered."""
+    seen = lookup([key]).get(key, Observed(None))
+    touching = [item for item in items if any(k == key for k, _ in item.expectation.effects)]
+    return {
+        "key": list(key),
+        "hubspot": {"status": seen.status, "written_at": seen.written_at},
+        "messages": [
+            {
+                "message_id": item.message_id,
+                "status": dict(item.expectation.effects)[key],
+                "occurred_at": item.expectation.occurred_at.isoformat()
+                if item.expectation.occurred_at
+                else None,
+                "sent_at": item.sent_at,
+                "batch_window": windows.get(item.message_id),
+                "dead_lettered": item.message_id in dead_lettered,
+                "body": item.body,
+            }
+            for item in touching
+        ],
+    }
+
+
 def lost_messages(items: Iterable[WorkItem], deleted: set[str], letters: DeadLetters) -> dict[str, list[str]]:
     """Sent messages unaccounted for, by why: ``unsettled`` (never deleted nor redriven) and
     ``missing_dead_letter`` (the oracle says DLQ, and it is not there)."""
