@@ -240,6 +240,10 @@ def _keep_order_across_invocations(
     replay = replay | {item.subscriber for item in uncertain}
     for subscriber in sorted(replay | conflicts):
         mine = [item for item in (*applied, *screened_out, *uncertain) if item.subscriber == subscriber]
+        if not mine:
+            # Nothing of this subscriber changed HubSpot here (e.g. HubSpot rejected the write): a replay
+            # would re-send its whole history, and if cut short, no message would come back to redo it.
+            continue
         done = replay_subscriber(
             subscriber,
             mine,
