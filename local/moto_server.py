@@ -157,6 +157,35 @@ def make_sqs_thread_safe() -> None:
     models.Queue.delete_message = delete_message  # type: ignore[method-assign]
 
 
+def make_dynamodb_thread_safe() -> None:
+    """Make moto's conditional writes atomic, as DynamoDB's are.
+
+    moto's server handles requests in threads and checks a write's condition, then writes, with no
+    lock: two concurrent conditional writes (or transactions) on one item can both pass their check,
+    which defeats optimistic concurrency such as the function's ordering ledger. Every writing call
+    now holds one lock per backend (re-entrant: a transaction calls the single-item writes).
+    """
+    import threading
+
+    from moto.dynamodb import models
+
+    lock = threading.RLock()
+
+    def serialised(method: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(self, *args, **kwargs)
+
+        call.__name__ = method.__name__
+        call.__doc__ = method.__doc__
+        return call
+
+    backend = models.DynamoDBBackend
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+        if hasattr(backend, name):
+            setattr(backend, name, serialised(getattr(backend, name)))
+
+
 class _TableKeepingCopy:
     """Stands in for the `copy` module inside moto.dynamodb.models: deep copies of whole tables (its
     transaction backup) return the table itself; everything else is copied as before."""
@@ -248,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         speed_up_sqs()
         make_sqs_thread_safe()
         speed_up_dynamodb_transactions()
+        make_dynamodb_thread_safe()
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -94,7 +94,9 @@ def format_table(summary: Summary) -> str:
         _row("valid updates dead-lettered", s.unexpected_dead_letters),
     ]
     for sample in s.mismatch_samples:
-        note = " (delivery order: a batch without it wrote last)" if sample.get("stale_overwrite") else ""
+        note = (
+            " (a batch without it wrote last)" if sample.get("stale_overwrite") else " (no batch wrote that)"
+        )
         lines.append(
             f"    {tuple(sample['key'])}: HubSpot {sample['actual']}, newest {sample['expected']}{note}"
         )

@@ -8,8 +8,9 @@
   SQS (this includes anything still queued), plus a message the oracle says must be dead-lettered that
   is not in the DLQ.
 - State: for every key, HubSpot's status equals the newest applicable update (see
-  local.workload.expected_final_state). A mismatch where HubSpot holds the newest update of the last
-  batch that carried the key is flagged ``stale_overwrite``: delivery order, not a lost write.
+  local.workload.expected_final_state). A mismatch that a batch without the newest update wrote (after
+  the batch with it) is flagged ``stale_overwrite``: delivery order the function did not undo. Any
+  other mismatch means a write went wrong. Either fails the run unless reordering is tolerated.
 """
 
 from __future__ import annotations
@@ -104,8 +105,8 @@ class StateMismatch:
     """One key whose HubSpot status is not the newest update's.
 
     ``stale_overwrite``: the status HubSpot holds was written by a batch that did not carry the newest
-    update, after the batch that did (SQS standard queues do not order messages; the handler orders
-    within a batch only). A delivery-order effect, not a lost write. Otherwise a write went wrong.
+    update, after the batch that did: SQS delivered out of order and the function (its ordering
+    ledger) did not put the newest back. Otherwise a write went wrong.
     """
 
     key: Key

@@ -144,3 +144,38 @@ def test_a_cancelled_transaction_changes_nothing(moto: MotoServer) -> None:
     )
     items = dynamodb.scan(TableName=table)["Items"]
     assert [(i["pk"]["S"], i["v"]["N"]) for i in items] == [("b", "5")]
+
+
+def test_concurrent_conditional_transactions_never_both_win(moto: MotoServer) -> None:
+    # GIVEN a version counter and four writers, each bumping it only if it still holds what they read
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto.endpoint)
+    table = create_table(dynamodb, f"v-{time.monotonic_ns()}")
+    key = {"pk": {"S": "k"}, "sk": {"S": "HEAD"}}
+    dynamodb.put_item(TableName=table, Item={**key, "v": {"N": "0"}})
+    won: list[str] = []
+
+    def bump() -> None:
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto.endpoint)
+        for _ in range(15):
+            seen = client.get_item(TableName=table, Key=key)["Item"]["v"]["N"]
+            update = {
+                "TableName": table,
+                "Key": key,
+                "UpdateExpression": "SET v = v + :one",
+                "ConditionExpression": "v = :seen",
+                "ExpressionAttributeValues": {":seen": {"N": seen}, ":one": {"N": "1"}},
+            }
+            try:
+                client.transact_write_items(TransactItems=[{"Update": update}])
+                won.append(seen)
+            except client.exceptions.TransactionCanceledException:
+                pass
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN each version was won by exactly one writer, and the counter says how many won
+    assert len(won) == len(set(won))
+    assert dynamodb.get_item(TableName=table, Key=key)["Item"]["v"]["N"] == str(len(won))
