@@ -140,10 +140,10 @@ def test_crossing_invocations_end_with_the_newest_state(stack: Stack, load_handl
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    # THEN the second to record found the first's record and replayed (a third call), so whichever
-    # landed last, the final state is the newest, and nothing comes back
+    # THEN whatever the interleaving (crossing: the second to record finds the first's record and replays;
+    # not crossing: the later one is superseded or simply newer), the newest state was the last to land,
+    # HubSpot holds it, and nothing comes back
     assert responses == {"newer": {"batchItemFailures": []}, "older": {"batchItemFailures": []}}
-    assert len(calls(stack)) == 3
     assert calls(stack)[-1]["body"]["inputs"][0]["statusState"] == "UNSUBSCRIBED"
     assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
 
