@@ -10,12 +10,13 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 
 from local.hubspot_emulator import Faults
 from local.tables import create_table
 from tests.factories import LambdaContext, sqs_event, sqs_record, status_body, unsubscribe_all_body
-from tests.integration.conftest import Stack
+from tests.integration.conftest import TOKEN, Stack
 
 WRITE = "/communication-preferences/v4/statuses/batch/write"
 UNSUBSCRIBE = "/communication-preferences/v4/statuses/batch/unsubscribe-all"
@@ -111,6 +112,41 @@ def test_an_old_write_under_a_newer_brand_opt_out_is_overridden_again(
     # THEN it was sent (its brand is unknown to the function) and the opt-out replayed after it
     assert response == {"batchItemFailures": []}
     assert [call["path"] for call in calls(stack)] == [UNSUBSCRIBE, WRITE, UNSUBSCRIBE]
+    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("ledger_table")
+def test_a_redelivery_after_an_unrecorded_late_write_restores_the_newest_state(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN the newer update (11:00) applied and recorded by one invocation
+    handler = load_handler().handler
+    newer = status_body("ada@example.com", 1001, "UNSUBSCRIBED", occurredAt="2026-01-05T11:00:00Z")
+    assert handler(event_of(stack, newer), LambdaContext()) == {"batchItemFailures": []}
+    # AND the older update's first delivery reached HubSpot afterwards, in an invocation killed before it
+    # recorded anything (its call is made here, over HTTP with the same token, as that invocation made it)
+    older = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
+    killed_call = httpx.post(
+        f"{stack.emulator.base_url}{WRITE}",
+        json={
+            "inputs": [
+                {
+                    **{k: older[k] for k in ("subscriberIdString", "subscriptionId", "statusState")},
+                    "channel": "EMAIL",
+                }
+            ]
+        },
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    )
+    assert killed_call.status_code == 200
+    assert state(stack, "ada@example.com", 1001) == "SUBSCRIBED"
+    # WHEN SQS delivers the older message again
+    record = sqs_record(older, receive_count=2, queue_arn=stack.queue_arn)
+    response = handler(sqs_event(record), LambdaContext())
+    # THEN it is not applied again, the newer update is re-sent after it, and HubSpot holds the newest
+    assert response == {"batchItemFailures": []}
+    assert calls(stack)[-1]["body"]["inputs"][0]["statusState"] == "UNSUBSCRIBED"
     assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
 
 

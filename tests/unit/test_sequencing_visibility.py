@@ -16,18 +16,18 @@ from tests.unit.helpers import message
 SUBSCRIBER = ("ada@example.com", "EMAIL")
 
 
-def parsed(body: dict[str, Any], message_id: str) -> Any:
-    return parse_message(message(body, message_id=message_id))
+def parsed(body: dict[str, Any], message_id: str, receive_count: int = 1) -> Any:
+    return parse_message(message(body, message_id=message_id, receive_count=receive_count))
 
 
-def write_at(at: str) -> StatusUpdate:
-    item = parsed(status_body("ada@example.com", 1001, occurredAt=at), "w")
+def write_at(at: str, receive_count: int = 1) -> StatusUpdate:
+    item = parsed(status_body("ada@example.com", 1001, occurredAt=at), "w", receive_count)
     assert isinstance(item, StatusUpdate)
     return item
 
 
-def opt_out_at(at: str, brand: int | None = None) -> UnsubscribeAll:
-    item = parsed(unsubscribe_all_body("ada@example.com", brand, occurredAt=at), "u")
+def opt_out_at(at: str, brand: int | None = None, receive_count: int = 1) -> UnsubscribeAll:
+    item = parsed(unsubscribe_all_body("ada@example.com", brand, occurredAt=at), "u", receive_count)
     assert isinstance(item, UnsubscribeAll)
     return item
 
@@ -58,6 +58,53 @@ def test_a_redelivered_opt_out_older_than_later_writes_is_replayed_again() -> No
     result = screen([], [u], {SUBSCRIBER: record})
     assert result.already_applied == {"u"}
     assert result.replay == {SUBSCRIBER}
+
+
+def test_a_redelivered_write_the_ledger_holds_newer_replays_its_subscriber() -> None:
+    # GIVEN a write delivered before (its first delivery may have reached HubSpot and died unrecorded)
+    # and a ledger that holds a newer write of the same subscription
+    w = write_at("2026-01-05T10:00:00Z", receive_count=2)
+    newer = version(write_at("2026-01-05T11:00:00Z"))
+    record = SubscriberRecord(count=1, newest=newer, writes={1001: newer})
+    # WHEN screened
+    result = screen([w], [], {SUBSCRIBER: record})
+    # THEN it is not sent, and the newer entries are re-sent after whatever the first delivery did
+    assert result.already_applied == {"w"}
+    assert result.replay == {SUBSCRIBER}
+
+
+def test_a_redelivered_write_under_a_newer_portal_opt_out_replays_its_subscriber() -> None:
+    w = write_at("2026-01-05T10:00:00Z", receive_count=3)
+    opt_out = version(opt_out_at("2026-01-05T11:00:00Z"))
+    record = SubscriberRecord(count=1, newest=opt_out, opt_outs={PORTAL_WIDE: opt_out})
+    result = screen([w], [], {SUBSCRIBER: record})
+    assert result.already_applied == {"w"}
+    assert result.replay == {SUBSCRIBER}
+
+
+def test_a_redelivered_opt_out_under_a_newer_opt_out_and_newer_writes_replays_its_subscriber() -> None:
+    u = opt_out_at("2026-01-05T10:00:00Z", receive_count=2)
+    newer_opt_out = version(opt_out_at("2026-01-05T11:00:00Z"))
+    later_write = version(write_at("2026-01-05T12:00:00Z"))
+    record = SubscriberRecord(
+        count=2, newest=later_write, writes={1001: later_write}, opt_outs={PORTAL_WIDE: newer_opt_out}
+    )
+    result = screen([], [u], {SUBSCRIBER: record})
+    assert result.already_applied == {"u"}
+    assert result.replay == {SUBSCRIBER}
+
+
+def test_a_first_delivery_the_ledger_holds_newer_is_not_replayed() -> None:
+    # the all-quiet case: an old update arriving late for the first time never reached HubSpot
+    u = opt_out_at("2026-01-05T10:00:00Z")
+    newer_opt_out = version(opt_out_at("2026-01-05T11:00:00Z"))
+    later_write = version(write_at("2026-01-05T12:00:00Z"))
+    record = SubscriberRecord(
+        count=2, newest=later_write, writes={1001: later_write}, opt_outs={PORTAL_WIDE: newer_opt_out}
+    )
+    result = screen([], [u], {SUBSCRIBER: record})
+    assert result.already_applied == {"u"}
+    assert result.replay == set()
 
 
 class TimingOutSqs:

@@ -6,6 +6,8 @@ was applied per subscriber, and ``screen`` decides against it: an update the led
 the same or a newer version is superseded; an update that could clobber a newer one already applied
 (a write older than a brand's opt-out, an opt-out older than later writes) is sent and its subscriber
 then *replayed*: the ledger's newest entries re-sent in version order, so the newest lands last.
+A redelivered message is treated the same way: its earlier delivery may have reached HubSpot after a
+newer update and died (killed, timed out) before it was recorded.
 """
 
 from __future__ import annotations
@@ -57,13 +59,17 @@ def screen(
     for write in writes:
         record = records.get(write.subscriber, SubscriberRecord())
         mine = version(write)
+        held = record.writes.get(write.subscription_id, "")
         portal_opt_out = record.opt_outs.get(PORTAL_WIDE, "")
         newer_opt_out = any(stamp > mine for stamp in record.opt_outs.values())
-        if record.writes.get(write.subscription_id, "") >= mine or portal_opt_out > mine:
+        if held >= mine or portal_opt_out > mine:
             already.add(write.message.message_id)
-            if newer_opt_out and record.writes.get(write.subscription_id, "") == mine:
+            if newer_opt_out and held == mine:
                 # Applied before, yet a newer opt-out may not have been re-sent after it (a replay cut
                 # short returns the message): replay again rather than trust HubSpot's state.
+                replay.add(write.subscriber)
+            elif _redelivered(write) and (held > mine or newer_opt_out):
+                # An earlier delivery may have landed after the newer update and died unrecorded.
                 replay.add(write.subscriber)
         elif newer_opt_out:
             replay.add(write.subscriber)  # it may undo a newer brand opt-out: re-send what is newer
@@ -73,8 +79,13 @@ def screen(
         stored = record.opt_outs.get(opt_out_scope(request.business_unit_id), "")
         if stored >= mine:
             already.add(request.message.message_id)
-            if stored == mine and record.newest > mine:
-                replay.add(request.subscriber)  # as above: its replay may have been cut short
+            if (stored == mine or _redelivered(request)) and record.newest > mine:
+                replay.add(request.subscriber)  # as above: cut short, or an unrecorded earlier delivery
         elif record.newest > mine:
             replay.add(request.subscriber)  # it overrides newer writes: re-send them after it
     return Screening(already_applied=already, replay=replay)
+
+
+def _redelivered(item: StatusUpdate | UnsubscribeAll) -> bool:
+    """SQS delivered this message before: that delivery's HubSpot call may have happened unrecorded."""
+    return item.message.receive_count > 1
