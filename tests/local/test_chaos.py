@@ -68,40 +68,6 @@ def test_iso_times_of_late_updates_parse() -> None:
         assert _parse_time(json.loads(item.body)["occurredAt"]) == item.expectation.occurred_at
 
 
-KNOWN_BUGS = {
-    # visibility.py: getattr(error, "response", {}) is None for botocore's ReadTimeoutError, so a slow
-    # ChangeMessageVisibility raises out of the handler and the whole batch fails
-    "visibility-read-timeout": "AttributeError: 'NoneType' object has no attribute 'get'",
-}
-
-
-def _known_function_bugs(summary: dict[str, object]) -> list[str]:
-    """Which known bugs explain every failed invariant (empty if any failure is unexplained)."""
-    problems = summary.get("problems") or {}
-    assert isinstance(problems, dict)
-    found: list[str] = []
-    for name, texts in problems.items():
-        assert isinstance(texts, list)
-        if name.startswith("1 final state"):
-            # keys left at an older update when invocations cross or a replay is cut short (a 429 or
-            # 401 mid-replay, then the redelivery is superseded by the ledger without finishing it);
-            # traced cases in the chaos report. `make chaos` still fails on them (exit 1).
-            found.append("ordering-across-invocations")
-        elif name.startswith("2 invalid") and all(
-            "not in the DLQ" in t and '"subscriptionId": 999999' in t for t in texts
-        ):
-            # a write HubSpot would reject, deleted as superseded next to a brand opt-out and a replay
-            # (lost is still 0: it was settled, just not dead-lettered); traced in the chaos report
-            found.append("rejected-write-superseded")
-        elif name.startswith("5 within") and all(
-            "invocations raised" in t or KNOWN_BUGS["visibility-read-timeout"] in t for t in texts
-        ):
-            found.append("visibility-read-timeout")
-        else:
-            return []
-    return found
-
-
 @pytest.mark.slow
 def test_the_small_chaos_profile_keeps_every_invariant() -> None:
     # WHEN the small profile runs the whole pipeline under the fault schedule
@@ -126,11 +92,7 @@ def test_the_small_chaos_profile_keeps_every_invariant() -> None:
     invariants = summary["invariants"]
     for name in ("3 nothing", "4 no token"):
         assert next(ok for n, ok in invariants.items() if n.startswith(name)), report
-    # AND every invariant held. Two failures are known bugs of the function (reported, not fixed
-    # here; see the chaos report): they are XFAIL with the run's evidence, anything else fails.
-    known = _known_function_bugs(summary)
-    if not summary["ok"] and known:
-        pytest.xfail(f"known function bug(s): {known}; run: {report}")
+    # AND every invariant held (the report names each failing key with its history)
     assert completed.returncode == 0, report
     assert summary["ok"] is True, report
     assert all(invariants.values()), report
