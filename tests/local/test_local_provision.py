@@ -13,6 +13,8 @@ import pytest
 from local.provision import UnresolvedReference, provision, resolve_environment, substitute
 from local.template_model import DEFAULT_TEMPLATE, deployment_settings
 
+FAKE_TOKEN = "pat-x"
+
 
 @pytest.fixture
 def clients(aws: str) -> dict[str, Any]:
@@ -22,17 +24,23 @@ def clients(aws: str) -> dict[str, Any]:
     }
 
 
+def provision_default(clients: dict[str, Any], token: str = FAKE_TOKEN, **options: Any) -> Any:
+    """The project's template provisioned in moto with every client the run uses."""
+    return provision(
+        clients["sqs"],
+        clients["secretsmanager"],
+        DEFAULT_TEMPLATE,
+        token=token,
+        dynamodb=clients["dynamodb"],
+        **options,
+    )
+
+
 def test_the_queue_and_dlq_are_created_as_the_template_declares_them(clients: dict[str, Any]) -> None:
     # GIVEN the project's template and its deployment settings
     settings = deployment_settings(DEFAULT_TEMPLATE)
     # WHEN it is provisioned in moto
-    made = provision(
-        clients["sqs"],
-        clients["secretsmanager"],
-        DEFAULT_TEMPLATE,
-        token="pat-x",
-        dynamodb=clients["dynamodb"],
-    )
+    made = provision_default(clients)
     # THEN the source queue has the template's visibility timeout and redrive policy to the DLQ
     (queue,) = made.queues
     attributes = clients["sqs"].get_queue_attributes(QueueUrl=queue.url, AttributeNames=["All"])["Attributes"]
@@ -46,13 +54,7 @@ def test_the_queue_and_dlq_are_created_as_the_template_declares_them(clients: di
 
 def test_the_secret_and_every_reference_in_the_environment_resolve_locally(clients: dict[str, Any]) -> None:
     settings = deployment_settings(DEFAULT_TEMPLATE)
-    made = provision(
-        clients["sqs"],
-        clients["secretsmanager"],
-        DEFAULT_TEMPLATE,
-        token="pat-x",
-        dynamodb=clients["dynamodb"],
-    )
+    made = provision_default(clients)
     # WHEN the function's environment is resolved
     environment = resolve_environment(settings.environment, made.placeholders(0))
     # THEN no placeholder is left, the DLQ variable names the local DLQ, and the secret holds the token
@@ -66,14 +68,7 @@ def test_the_secret_and_every_reference_in_the_environment_resolve_locally(clien
 
 
 def test_shards_are_identical_queues_sharing_the_dlq(clients: dict[str, Any]) -> None:
-    made = provision(
-        clients["sqs"],
-        clients["secretsmanager"],
-        DEFAULT_TEMPLATE,
-        token="t",
-        shards=3,
-        dynamodb=clients["dynamodb"],
-    )
+    made = provision_default(clients, token="t", shards=3)
     assert len({queue.url for queue in made.queues}) == 3
     policies = [
         clients["sqs"].get_queue_attributes(
@@ -88,14 +83,7 @@ def test_shards_are_identical_queues_sharing_the_dlq(clients: dict[str, Any]) ->
 def test_a_resource_whose_condition_is_false_is_not_created(clients: dict[str, Any]) -> None:
     # GIVEN an existing secret named by parameter, so the template creates none of its own
     existing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mine-AbCdEf"
-    made = provision(
-        clients["sqs"],
-        clients["secretsmanager"],
-        DEFAULT_TEMPLATE,
-        token="t",
-        overrides={"HubSpotSecretArn": existing},
-        dynamodb=clients["dynamodb"],
-    )
+    made = provision_default(clients, token="t", overrides={"HubSpotSecretArn": existing})
     assert made.secret_arn == ""
     assert clients["secretsmanager"].list_secrets()["SecretList"] == []
 
