@@ -4,9 +4,12 @@ standard AWS_ENDPOINT_URL* variables, and a guard that keeps every AWS call on l
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 
 import pytest
+
+from tests.background import BackgroundRun, marked
 
 # Before anything builds a boto3 client: no test may reach a real AWS endpoint. Tests that need AWS
 # point these at moto; a stray client lands on a closed loopback port instead of the internet.
@@ -18,6 +21,49 @@ os.environ.pop("AWS_PROFILE", None)
 # Powertools reads these when the function's logger and metrics are created.
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "hubspot-subscription-sync")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "HubSpotSubscriptionSync")
+
+
+_BACKGROUND: dict[str, BackgroundRun] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "background(argv, timeout): the test's subprocess starts when collection ends (tests/background.py)",
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Background runs are checked last, so everything else runs while they wait."""
+    items.sort(key=lambda item: marked(item) is not None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
+    for item in session.items:
+        if (mark := marked(item)) is not None:
+            _BACKGROUND[item.nodeid] = BackgroundRun.start(mark.args[0], mark.kwargs.get("timeout", 300))
+
+
+def pytest_sessionfinish() -> None:
+    for run in _BACKGROUND.values():
+        run.stop()
+
+
+@pytest.fixture
+def background_run(request: pytest.FixtureRequest) -> subprocess.CompletedProcess[str]:
+    """The finished output of this test's background subprocess (started when collection ended)."""
+    mark = marked(request.node)
+    assert mark is not None, "background_run needs @pytest.mark.background(argv)"
+    run = _BACKGROUND.pop(request.node.nodeid, None) or BackgroundRun.start(
+        mark.args[0], mark.kwargs.get("timeout", 300)
+    )
+    try:
+        return run.finish()
+    finally:
+        run.stop()
 
 
 @pytest.fixture(scope="session")
