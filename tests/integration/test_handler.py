@@ -3,6 +3,7 @@ the emulator over loopback HTTP, the token from moto's Secrets Manager."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -232,6 +233,41 @@ def test_retryable_failures_come_back(
     assert len(summaries) == 1
     assert summaries[0].retryable == 2
     assert category in summaries[0].failure_categories
+
+
+def test_the_garbage_collector_is_paused_for_a_batch_and_restored_after(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN a warm environment with the collector on
+    app = load_handler()
+    assert gc.isenabled()
+    stack.send(status_body("ada@example.com", 1001))
+    # WHEN a batch runs, and when code inside the pause raises
+    response = app.handler(stack.receive_event(1), LambdaContext())
+    seen_inside: list[bool] = []
+
+    def fail_while_paused() -> None:
+        with app.collector_paused():
+            seen_inside.append(gc.isenabled())
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_while_paused()
+    # THEN the batch applied, the collector was off inside the pause and is on again after both
+    assert response == {"batchItemFailures": []}
+    assert seen_inside == [False]
+    assert gc.isenabled()
+
+
+def test_a_collector_switched_off_by_the_caller_stays_off(load_handler: Loader) -> None:
+    app = load_handler()
+    gc.disable()
+    try:
+        with app.collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_short_throttle_is_waited_out_within_the_invocation(stack: Stack, load_handler: Loader) -> None:
