@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -281,6 +282,28 @@ def test_a_short_throttle_is_waited_out_within_the_invocation(stack: Stack, load
     # THEN it waited and succeeded: two calls, the second applied
     assert response == {"batchItemFailures": []}
     assert [call["status"] for call in writes(stack)] == [429, 200]
+
+
+def test_a_throttle_without_retry_after_waits_until_the_oldest_own_call_leaves_the_window(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN one call at a time, one update per call, 10 calls per 2 s, 600 ms per answer, no
+    # Retry-After, and HubSpot refusing the second call with a ten-secondly 429
+    stack.emulator.configure(rate_limit_max=10, rate_limit_interval_ms=2000)
+    stack.emulator.set_faults(Faults(latency_ms=600, script=("ok", "429")))
+    stack.send(status_body("ada@example.com", 1001), status_body("bob@example.com", 1001))
+    event = stack.receive_event(2)
+    # WHEN the handler runs
+    app = load_handler(HUBSPOT_BATCH_LIMIT="1", HUBSPOT_MAX_IN_FLIGHT="1")
+    response = app.handler(event, LambdaContext())
+    # THEN both applied: the refused call was sent again once the first call had left the window,
+    # not a whole interval after the refusal
+    assert response == {"batchItemFailures": []}
+    log = writes(stack)
+    assert [entry["status"] for entry in log] == [200, 429, 200]
+    first, refused, again = (datetime.fromisoformat(entry["at"]) for entry in log)
+    assert (again - first).total_seconds() >= 2.0
+    assert (again - refused).total_seconds() < 2.0
 
 
 def test_daily_limit_parks_messages_until_the_reset(stack: Stack, load_handler: Loader) -> None:

@@ -256,8 +256,9 @@ def _ten_calls_then(clock: Clock, maximum: int, remaining: int, jitter: float = 
     ("remaining", "share"),
     [
         (90, 10),  # nobody else busy: every free slot but the reserve, at most our 10 calls
-        (50, 9),  # others use 40, this environment 10: 1 + 40/10 = 5 sharers, (50 - 1) / 5
-        (20, 2),  # others use 70: 8 sharers, (20 - 1) / 8
+        (30, 3),  # others use 60, this environment 10: 1 + 60/10 = 7 sharers, 1 + 3 kept back, 26 / 7
+        (20, 2),  # others use 70: 8 sharers, 1 + 3 kept back, 16 / 8
+        (50, 5),  # others use 40: 5 sharers, 3 kept back, 47 / 5 = 9, but others busy: half our 10 calls
         (1, 0),  # only the reserve is free
     ],
 )
@@ -271,37 +272,37 @@ def test_the_free_slots_are_shared_among_the_environments_the_report_shows_busy(
     assert goes(pacer, 100) == share
 
 
-@pytest.mark.parametrize(("jitter", "share"), [(0.0, 9), (0.19, 9), (0.21, 10), (0.99, 10)])
+@pytest.mark.parametrize(("jitter", "share"), [(0.0, 3), (0.28, 3), (0.29, 4), (0.99, 4)])
 def test_the_share_is_rounded_at_random_by_the_jitter(jitter: float, share: int) -> None:
-    # GIVEN a share of 49 / 5 = 9.8 slots THEN it is 10 when the jitter adds at least 0.2, else 9
+    # GIVEN a share of (30 - 4) / 7 = 3.71 slots THEN it is 4 when the jitter adds at least 0.29, else 3
     clock = Clock(0.0)
-    pacer = _ten_calls_then(clock, maximum=100, remaining=50, jitter=jitter)
+    pacer = _ten_calls_then(clock, maximum=100, remaining=30, jitter=jitter)
     assert goes(pacer, 100) == share
 
 
 def test_the_share_is_decided_once_per_report_about_a_call_made_since_the_last_share() -> None:
-    # GIVEN a share of 9, taken in full by calls 20 ms apart
+    # GIVEN a share of 3, taken in full by calls 20 ms apart
     clock = Clock(0.0)
-    pacer = _ten_calls_then(clock, maximum=100, remaining=50)
+    pacer = _ten_calls_then(clock, maximum=100, remaining=30)
     reported = pacer._reported_at
     sent: list[float] = []
-    for _ in range(9):
+    for _ in range(3):
         clock.advance(0.02)
         assert pacer.delay() == 0.0
         sent.append(pacer.now())
     assert pacer.delay() > 0
     # WHEN the same report is seen again THEN it grants nothing more
-    pacer.observe(rate_report(100, 50), sent_at=reported)
+    pacer.observe(rate_report(100, 30), sent_at=reported)
     assert goes(pacer, 5) == 0
     # WHEN a newer report arrives, but about a call that left before the last share call
     # THEN it shows the same free slots the others are taking too: nothing more either
     clock.advance(0.1)
-    pacer.observe(rate_report(100, 45), sent_at=sent[4])
+    pacer.observe(rate_report(100, 28), sent_at=sent[1])
     assert goes(pacer, 5) == 0
     # WHEN the report about the last share call arrives THEN a new share is decided from it:
-    # 19 calls of this environment, 41 of others: 1 + 41/19 sharers of (40 - 1) slots, 12 with no jitter
-    pacer.observe(rate_report(100, 40), sent_at=sent[-1])
-    assert goes(pacer, 100) == 12
+    # 13 calls of this environment, 62 of others: 1 + 62/13 = 5.8 sharers, 1 + 2 kept back, 22 / 5.8 = 3
+    pacer.observe(rate_report(100, 25), sent_at=sent[-1])
+    assert goes(pacer, 100) == 3
 
 
 def test_a_higher_reserve_keeps_more_slots_back() -> None:
@@ -452,14 +453,14 @@ def test_each_freed_slot_is_reused_even_after_an_earlier_one_was_reused_late() -
 
 
 def test_a_freed_slot_is_reused_even_after_taking_a_share_of_the_report() -> None:
-    # GIVEN the probe at t=0, a call at t=5 answered: 4 left, 4 used by others, 2 by us
+    # GIVEN the probe at t=0, a call at t=5 answered: 5 left, 3 used by others, 2 by us
     clock = Clock(0.0)
     pacer = probed(clock, maximum=10, remaining=9)
     clock.now = 5.0
     assert pacer.delay() == 0.0
     clock.now = 5.1
-    pacer.observe(rate_report(10, 4), sent_at=5.0)
-    # WHEN the share is taken: 1 + 4/2 = 3 sharers of 4 - 1 free slots, one call
+    pacer.observe(rate_report(10, 5), sent_at=5.0)
+    # WHEN the share is taken: 1 + 3/2 = 2.5 sharers of 5 - 1 free slots, one call
     assert goes(pacer, 3) == 1
     # THEN our probe's slot, freed at t=10.01, is still ours to reuse
     clock.now = 10.01
@@ -519,6 +520,40 @@ def test_block_for_stops_every_call_until_it_ends() -> None:
     assert pacer.delay() == 0.0
 
 
+def test_after_a_429_it_waits_until_its_oldest_call_in_the_window_leaves_it() -> None:
+    # GIVEN our calls at t=0 (the probe), t=0.95 and t=5 in a full 10 s window, then a 429 at t=6
+    clock = Clock()
+    pacer = _busy_window(clock, extra_at=[0.95])
+    clock.now = 6.0
+    # WHEN it is throttled THEN nothing goes until the probe's slot frees (t=10 + the margin)
+    assert pacer.throttled(10.0) == pytest.approx(4.01)
+    clock.now = 9.5
+    assert pacer.delay() == pytest.approx(0.51)
+    # AND then that slot is ours: one call goes at once, the next waits for the slot of t=0.95
+    clock.now = 10.01
+    assert pacer.delay() == 0.0
+    assert pacer.delay() == pytest.approx(0.95)
+
+
+def test_after_a_429_with_no_call_of_ours_in_the_window_it_waits_a_whole_jittered_interval() -> None:
+    # GIVEN a report but no call of this environment in the last 10 s
+    clock = Clock()
+    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.5)
+    pacer.observe(rate_report(10, 0))
+    # WHEN it is throttled THEN it waits the interval plus a tenth of it (half of the 20% jitter)
+    assert pacer.throttled(10.0) == pytest.approx(11.0)
+    assert pacer.delay() == pytest.approx(11.0)
+
+
+def test_a_429_never_shortens_a_longer_block() -> None:
+    clock = Clock()
+    pacer = _busy_window(clock)
+    clock.now = 6.0
+    pacer.block_for(30.0)
+    # WHEN throttled while blocked for longer THEN the block stands
+    assert pacer.throttled(10.0) == pytest.approx(30.0)
+
+
 def test_block_for_applies_without_any_report() -> None:
     clock = Clock()
     pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0)
@@ -528,7 +563,8 @@ def test_block_for_applies_without_any_report() -> None:
 
 @pytest.mark.parametrize(
     ("remaining", "share"),
-    [(0, 0), (1, 0), (2, 0), (10, 1), (40, 6)],  # 1 + others/10 sharers of (remaining - 1)
+    # 1 + others/10 sharers of (remaining - kept back), at most half our 10 calls
+    [(0, 0), (1, 0), (2, 0), (10, 0), (25, 2), (40, 5)],
 )
 def test_many_threads_never_take_more_than_one_report_allows_plus_the_own_freed_slots(
     remaining: int, share: int

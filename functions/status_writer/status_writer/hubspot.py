@@ -7,6 +7,7 @@ expected failure.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -22,7 +23,7 @@ from status_writer.config import Settings
 from status_writer.credentials import CredentialError, Credentials
 from status_writer.deadline import Deadline
 from status_writer.model import Failure, FailureCategory
-from status_writer.rate_limit import RateLimitPacer, RateLimitReport
+from status_writer.rate_limit import DEFAULT_INTERVAL_S, RateLimitPacer, RateLimitReport
 
 WRITE_PATH = "/communication-preferences/v4/statuses/batch/write"
 UNSUBSCRIBE_ALL_PATH = "/communication-preferences/v4/statuses/batch/unsubscribe-all"
@@ -201,8 +202,13 @@ class HubSpotClient:
             reset_s = seconds_until_daily_reset(datetime.now(UTC))
             detail = "HubSpot's daily request limit is used up"
             return CallResult(failure=Failure(FailureCategory.DAILY_LIMIT, detail, False, reset_s))
-        wait_s = _ten_secondly_wait(response)
-        self._pacer.block_for(wait_s)
+        retry_after_s = _retry_after(response)
+        if retry_after_s is not None:
+            wait_s = retry_after_s
+            self._pacer.block_for(wait_s)
+        else:
+            report = RateLimitReport.from_headers(response.headers)
+            wait_s = self._pacer.throttled(report.interval_s if report else DEFAULT_INTERVAL_S)
         if attempts.throttled < MAX_TEN_SECONDLY_RETRIES and deadline.allows_call(after_wait_s=wait_s):
             attempts.throttled += 1
             return None
@@ -267,14 +273,14 @@ def _policy_name(body: Any) -> str | None:
     return None
 
 
-def _ten_secondly_wait(response: httpx.Response) -> float:
-    """Retry-After when given (seconds, capped), else until the rolling window has moved on, with jitter."""
-    retry_after = response.headers.get("retry-after", "")
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds (capped, with jitter) when HubSpot names a wait; None when it does not."""
     try:
-        seconds = float(retry_after)
+        seconds = float(response.headers.get("retry-after", ""))
     except ValueError:
-        report = RateLimitReport.from_headers(response.headers)
-        seconds = report.interval_s if report else 10.0
+        return None
+    if not math.isfinite(seconds):
+        return None
     return min(max(seconds, 0.05), MAX_RETRY_AFTER_S) * (1 + 0.2 * random.random())
 
 

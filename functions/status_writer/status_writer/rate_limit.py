@@ -5,8 +5,10 @@ invocation of the function shares it, and every response reports what is left, s
 the coordination signal. The pacer keeps the last report (stamped with when its request left) and the
 start of every call of this environment. With nothing recent known, one call probes and the others wait
 for its answer. A slot this environment used frees one interval later and is reused at once; the free
-slots a report shows are seen by every environment, so each takes only its share of them. No I/O: time
-and jitter are injected.
+slots a report shows are seen by every environment, so each takes only its share of them, keeps more of
+them back the more environments share the window, and grows into them at half speed while others are
+busy. After a 429 it waits only until its oldest call in the window leaves it. No I/O: time and jitter
+are injected.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class RateLimitPacer:
         self._decided_for = -1.0  # the report whose free slots this environment last decided on
         self._granted = 0  # slots of that report this environment may still take
         self._shared_at = -1.0  # when this environment last took a slot of a report's share
+        self._kept_back = reserve  # the reserve plus one slot per two other environments sharing
 
     def delay(self) -> float:
         """Seconds to wait before the next call; 0.0 means go now (and the slot is taken)."""
@@ -130,9 +133,15 @@ class RateLimitPacer:
             own = sum(1 for start in self._own_starts if sent - interval < start <= sent)
             others = max(0, report.maximum - report.remaining - own)
             sharers = 1 + others / max(own, 1)
-            share = int(max(0, available - self._reserve) / sharers + self._jitter())
-            self._granted = min(share, max(own, 1))
-        if self._granted > 0 and available > self._reserve:
+            # Each other environment may have calls in flight that the report does not show yet: the
+            # more of them share the window, the more slots are kept back (one per two others).
+            self._kept_back = self._reserve + int((sharers - 1) / 2)
+            share = int(max(0, available - self._kept_back) / sharers + self._jitter())
+            # Growth per report: alone, double (the report shows everything but our own unseen calls,
+            # which are counted); with others busy, half as fast, because their calls made since the
+            # report are not in it and environments that start together would all double into them.
+            self._granted = min(share, max(own if others == 0 else own // 2, 1))
+        if self._granted > 0 and available > self._kept_back:
             self._granted -= 1
             self._shared_at = now
             return self._take(now)
@@ -186,6 +195,22 @@ class RateLimitPacer:
                 if self._own_starts[index] <= sent_at:
                     del self._own_starts[index]
                     return
+
+    def throttled(self, interval_s: float) -> float:
+        """After a ten-secondly 429 that named no wait: the window is full. Nobody in this environment
+        starts a call until the oldest call of ours in the window leaves it (that slot is then ours
+        again, and the reuse rule takes it at once), or for a whole jittered interval when we have
+        none in it. A whole interval per 429 idled this environment's share of the window for up to
+        ten seconds. Returns the wait."""
+        with self._lock:
+            now = self._clock()
+            ours = [start for start in self._own_starts if start > now - interval_s]
+            if ours:
+                until = ours[0] + interval_s + self._margin_s
+            else:
+                until = now + interval_s * (1 + 0.2 * self._jitter())
+            self._blocked_until = max(self._blocked_until, until)
+            return self._blocked_until - now
 
     def block_for(self, seconds: float) -> None:
         """After a ten-secondly 429: nobody in this environment starts a call for ``seconds``."""
