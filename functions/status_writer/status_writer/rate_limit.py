@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from bisect import bisect_right, insort
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ class RateLimitPacer:
         self._lock = threading.Lock()
         self._report: RateLimitReport | None = None
         self._reported_at = 0.0
-        self._own_starts: deque[float] = deque()  # start times of this environment's calls
+        self._own_starts: list[float] = []  # start times of this environment's calls, in order
         self._blocked_until = 0.0
         self._margin_s = margin_s
         self._reused: deque[float] = deque()  # when the own slots this environment reused had freed
@@ -101,25 +102,29 @@ class RateLimitPacer:
         sent = self._reported_at
         slot = interval / report.maximum
         margin = self._margin_s
-        while self._own_starts and self._own_starts[0] <= sent - interval:
-            self._own_starts.popleft()
+        starts = self._own_starts  # sorted: every count below is a binary search, not a scan
+        del starts[: bisect_right(starts, sent - interval)]
+
+        def free_at(start: float) -> float:
+            return start + interval + margin
+
         # A call of ours that started at s frees its slot at s + interval (+ a margin for the time the
         # request took to arrive). A slot we freed a moment ago is ours to reuse at once; one left unused
         # for longer than a slot may have been taken by another environment meanwhile. Each freed slot
         # is reused once: reuses are remembered by the time the slot they took was freed.
-        free_at = [start + interval + margin for start in self._own_starts]
+        freed = bisect_right(starts, now, key=free_at)  # slots of ours freed by now
         reused = self._reused_since(now - slot)
-        for freed_at in free_at:
-            if now - slot < freed_at <= now:
-                if freed_at in reused:
-                    reused.remove(freed_at)
-                else:
-                    return self._take(now, reusing=freed_at)
+        for start in starts[bisect_right(starts, now - slot, key=free_at) : freed]:
+            if free_at(start) in reused:
+                reused.remove(free_at(start))
+            else:
+                return self._take(now, reusing=free_at(start))
         # HubSpot counted the reported call and what reached it before; calls of ours that left within
         # a margin before the reported one may have arrived after it, so they count as not yet counted.
-        freed = sum(1 for t in free_at if t <= now)
-        unseen = sum(1 for start in self._own_starts if start > sent - margin)
-        reported_call = min(1, sum(1 for start in self._own_starts if sent - margin < start <= sent))
+        before_margin = bisect_right(starts, sent - margin)
+        up_to_sent = bisect_right(starts, sent)
+        unseen = len(starts) - before_margin
+        reported_call = min(1, up_to_sent - before_margin)
         available = report.remaining + freed - (unseen - reported_call)
         # Slots the report shows free are seen by every environment at once: once per report, this
         # environment grants itself its share of them, the free slots beyond the reserve divided among
@@ -130,7 +135,7 @@ class RateLimitPacer:
         # start, or come back from a 429, together grow into the window instead of all taking it.
         if self._decided_for < sent and sent >= self._shared_at:
             self._decided_for = sent
-            own = sum(1 for start in self._own_starts if sent - interval < start <= sent)
+            own = up_to_sent  # the older starts were dropped above
             others = max(0, report.maximum - report.remaining - own)
             sharers = 1 + others / max(own, 1)
             # Each other environment may have calls in flight that the report does not show yet: the
@@ -148,7 +153,7 @@ class RateLimitPacer:
         # Otherwise look again when our next slot frees (then reuse it without delay) or after one
         # average slot, jittered so invocations do not look in step, whichever comes first.
         wait = slot * (1 + 0.5 * self._jitter())
-        pending = min((t - now for t in free_at if t > now), default=wait)
+        pending = free_at(starts[freed]) - now if freed < len(starts) else wait
         return max(0.001, min(wait, pending))
 
     def _reused_since(self, since: float) -> list[float]:
@@ -159,12 +164,11 @@ class RateLimitPacer:
 
     def _take(self, now: float, reusing: float | None = None) -> float:
         # Starts older than two intervals can never count again (the next report is newer than now), so
-        # drop them here too: without a fresh report the pruning in delay() never runs and the deque grew
+        # drop them here too: without a fresh report the pruning in delay() never runs and the list grew
         # by one entry per call for the life of the execution environment.
         interval = max(DEFAULT_INTERVAL_S, self._report.interval_s if self._report else 0.0)
-        while self._own_starts and self._own_starts[0] <= now - 2 * interval:
-            self._own_starts.popleft()
-        self._own_starts.append(now)
+        del self._own_starts[: bisect_right(self._own_starts, now - 2 * interval)]
+        insort(self._own_starts, now)
         if reusing is not None:
             self._reused.append(reusing)
         return 0.0
@@ -191,10 +195,9 @@ class RateLimitPacer:
         """A call HubSpot refused (429) took no slot: forget its start, or one interval later it would
         count as a slot this environment freed, and spending that phantom slot is another 429."""
         with self._lock:
-            for index in range(len(self._own_starts) - 1, -1, -1):
-                if self._own_starts[index] <= sent_at:
-                    del self._own_starts[index]
-                    return
+            index = bisect_right(self._own_starts, sent_at) - 1
+            if index >= 0:
+                del self._own_starts[index]
 
     def throttled(self, interval_s: float) -> float:
         """After a ten-secondly 429 that named no wait: the window is full. Nobody in this environment
@@ -204,9 +207,9 @@ class RateLimitPacer:
         ten seconds. Returns the wait."""
         with self._lock:
             now = self._clock()
-            ours = [start for start in self._own_starts if start > now - interval_s]
-            if ours:
-                until = ours[0] + interval_s + self._margin_s
+            oldest = bisect_right(self._own_starts, now - interval_s)
+            if oldest < len(self._own_starts):
+                until = self._own_starts[oldest] + interval_s + self._margin_s
             else:
                 until = now + interval_s * (1 + 0.2 * self._jitter())
             self._blocked_until = max(self._blocked_until, until)
