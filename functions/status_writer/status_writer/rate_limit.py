@@ -5,10 +5,10 @@ invocation of the function shares it, and every response reports what is left, s
 the coordination signal. The pacer keeps the last report (stamped with when its request left) and the
 start of every call of this environment. With nothing recent known, one call probes and the others wait
 for its answer. A slot this environment used frees one interval later and is reused at once; the free
-slots a report shows are seen by every environment, so each takes only its share of them, keeps more of
-them back the more environments share the window, and grows into them at half speed while others are
-busy. After a 429 it waits only until its oldest call in the window leaves it. No I/O: time and jitter
-are injected.
+slots a report shows are seen by every environment, so each takes only its share of them, keeps one
+more back while the others outnumber it, and grows into them at half speed while others are busy.
+After a 429 it waits only until its oldest call in the window leaves it. No I/O: time and jitter are
+injected.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class RateLimitPacer:
         self._decided_for = -1.0  # the report whose free slots this environment last decided on
         self._granted = 0  # slots of that report this environment may still take
         self._shared_at = -1.0  # when this environment last took a slot of a report's share
-        self._kept_back = reserve  # the reserve plus one slot per two other environments sharing
+        self._kept_back = reserve  # the reserve, plus one while the others outnumber this environment
 
     def delay(self) -> float:
         """Seconds to wait before the next call; 0.0 means go now (and the slot is taken)."""
@@ -138,9 +138,11 @@ class RateLimitPacer:
             own = up_to_sent  # the older starts were dropped above
             others = max(0, report.maximum - report.remaining - own)
             sharers = 1 + others / max(own, 1)
-            # Each other environment may have calls in flight that the report does not show yet: the
-            # more of them share the window, the more slots are kept back (one per two others).
-            self._kept_back = self._reserve + int((sharers - 1) / 2)
+            # The slots a report shows free are mostly the slack every environment keeps back for the
+            # timing of its reused slots. An environment the others together outnumber keeps one more
+            # back: judging the number of sharers from its own small count, it would otherwise take that
+            # slack (traced in make bench: the one environment that took it collected most of the 429s).
+            self._kept_back = self._reserve + (1 if others > own else 0)
             share = int(max(0, available - self._kept_back) / sharers + self._jitter())
             # Growth per report: alone, double (the report shows everything but our own unseen calls,
             # which are counted); with others busy, half as fast, because their calls made since the
