@@ -151,6 +151,64 @@ def test_a_redelivery_after_an_unrecorded_late_write_restores_the_newest_state(
 
 
 @pytest.mark.usefixtures("ledger_table")
+def test_a_rejected_redelivery_repairs_what_a_replay_cut_short_undid(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN a write (10:00) and a brand's unsubscribe-all (11:00) applied and recorded
+    handler = load_handler().handler
+    write = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
+    opt_out = unsubscribe_all_body("ada@example.com", 0, occurredAt="2026-01-05T11:00:00Z")
+    assert handler(event_of(stack, write), LambdaContext()) == {"batchItemFailures": []}
+    assert handler(event_of(stack, opt_out), LambdaContext()) == {"batchItemFailures": []}
+    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+    # AND an earlier delivery of a write to an unknown subscription (10:30) replayed the subscriber and
+    # was cut short after re-sending the 10:00 write, before the opt-out (its call is made here, over
+    # HTTP with the same token, as that replay made it); the message came back for that
+    replayed = httpx.post(
+        f"{stack.emulator.base_url}{WRITE}",
+        json={
+            "inputs": [
+                {
+                    **{k: write[k] for k in ("subscriberIdString", "subscriptionId", "statusState")},
+                    "channel": "EMAIL",
+                }
+            ]
+        },
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    )
+    assert replayed.status_code == 200
+    assert state(stack, "ada@example.com", 1001) == "SUBSCRIBED"
+    unknown = status_body("ada@example.com", 999999, "SUBSCRIBED", occurredAt="2026-01-05T10:30:00Z")
+    record = sqs_record(unknown, receive_count=2, queue_arn=stack.queue_arn)
+    # WHEN SQS delivers it again and HubSpot rejects it
+    response = handler(sqs_event(record), LambdaContext())
+    # THEN it is dead-lettered (nothing comes back), and the replay ran again: the opt-out was re-sent
+    # last and HubSpot holds the newest state
+    assert response == {"batchItemFailures": []}
+    assert calls(stack)[-1]["path"] == UNSUBSCRIBE
+    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("ledger_table")
+def test_a_rejected_first_delivery_does_not_replay_the_subscriber(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN a write (10:00) and a brand's unsubscribe-all (11:00) applied and recorded
+    handler = load_handler().handler
+    write = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
+    opt_out = unsubscribe_all_body("ada@example.com", 0, occurredAt="2026-01-05T11:00:00Z")
+    assert handler(event_of(stack, write), LambdaContext()) == {"batchItemFailures": []}
+    assert handler(event_of(stack, opt_out), LambdaContext()) == {"batchItemFailures": []}
+    before = len(calls(stack))
+    # WHEN a write to an unknown subscription (10:30) arrives for the first time and HubSpot rejects it
+    unknown = status_body("ada@example.com", 999999, "SUBSCRIBED", occurredAt="2026-01-05T10:30:00Z")
+    response = handler(event_of(stack, unknown), LambdaContext())
+    # THEN it is dead-lettered and nothing else is sent: it changed nothing that a replay would repair
+    assert response == {"batchItemFailures": []}
+    assert [call["path"] for call in calls(stack)[before:]] == [WRITE]
+    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("ledger_table")
 def test_crossing_invocations_end_with_the_newest_state(stack: Stack, load_handler: Loader) -> None:
     # GIVEN two warm execution environments and a slow HubSpot (1 s), so both read the ledger before
     # either records

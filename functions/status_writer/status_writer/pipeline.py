@@ -243,6 +243,10 @@ def _keep_order_across_invocations(
         if not mine:
             # Nothing of this subscriber changed HubSpot here (e.g. HubSpot rejected the write): a replay
             # would re-send its whole history, and if cut short, no message would come back to redo it.
+            # Unless the message is a redelivery: its earlier delivery may have started a replay that was
+            # cut short (that is why it came back), and only a replay now repairs what that one undid.
+            mine = [item for item in sent if item.subscriber == subscriber and item.message.receive_count > 1]
+        if not mine:
             continue
         done = replay_subscriber(
             subscriber,
