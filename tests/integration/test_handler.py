@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from local.hubspot_emulator import Faults
-from tests.factories import LambdaContext, status_body
+from tests.factories import LambdaContext, sqs_event, sqs_record, status_body
 from tests.integration.conftest import TOKEN, Stack
 
 WRITE = "/communication-preferences/v4/statuses/batch/write"
@@ -269,6 +269,30 @@ def test_a_collector_switched_off_by_the_caller_stays_off(load_handler: Loader) 
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_an_invocation_of_a_hundred_calls_publishes_its_metrics_once_without_a_warning(
+    stack: Stack, load_handler: Loader, capsys: pytest.CaptureFixture[str], recwarn: pytest.WarningsRecorder
+) -> None:
+    # GIVEN 100 updates sent one per call (as a 10,000-record batch makes 100 calls)
+    records = [
+        sqs_record(status_body(f"user{n}@example.com", 1001), message_id=f"m-{n}", queue_arn=stack.queue_arn)
+        for n in range(100)
+    ]
+    app = load_handler(HUBSPOT_BATCH_LIMIT="1")
+    capsys.readouterr()
+    # WHEN the handler runs
+    response = app.handler(sqs_event(*records), LambdaContext())
+    # THEN one EMF document carries the batch's metrics (Powertools publishes and empties the set when a
+    # metric reaches 100 values, and the end-of-invocation flush then warns about an empty set)
+    assert response == {"batchItemFailures": []}
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    batch = [document for document in documents if "RecordsReceived" in document]
+    assert len(batch) == 1
+    assert batch[0]["RecordsReceived"] == [100.0]
+    assert batch[0]["HubSpotCalls"] == [100.0]
+    assert len(batch[0]["HubSpotLatency"]) == 99
+    assert not [w for w in recwarn if "No application metrics" in str(w.message)]
 
 
 def test_a_short_throttle_is_waited_out_within_the_invocation(stack: Stack, load_handler: Loader) -> None:
