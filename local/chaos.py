@@ -57,13 +57,13 @@ from local.run import (
     REGION,
     REPO_ROOT,
     Pipeline,
-    _client,
-    _forward_receive,
-    _function_environment,
-    _guard_environment,
-    _start_sources,
-    _stop_all,
-    _wait_for_drain,
+    aws_client,
+    forward_receive,
+    function_environment,
+    guard_environment,
+    start_sources,
+    stop_all,
+    wait_for_drain,
 )
 from local.tally import RunTally
 from local.verify import REDRIVE_REASON, DeadLetters, check_state, emulator_lookup, queue_depth
@@ -502,7 +502,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
     )
     logs_dir = args.logs or Path(tempfile.mkdtemp(prefix="make-chaos-logs-"))
     logs_dir.mkdir(parents=True, exist_ok=True)
-    _guard_environment("http://127.0.0.1:9")
+    guard_environment("http://127.0.0.1:9")
     tally = RunTally()
     pipeline = Pipeline()
     counts = InjectionCounts()
@@ -522,7 +522,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
         # are separate services in AWS: one moto process serving everything saturates one core and
         # answers the function's AWS calls slower than its 2 s read timeout.
         moto_aux = stack.enter_context(MotoServer(log_file=logs_dir / "moto-aux.log"))
-        _guard_environment(moto.endpoint)
+        guard_environment(moto.endpoint)
         aux_endpoints = {
             "AWS_ENDPOINT_URL_DYNAMODB": moto_aux.endpoint,
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_aux.endpoint,
@@ -531,7 +531,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
         overrides = {**PARAMETER_OVERRIDES, **args.parameters, "HubSpotApiBaseUrl": emulator.base_url}
         settings = template_model.deployment_settings(REPO_ROOT / "template.yaml", overrides)
         sqs = default_sqs_client(REGION, moto.endpoint)
-        secrets = _client("secretsmanager", moto_aux.endpoint)
+        secrets = aws_client("secretsmanager", moto_aux.endpoint)
         provisioned = provision(
             sqs,
             secrets,
@@ -539,13 +539,13 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
             token=LOCAL_TOKEN,
             shards=args.shards,
             overrides=overrides,
-            dynamodb=_client("dynamodb", moto_aux.endpoint),
+            dynamodb=aws_client("dynamodb", moto_aux.endpoint),
         )
         for queue in provisioned.queues:
             sqs.set_queue_attributes(
                 QueueUrl=queue.url, Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_S)}
             )
-        stack.callback(_stop_all, pipeline)
+        stack.callback(stop_all, pipeline)
         environments: list[ChaosEnvironment] = []
         slots = [
             args.concurrency // args.shards + (1 if s < args.concurrency % args.shards else 0)
@@ -562,7 +562,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
                 timeout_s=FUNCTION_TIMEOUT_S,
                 memory_mb=settings.memory_mb,
                 function_name="local-status-writer",
-                environment=_function_environment(
+                environment=function_environment(
                     settings, provisioned, shard, moto.endpoint, {**ENV_OVERRIDES, **aux_endpoints}
                 ),
                 region=REGION,
@@ -596,14 +596,14 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
                     spec,
                     sqs_client=lambda: default_sqs_client(REGION, moto.endpoint),
                     log_dir=logs_dir,
-                    on_receive=_forward_receive(pipeline, shard),
+                    on_receive=forward_receive(pipeline, shard),
                     on_invocation=tally.record,
                     name=f"shard{shard}",
                     environments=shard_envs,
                 )
             )
         _describe(args, settings, logs_dir, len(workload))
-        _start_sources(pipeline.sources)
+        start_sources(pipeline.sources)
         schedule = Schedule(
             emulator=emulator,
             sqs=sqs,
@@ -641,7 +641,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
             time.sleep(0.5)
         faults_s = time.monotonic() - init_done
         schedule.stop()
-        drained = _wait_for_drain(
+        drained = wait_for_drain(
             sqs, provisioned, feeder, pipeline.sources, max(60.0, args.drain_timeout - faults_s)
         )
         drain_s = time.monotonic() - init_done

@@ -275,7 +275,7 @@ def _signals_raise() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _guard_environment(endpoint: str) -> None:
+def guard_environment(endpoint: str) -> None:
     """Every AWS client this process builds goes to moto, with dummy credentials."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
         os.environ.pop(name, None)
@@ -287,7 +287,7 @@ def _guard_environment(endpoint: str) -> None:
     os.environ.pop("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", None)
 
 
-def _function_environment(
+def function_environment(
     settings: template_model.DeploymentSettings,
     provisioned: Provisioned,
     shard: int,
@@ -347,7 +347,7 @@ def run(args: argparse.Namespace) -> Summary:
     )
     logs_dir = args.logs or Path(tempfile.mkdtemp(prefix="make-run-logs-"))
     logs_dir.mkdir(parents=True, exist_ok=True)
-    _guard_environment("http://127.0.0.1:9")  # until moto is up, a stray AWS call hits a closed port
+    guard_environment("http://127.0.0.1:9")  # until moto is up, a stray AWS call hits a closed port
     tally = RunTally()
     pipeline = Pipeline()
     try:
@@ -400,7 +400,7 @@ def _run_pipeline(
 
     with contextlib.ExitStack() as stack:
         moto = stack.enter_context(MotoServer(log_file=logs_dir / "moto.log", pristine=args.pristine_moto))
-        _guard_environment(moto.endpoint)
+        guard_environment(moto.endpoint)
         overrides = dict(args.parameters)
         emulator = None
         if args.real_hubspot:
@@ -423,7 +423,7 @@ def _run_pipeline(
             lookup = emulator_lookup(emulator)
         settings = template_model.deployment_settings(args.template, overrides)
         sqs = default_sqs_client(REGION, moto.endpoint)
-        secrets = _client("secretsmanager", moto.endpoint)
+        secrets = aws_client("secretsmanager", moto.endpoint)
         provisioned = provision(
             sqs,
             secrets,
@@ -431,10 +431,10 @@ def _run_pipeline(
             token=token,
             shards=plan.shards,
             overrides=overrides,
-            dynamodb=_client("dynamodb", moto.endpoint),
+            dynamodb=aws_client("dynamodb", moto.endpoint),
         )
         _describe(plan, settings, provisioned, args, logs_dir)
-        stack.callback(_stop_all, pipeline)
+        stack.callback(stop_all, pipeline)
         for shard, queue in enumerate(provisioned.queues):
             spec = FunctionSpec(
                 handler=settings.handler,
@@ -442,7 +442,7 @@ def _run_pipeline(
                 timeout_s=settings.function_timeout_s,
                 memory_mb=settings.memory_mb,
                 function_name="local-status-writer",
-                environment=_function_environment(
+                environment=function_environment(
                     settings, provisioned, shard, moto.endpoint, args.env_overrides
                 ),
                 region=REGION,
@@ -462,12 +462,12 @@ def _run_pipeline(
                     spec,
                     sqs_client=lambda: default_sqs_client(REGION, moto.endpoint),
                     log_dir=logs_dir,
-                    on_receive=_forward_receive(pipeline, shard),
+                    on_receive=forward_receive(pipeline, shard),
                     on_invocation=tally.record,
                     name=f"shard{shard}",
                 )
             )
-        _start_sources(pipeline.sources)
+        start_sources(pipeline.sources)
         init_done = time.monotonic()
         pipeline.feeder = Feeder(
             queue_urls=[q.url for q in provisioned.queues],
@@ -481,7 +481,7 @@ def _run_pipeline(
             pipeline.progress = Progress(lambda: _progress_status(tally, feeder, pipeline.sources, total))
             pipeline.progress.start()
         feeder.start()
-        drained = _wait_for_drain(sqs, provisioned, feeder, pipeline.sources, args.drain_timeout)
+        drained = wait_for_drain(sqs, provisioned, feeder, pipeline.sources, args.drain_timeout)
         drain_s = time.monotonic() - init_done
         if pipeline.progress:
             pipeline.progress.stop()
@@ -505,13 +505,13 @@ def _run_pipeline(
         )
 
 
-def _client(service: str, endpoint: str) -> Any:
+def aws_client(service: str, endpoint: str) -> Any:
     import boto3
 
     return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
 
 
-def _forward_receive(pipeline: Pipeline, shard: int) -> Any:
+def forward_receive(pipeline: Pipeline, shard: int) -> Any:
     def forward(slot: int, records: list[dict[str, Any]]) -> None:
         if pipeline.feeder is not None:
             pipeline.feeder.note_received(shard, records)
@@ -519,7 +519,7 @@ def _forward_receive(pipeline: Pipeline, shard: int) -> Any:
     return forward
 
 
-def _start_sources(sources: Sequence[SqsEventSource]) -> None:
+def start_sources(sources: Sequence[SqsEventSource]) -> None:
     """Init every execution environment at once (imports run in parallel), then start polling."""
     errors: list[BaseException] = []
 
@@ -540,7 +540,7 @@ def _start_sources(sources: Sequence[SqsEventSource]) -> None:
         source.start()  # environments are already warm: start() only starts the slot threads
 
 
-def _stop_all(pipeline: Pipeline) -> None:
+def stop_all(pipeline: Pipeline) -> None:
     """Cleanup on any exit: progress line, sender, pollers and their worker processes."""
     if pipeline.progress:
         pipeline.progress.stop()
@@ -564,7 +564,7 @@ def _progress_status(
     return snap["deleted"], total, extra
 
 
-def _wait_for_drain(
+def wait_for_drain(
     sqs: Any,
     provisioned: Provisioned,
     feeder: Feeder,
