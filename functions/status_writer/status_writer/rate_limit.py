@@ -127,12 +127,13 @@ class RateLimitPacer:
         reported_call = min(1, up_to_sent - before_margin)
         available = report.remaining + freed - (unseen - reported_call)
         # Slots the report shows free are seen by every environment at once: once per report, this
-        # environment grants itself its share of them, the free slots beyond the reserve divided among
-        # the environments the report shows busy (randomly rounded, so shares add up on average). Only
-        # a report about a call that left after the last share was taken decides again: the reports in
-        # between show the same free slots, which the others are taking too. And a share is at most
-        # the calls this environment has in the report's window (at least one): environments that
-        # start, or come back from a 429, together grow into the window instead of all taking it.
+        # environment grants itself its share of them, the free slots beyond those it keeps back divided
+        # among the environments the report shows busy (randomly rounded, so shares add up on average).
+        # Only a report about a call that left after the last share was taken decides again: the reports
+        # in between show the same free slots, which the others are taking too. And a share is at most
+        # the calls this environment has in the report's window (half of them while others are busy; at
+        # least one): environments that start, or come back from a 429, together grow into the window
+        # instead of all taking it.
         if self._decided_for < sent and sent >= self._shared_at:
             self._decided_for = sent
             own = up_to_sent  # the older starts were dropped above
