@@ -303,9 +303,13 @@ def test_a_short_throttle_is_waited_out_within_the_invocation(stack: Stack, load
     event = stack.receive_event(1)
     # WHEN the handler runs with plenty of time
     response = load_handler().handler(event, LambdaContext())
-    # THEN it waited and succeeded: two calls, the second applied
+    # THEN it waited and succeeded: two calls, the second applied, sent after Retry-After, not after
+    # the whole 10 s window the 429's rate-limit headers describe
     assert response == {"batchItemFailures": []}
-    assert [call["status"] for call in writes(stack)] == [429, 200]
+    log = writes(stack)
+    assert [call["status"] for call in log] == [429, 200]
+    refused, again = (datetime.fromisoformat(entry["at"]) for entry in log)
+    assert 1.0 <= (again - refused).total_seconds() < 5.0
 
 
 def test_a_throttle_without_retry_after_waits_until_the_oldest_own_call_leaves_the_window(

@@ -571,6 +571,17 @@ def test_a_429_never_shortens_a_longer_block() -> None:
     assert pacer.throttled(10.0) == pytest.approx(30.0)
 
 
+def test_after_a_named_wait_one_call_probes_instead_of_trusting_the_429s_report() -> None:
+    # GIVEN a 429 whose report says nothing is left, and Retry-After 1 s
+    clock = Clock()
+    pacer = pacer_with(clock, remaining=0)
+    pacer.block_for(1.0)
+    # WHEN the wait is over THEN one call goes (it probes) and the others wait for its answer
+    clock.advance(1.0)
+    assert goes(pacer, 5) == 1
+    assert pacer.delay() == pytest.approx(PROBE_WAIT_S)
+
+
 def test_block_for_applies_without_any_report() -> None:
     clock = Clock()
     pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0)

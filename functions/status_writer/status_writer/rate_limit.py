@@ -219,6 +219,9 @@ class RateLimitPacer:
             return self._blocked_until - now
 
     def block_for(self, seconds: float) -> None:
-        """After a ten-secondly 429: nobody in this environment starts a call for ``seconds``."""
+        """After a ten-secondly 429 that named its wait (Retry-After): nobody in this environment starts
+        a call for ``seconds``; then one call probes. The 429's report (none left) is forgotten: kept,
+        it held every call back until it was a whole interval old, whatever Retry-After said."""
         with self._lock:
             self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+            self._report = None
