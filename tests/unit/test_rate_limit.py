@@ -582,6 +582,22 @@ def test_after_a_named_wait_one_call_probes_instead_of_trusting_the_429s_report(
     assert pacer.delay() == pytest.approx(PROBE_WAIT_S)
 
 
+def test_a_late_answer_to_a_call_sent_before_the_named_wait_is_ignored() -> None:
+    # GIVEN our probe at t=0 (answered: alone, 99 left) and a call at t=0.1, then a 429 at t=0.2
+    # naming a 1 s wait
+    clock = Clock(0.0)
+    pacer = probed(clock, maximum=100, remaining=99)
+    assert pacer.delay() == 0.0
+    clock.now = 0.2
+    pacer.block_for(1.0)
+    # WHEN the answer to the t=0.1 call (nothing left, as it saw it) arrives during the wait
+    clock.now = 0.5
+    pacer.observe(rate_report(100, 0), sent_at=0.1)
+    # THEN after the wait a call still probes: the stale report does not hold it back
+    clock.now = 1.2
+    assert pacer.delay() == 0.0
+
+
 def test_block_for_applies_without_any_report() -> None:
     clock = Clock()
     pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0)

@@ -13,6 +13,7 @@ injected.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -66,7 +67,7 @@ class RateLimitPacer:
         self._reserve = reserve
         self._lock = threading.Lock()
         self._report: RateLimitReport | None = None
-        self._reported_at = 0.0
+        self._reported_at = -math.inf  # when the last report's request left (or the report was dropped)
         self._own_starts: list[float] = []  # start times of this environment's calls, in order
         self._blocked_until = 0.0
         self._margin_s = margin_s
@@ -84,15 +85,15 @@ class RateLimitPacer:
                 return self._blocked_until - now
             report = self._report
             if report is None or now - self._reported_at >= report.interval_s:
-                return self._probe(now, report)
+                return self._probe(now)
             return self._paced(now, report)
 
-    def _probe(self, now: float, report: RateLimitReport | None) -> float:
+    def _probe(self, now: float) -> float:
         """Nothing recent is known: one call goes first and its answer tells the others."""
         if (
             self._own_starts
             and now - self._own_starts[-1] < PROBE_TIMEOUT_S
-            and (report is None or self._own_starts[-1] > self._reported_at)
+            and self._own_starts[-1] > self._reported_at
         ):
             return PROBE_WAIT_S * (1 + self._jitter())
         return self._take(now)
@@ -184,12 +185,12 @@ class RateLimitPacer:
         """Record a response's headers. ``sent_at`` (from ``now()``) is when its request left: HubSpot
         counted every call that reached it before that one, but not necessarily the calls started since,
         so those stay counted against the reported remainder. A report about an older request than the
-        one already known is ignored."""
+        one already known, or sent before a Retry-After wait began, is ignored."""
         if report is None:
             return
         with self._lock:
             stamp = self._clock() if sent_at is None else sent_at
-            if self._report is not None and stamp < self._reported_at:
+            if stamp < self._reported_at:
                 return
             self._report = report
             self._reported_at = stamp
@@ -223,5 +224,7 @@ class RateLimitPacer:
         a call for ``seconds``; then one call probes. The 429's report (none left) is forgotten: kept,
         it held every call back until it was a whole interval old, whatever Retry-After said."""
         with self._lock:
-            self._blocked_until = max(self._blocked_until, self._clock() + seconds)
+            now = self._clock()
+            self._blocked_until = max(self._blocked_until, now + seconds)
             self._report = None
+            self._reported_at = now  # answers to calls sent before now are as stale as the 429's
