@@ -46,6 +46,29 @@ def state(stack: Stack, email: str, subscription_id: int) -> str:
     return "NOT_SPECIFIED" if current is None else str(current["status"])
 
 
+def write_as_an_earlier_invocation(stack: Stack, body: dict[str, Any]) -> None:
+    """The batch/write call an earlier invocation made for ``body`` (over HTTP, with the function's
+    token), for a history the handler must repair: a killed invocation's, a replay cut short."""
+    fields = {k: body[k] for k in ("subscriberIdString", "subscriptionId", "statusState")}
+    answer = httpx.post(
+        f"{stack.emulator.base_url}{WRITE}",
+        json={"inputs": [{**fields, "channel": "EMAIL"}]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    )
+    assert answer.status_code == 200
+
+
+def write_then_brand_opt_out(stack: Stack, handler: Callable[..., Any]) -> dict[str, Any]:
+    """A write (10:00) and a brand's unsubscribe-all (11:00) applied and recorded; returns the write."""
+    write = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
+    opt_out = unsubscribe_all_body("ada@example.com", 0, occurredAt="2026-01-05T11:00:00Z")
+    assert handler(event_of(stack, write), LambdaContext()) == {"batchItemFailures": []}
+    assert handler(event_of(stack, opt_out), LambdaContext()) == {"batchItemFailures": []}
+    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+    return write
+
+
 def summary(caplog: pytest.LogCaptureFixture) -> Any:
     lines = [r for r in caplog.records if r.getMessage() == "batch processed"]
     return lines[-1]
@@ -126,20 +149,7 @@ def test_a_redelivery_after_an_unrecorded_late_write_restores_the_newest_state(
     # AND the older update's first delivery reached HubSpot afterwards, in an invocation killed before it
     # recorded anything (its call is made here, over HTTP with the same token, as that invocation made it)
     older = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
-    killed_call = httpx.post(
-        f"{stack.emulator.base_url}{WRITE}",
-        json={
-            "inputs": [
-                {
-                    **{k: older[k] for k in ("subscriberIdString", "subscriptionId", "statusState")},
-                    "channel": "EMAIL",
-                }
-            ]
-        },
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=5,
-    )
-    assert killed_call.status_code == 200
+    write_as_an_earlier_invocation(stack, older)
     assert state(stack, "ada@example.com", 1001) == "SUBSCRIBED"
     # WHEN SQS delivers the older message again
     record = sqs_record(older, receive_count=2, queue_arn=stack.queue_arn)
@@ -156,28 +166,11 @@ def test_a_rejected_redelivery_repairs_what_a_replay_cut_short_undid(
 ) -> None:
     # GIVEN a write (10:00) and a brand's unsubscribe-all (11:00) applied and recorded
     handler = load_handler().handler
-    write = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
-    opt_out = unsubscribe_all_body("ada@example.com", 0, occurredAt="2026-01-05T11:00:00Z")
-    assert handler(event_of(stack, write), LambdaContext()) == {"batchItemFailures": []}
-    assert handler(event_of(stack, opt_out), LambdaContext()) == {"batchItemFailures": []}
-    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+    write = write_then_brand_opt_out(stack, handler)
     # AND an earlier delivery of a write to an unknown subscription (10:30) replayed the subscriber and
     # was cut short after re-sending the 10:00 write, before the opt-out (its call is made here, over
     # HTTP with the same token, as that replay made it); the message came back for that
-    replayed = httpx.post(
-        f"{stack.emulator.base_url}{WRITE}",
-        json={
-            "inputs": [
-                {
-                    **{k: write[k] for k in ("subscriberIdString", "subscriptionId", "statusState")},
-                    "channel": "EMAIL",
-                }
-            ]
-        },
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=5,
-    )
-    assert replayed.status_code == 200
+    write_as_an_earlier_invocation(stack, write)
     assert state(stack, "ada@example.com", 1001) == "SUBSCRIBED"
     unknown = status_body("ada@example.com", 999999, "SUBSCRIBED", occurredAt="2026-01-05T10:30:00Z")
     record = sqs_record(unknown, receive_count=2, queue_arn=stack.queue_arn)
@@ -194,10 +187,7 @@ def test_a_rejected_redelivery_repairs_what_a_replay_cut_short_undid(
 def test_a_rejected_first_delivery_does_not_replay_the_subscriber(stack: Stack, load_handler: Loader) -> None:
     # GIVEN a write (10:00) and a brand's unsubscribe-all (11:00) applied and recorded
     handler = load_handler().handler
-    write = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
-    opt_out = unsubscribe_all_body("ada@example.com", 0, occurredAt="2026-01-05T11:00:00Z")
-    assert handler(event_of(stack, write), LambdaContext()) == {"batchItemFailures": []}
-    assert handler(event_of(stack, opt_out), LambdaContext()) == {"batchItemFailures": []}
+    write_then_brand_opt_out(stack, handler)
     before = len(calls(stack))
     # WHEN a write to an unknown subscription (10:30) arrives for the first time and HubSpot rejects it
     unknown = status_body("ada@example.com", 999999, "SUBSCRIBED", occurredAt="2026-01-05T10:30:00Z")
