@@ -543,7 +543,7 @@ def test_after_a_429_it_waits_until_its_oldest_call_in_the_window_leaves_it() ->
     pacer = _busy_window(clock, extra_at=[0.95])
     clock.now = 6.0
     # WHEN it is throttled THEN nothing goes until the probe's slot frees (t=10 + the margin)
-    assert pacer.throttled(10.0) == pytest.approx(4.01)
+    assert pacer.throttled() == pytest.approx(4.01)
     clock.now = 9.5
     assert pacer.delay() == pytest.approx(0.51)
     # AND then that slot is ours: one call goes at once, the next waits for the slot of t=0.95
@@ -558,8 +558,21 @@ def test_after_a_429_with_no_call_of_ours_in_the_window_it_waits_a_whole_jittere
     pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.5)
     pacer.observe(rate_report(10, 0))
     # WHEN it is throttled THEN it waits the interval plus a tenth of it (half of the 20% jitter)
-    assert pacer.throttled(10.0) == pytest.approx(11.0)
+    assert pacer.throttled() == pytest.approx(11.0)
     assert pacer.delay() == pytest.approx(11.0)
+
+
+def test_after_a_429_the_window_is_the_latest_reports_even_once_a_named_wait_dropped_it() -> None:
+    # GIVEN a 2 s window: our call at t=0 answered, then a Retry-After wait that drops the report
+    clock = Clock(0.0)
+    pacer = probed(clock, maximum=10, remaining=9)
+    pacer.observe(RateLimitReport(maximum=10, remaining=9, interval_s=2.0), sent_at=0.0)
+    clock.now = 0.5
+    pacer.block_for(0.1)
+    # WHEN a 429 without Retry-After comes at t=1 THEN the wait ends when the t=0 call leaves the
+    # 2 s window (t=2 + the margin), not a 10 s one
+    clock.now = 1.0
+    assert pacer.throttled() == pytest.approx(1.01)
 
 
 def test_a_429_never_shortens_a_longer_block() -> None:
@@ -568,7 +581,7 @@ def test_a_429_never_shortens_a_longer_block() -> None:
     clock.now = 6.0
     pacer.block_for(30.0)
     # WHEN throttled while blocked for longer THEN the block stands
-    assert pacer.throttled(10.0) == pytest.approx(30.0)
+    assert pacer.throttled() == pytest.approx(30.0)
 
 
 def test_after_a_named_wait_one_call_probes_instead_of_trusting_the_429s_report() -> None:

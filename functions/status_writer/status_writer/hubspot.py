@@ -23,7 +23,7 @@ from status_writer.config import Settings
 from status_writer.credentials import CredentialError, Credentials
 from status_writer.deadline import Deadline
 from status_writer.model import Failure, FailureCategory
-from status_writer.rate_limit import DEFAULT_INTERVAL_S, RateLimitPacer, RateLimitReport
+from status_writer.rate_limit import RateLimitPacer, RateLimitReport
 
 WRITE_PATH = "/communication-preferences/v4/statuses/batch/write"
 UNSUBSCRIBE_ALL_PATH = "/communication-preferences/v4/statuses/batch/unsubscribe-all"
@@ -202,13 +202,11 @@ class HubSpotClient:
             reset_s = seconds_until_daily_reset(datetime.now(UTC))
             detail = "HubSpot's daily request limit is used up"
             return CallResult(failure=Failure(FailureCategory.DAILY_LIMIT, detail, False, reset_s))
-        retry_after_s = _retry_after(response)
-        if retry_after_s is not None:
-            wait_s = retry_after_s
+        wait_s = _retry_after(response)
+        if wait_s is not None:
             self._pacer.block_for(wait_s)
-        else:
-            report = RateLimitReport.from_headers(response.headers)
-            wait_s = self._pacer.throttled(report.interval_s if report else DEFAULT_INTERVAL_S)
+        else:  # the pacer observed this 429's headers already: it knows the window
+            wait_s = self._pacer.throttled()
         if attempts.throttled < MAX_TEN_SECONDLY_RETRIES and deadline.allows_call(after_wait_s=wait_s):
             attempts.throttled += 1
             return None

@@ -67,6 +67,7 @@ class RateLimitPacer:
         self._reserve = reserve
         self._lock = threading.Lock()
         self._report: RateLimitReport | None = None
+        self._interval_s = DEFAULT_INTERVAL_S  # the latest report's window, kept when it is dropped
         self._reported_at = -math.inf  # when the last report's request left (or the report was dropped)
         self._own_starts: list[float] = []  # start times of this environment's calls, in order
         self._blocked_until = 0.0
@@ -116,10 +117,10 @@ class RateLimitPacer:
         freed = bisect_right(starts, now, key=free_at)  # slots of ours freed by now
         reused = self._reused_since(now - slot)
         for start in starts[bisect_right(starts, now - slot, key=free_at) : freed]:
-            if free_at(start) in reused:
-                reused.remove(free_at(start))
-            else:
-                return self._take(now, reusing=free_at(start))
+            freed_at = free_at(start)
+            if freed_at not in reused:
+                return self._take(now, reusing=freed_at)
+            reused.remove(freed_at)
         # HubSpot counted the reported call and what reached it before; calls of ours that left within
         # a margin before the reported one may have arrived after it, so they count as not yet counted.
         before_margin = bisect_right(starts, sent - margin)
@@ -170,7 +171,7 @@ class RateLimitPacer:
         # Starts older than two intervals can never count again (the next report is newer than now), so
         # drop them here too: without a fresh report the pruning in delay() never runs and the list grew
         # by one entry per call for the life of the execution environment.
-        interval = max(DEFAULT_INTERVAL_S, self._report.interval_s if self._report else 0.0)
+        interval = max(DEFAULT_INTERVAL_S, self._interval_s)
         del self._own_starts[: bisect_right(self._own_starts, now - 2 * interval)]
         insort(self._own_starts, now)
         if reusing is not None:
@@ -194,6 +195,7 @@ class RateLimitPacer:
                 return
             self._report = report
             self._reported_at = stamp
+            self._interval_s = report.interval_s
 
     def release(self, sent_at: float) -> None:
         """A call HubSpot refused (429) took no slot: forget its start, or one interval later it would
@@ -203,7 +205,7 @@ class RateLimitPacer:
             if index >= 0:
                 del self._own_starts[index]
 
-    def throttled(self, interval_s: float) -> float:
+    def throttled(self) -> float:
         """After a ten-secondly 429 that named no wait: the window is full. Nobody in this environment
         starts a call until the oldest call of ours in the window leaves it (that slot is then ours
         again, and the reuse rule takes it at once), or for a whole jittered interval when we have
@@ -211,6 +213,7 @@ class RateLimitPacer:
         ten seconds. Returns the wait."""
         with self._lock:
             now = self._clock()
+            interval_s = self._interval_s
             oldest = bisect_right(self._own_starts, now - interval_s)
             if oldest < len(self._own_starts):
                 until = self._own_starts[oldest] + interval_s + self._margin_s
