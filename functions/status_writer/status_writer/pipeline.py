@@ -43,7 +43,7 @@ from status_writer.parse import message_from_record, parse_message
 from status_writer.rate_limit import RateLimitPacer
 from status_writer.replay import replay_subscriber
 from status_writer.respond import batch_response, hold_back_fifo_groups
-from status_writer.sequencing import Subscriber, SubscriberRecord, screen
+from status_writer.sequencing import Subscriber, SubscriberRecord, redelivered, screen
 from status_writer.visibility import VisibilityScheduler
 
 AWAITING_UNSUBSCRIBE_ALL = Failure(
@@ -245,7 +245,7 @@ def _keep_order_across_invocations(
             # would re-send its whole history, and if cut short, no message would come back to redo it.
             # Unless the message is a redelivery: its earlier delivery may have started a replay that was
             # cut short (that is why it came back), and only a replay now repairs what that one undid.
-            mine = [item for item in sent if item.subscriber == subscriber and item.message.receive_count > 1]
+            mine = [item for item in sent if item.subscriber == subscriber and redelivered(item)]
         if not mine:
             continue
         done = replay_subscriber(

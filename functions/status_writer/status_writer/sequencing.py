@@ -68,7 +68,7 @@ def screen(
                 # Applied before, yet a newer opt-out may not have been re-sent after it (a replay cut
                 # short returns the message): replay again rather than trust HubSpot's state.
                 replay.add(write.subscriber)
-            elif _redelivered(write) and (held > mine or newer_opt_out):
+            elif redelivered(write) and (held > mine or newer_opt_out):
                 # An earlier delivery may have landed after the newer update and died unrecorded.
                 replay.add(write.subscriber)
         elif newer_opt_out:
@@ -79,13 +79,13 @@ def screen(
         stored = record.opt_outs.get(opt_out_scope(request.business_unit_id), "")
         if stored >= mine:
             already.add(request.message.message_id)
-            if (stored == mine or _redelivered(request)) and record.newest > mine:
+            if (stored == mine or redelivered(request)) and record.newest > mine:
                 replay.add(request.subscriber)  # as above: cut short, or an unrecorded earlier delivery
         elif record.newest > mine:
             replay.add(request.subscriber)  # it overrides newer writes: re-send them after it
     return Screening(already_applied=already, replay=replay)
 
 
-def _redelivered(item: StatusUpdate | UnsubscribeAll) -> bool:
+def redelivered(item: StatusUpdate | UnsubscribeAll) -> bool:
     """SQS delivered this message before: that delivery's HubSpot call may have happened unrecorded."""
     return item.message.receive_count > 1
