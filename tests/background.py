@@ -9,6 +9,7 @@ environment, as when the test started it itself; only its start moves earlier.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -40,10 +41,14 @@ class BackgroundRun:
             cwd=REPO_ROOT,
             stdout=stdout,
             stderr=stderr,
-            env=dict(os.environ),
             start_new_session=True,
         )
         return cls(process, stdout, stderr, time.monotonic() + timeout_s)
+
+    @classmethod
+    def for_mark(cls, mark: pytest.Mark) -> BackgroundRun:
+        """Start what ``@pytest.mark.background(argv, timeout=...)`` names."""
+        return cls.start(mark.args[0], mark.kwargs.get("timeout", 300))
 
     def finish(self) -> subprocess.CompletedProcess[str]:
         """Wait for the run (within the timeout counted from its start) and hand back its output."""
@@ -59,11 +64,11 @@ class BackgroundRun:
     def stop(self) -> None:
         """Stop the run and everything it started (its own session)."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         for handle in (self.stdout, self.stderr):
             handle.close()

@@ -44,7 +44,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     for item in session.items:
         if (mark := marked(item)) is not None:
-            _BACKGROUND[item.nodeid] = BackgroundRun.start(mark.args[0], mark.kwargs.get("timeout", 300))
+            _BACKGROUND[item.nodeid] = BackgroundRun.for_mark(mark)
 
 
 def pytest_sessionfinish() -> None:
@@ -57,9 +57,7 @@ def background_run(request: pytest.FixtureRequest) -> subprocess.CompletedProces
     """The finished output of this test's background subprocess (started when collection ended)."""
     mark = marked(request.node)
     assert mark is not None, "background_run needs @pytest.mark.background(argv)"
-    run = _BACKGROUND.pop(request.node.nodeid, None) or BackgroundRun.start(
-        mark.args[0], mark.kwargs.get("timeout", 300)
-    )
+    run = _BACKGROUND.pop(request.node.nodeid, None) or BackgroundRun.for_mark(mark)
     try:
         return run.finish()
     finally:
