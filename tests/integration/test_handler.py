@@ -239,12 +239,39 @@ def test_retryable_failures_come_back(
 def test_the_garbage_collector_is_paused_for_a_batch_and_restored_after(
     stack: Stack, load_handler: Loader
 ) -> None:
-    # GIVEN a warm environment with the collector on
+    # GIVEN a warm environment with the collector on, and a batch that allocates far more objects
+    # than the collector's first threshold (so without the pause it would run during the batch)
     app = load_handler()
+    stack.send(status_body("warm@example.com", 1001))
+    assert app.handler(stack.receive_event(1), LambdaContext()) == {"batchItemFailures": []}
     assert gc.isenabled()
-    stack.send(status_body("ada@example.com", 1001))
-    # WHEN a batch runs, and when code inside the pause raises
-    response = app.handler(stack.receive_event(1), LambdaContext())
+    records = [
+        sqs_record(status_body(f"user{n}@example.com", 1001), message_id=f"m-{n}", queue_arn=stack.queue_arn)
+        for n in range(500)
+    ]
+    collections: list[str] = []
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        # A collection runs in the thread whose allocation triggered it: note it when that thread was
+        # running the batch's code (the function's package, on the main thread or a HubSpot worker)
+        frame = sys._getframe(1)
+        while frame is not None and phase == "start":
+            if f"{os.sep}status_writer{os.sep}status_writer{os.sep}" in frame.f_code.co_filename:
+                collections.append(frame.f_code.co_name)
+                return
+            frame = frame.f_back
+
+    # WHEN the handler runs it
+    gc.callbacks.append(count)
+    try:
+        response = app.handler(sqs_event(*records), LambdaContext())
+    finally:
+        gc.callbacks.remove(count)
+    # THEN it applied with no collection while the batch ran, and the collector is on again
+    assert response == {"batchItemFailures": []}
+    assert collections == []
+    assert gc.isenabled()
+    # AND when code inside the pause raises, the collector is off inside and on again after
     seen_inside: list[bool] = []
 
     def fail_while_paused() -> None:
@@ -254,8 +281,6 @@ def test_the_garbage_collector_is_paused_for_a_batch_and_restored_after(
 
     with pytest.raises(RuntimeError):
         fail_while_paused()
-    # THEN the batch applied, the collector was off inside the pause and is on again after both
-    assert response == {"batchItemFailures": []}
     assert seen_inside == [False]
     assert gc.isenabled()
 
