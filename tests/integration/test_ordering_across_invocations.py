@@ -161,6 +161,32 @@ def test_a_redelivery_after_an_unrecorded_late_write_restores_the_newest_state(
 
 
 @pytest.mark.usefixtures("ledger_table")
+def test_a_redelivery_coalesced_under_a_newer_first_delivery_still_restores_the_newest_state(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN the newest update (11:00) applied and recorded, and the 10:00 update's first delivery
+    # landing after it in an invocation that died before recording it
+    handler = load_handler().handler
+    newest = status_body("ada@example.com", 1001, "UNSUBSCRIBED", occurredAt="2026-01-05T11:00:00Z")
+    assert handler(event_of(stack, newest), LambdaContext()) == {"batchItemFailures": []}
+    older = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
+    write_as_an_earlier_invocation(stack, older)
+    assert state(stack, "ada@example.com", 1001) == "SUBSCRIBED"
+    # WHEN the 10:00 message comes back in one batch with a first delivery of a 10:30 update of the
+    # same key (coalescing keeps the 10:30 one, which the ledger holds older than 11:00)
+    middle = status_body("ada@example.com", 1001, "NOT_SPECIFIED", occurredAt="2026-01-05T10:30:00Z")
+    event = sqs_event(
+        sqs_record(older, message_id="again", receive_count=2, queue_arn=stack.queue_arn),
+        sqs_record(middle, message_id="first", queue_arn=stack.queue_arn),
+    )
+    response = handler(event, LambdaContext())
+    # THEN nothing comes back, the 11:00 update was re-sent last, and HubSpot holds it
+    assert response == {"batchItemFailures": []}
+    assert calls(stack)[-1]["body"]["inputs"][0]["statusState"] == "UNSUBSCRIBED"
+    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("ledger_table")
 def test_a_rejected_redelivery_repairs_what_a_replay_cut_short_undid(
     stack: Stack, load_handler: Loader
 ) -> None:

@@ -74,6 +74,22 @@ def test_a_redelivered_write_the_ledger_holds_newer_replays_its_subscriber() -> 
     assert result.replay == {SUBSCRIBER}
 
 
+@pytest.mark.parametrize(("redelivered_elsewhere", "replayed"), [(set(), False), ({SUBSCRIBER}, True)])
+def test_a_first_delivery_replays_when_its_subscriber_has_a_redelivered_message_in_the_batch(
+    redelivered_elsewhere: set[Any], replayed: bool
+) -> None:
+    # GIVEN a first delivery the ledger holds newer (as the winner of a batch whose older, redelivered
+    # message of the same key coalescing dropped)
+    w = write_at("2026-01-05T10:30:00Z")
+    newer = version(write_at("2026-01-05T11:00:00Z"))
+    record = SubscriberRecord(count=1, newest=newer, writes={1001: newer})
+    # WHEN screened with and without that redelivery
+    result = screen([w], [], {SUBSCRIBER: record}, redelivered_elsewhere)
+    # THEN it is not sent either way, and the subscriber is replayed only for the redelivery
+    assert result.already_applied == {"w"}
+    assert result.replay == ({SUBSCRIBER} if replayed else set())
+
+
 def test_a_redelivered_write_under_a_newer_portal_opt_out_replays_its_subscriber() -> None:
     w = write_at("2026-01-05T10:00:00Z", receive_count=3)
     opt_out = version(opt_out_at("2026-01-05T11:00:00Z"))

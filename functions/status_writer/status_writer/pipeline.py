@@ -129,10 +129,14 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
             report.failures[item.message.message_id] = Failure(
                 FailureCategory.INVALID_MESSAGE, item.reason, permanent=True
             )
-    writes = coalesce(item for item in parsed if isinstance(item, StatusUpdate))
-    unsubscribes = coalesce(item for item in parsed if isinstance(item, UnsubscribeAll))
+    updates = [item for item in parsed if isinstance(item, StatusUpdate | UnsubscribeAll)]
+    writes = coalesce(item for item in updates if isinstance(item, StatusUpdate))
+    unsubscribes = coalesce(item for item in updates if isinstance(item, UnsubscribeAll))
+    # Before coalescing: a redelivered message that loses to a newer one in this batch still says its
+    # subscriber's earlier delivery may have left HubSpot behind the ledger (sequencing.screen).
+    again = {item.subscriber for item in updates if redelivered(item)}
     results, already_applied, opted_out = _apply(
-        writes.winners, unsubscribes.winners, deadline, runtime, report.stats
+        writes.winners, unsubscribes.winners, deadline, runtime, report.stats, redelivered_subscribers=again
     )
 
     for message_id, result in results.items():
@@ -164,6 +168,8 @@ def _apply(
     deadline: Deadline,
     runtime: Runtime,
     stats: CallStats,
+    *,
+    redelivered_subscribers: set[Subscriber],
 ) -> tuple[dict[str, ItemResult], set[str], dict[str, str]]:
     """Send the coalesced updates in order. Returns the result per message, the messages the version
     ledger showed were applied already (same or newer version), and the writes a newer portal-wide
@@ -180,7 +186,7 @@ def _apply(
             logger.warning("version ledger unavailable; the batch comes back", extra={"error": str(error)})
             everything: list[StatusUpdate | UnsubscribeAll] = [*write_winners, *unsubscribe_winners]
             return {item.message.message_id: ItemResult(LEDGER_UNAVAILABLE) for item in everything}, set(), {}
-        screening = screen(write_winners, unsubscribe_winners, known)
+        screening = screen(write_winners, unsubscribe_winners, known, redelivered_subscribers)
         already_applied, replay = screening.already_applied, screening.replay
         write_winners = [w for w in write_winners if w.message.message_id not in already_applied]
         unsubscribe_winners = [u for u in unsubscribe_winners if u.message.message_id not in already_applied]
@@ -202,7 +208,15 @@ def _apply(
         seen: list[StatusUpdate | UnsubscribeAll] = [*writes_seen, *unsubscribes_seen]
         screened_out = [item for item in seen if item.message.message_id in already_applied]
         _keep_order_across_invocations(
-            screened_out, sent, results, known, replay, deadline=deadline, runtime=runtime, stats=stats
+            screened_out,
+            sent,
+            results,
+            known,
+            replay,
+            redelivered_subscribers=redelivered_subscribers,
+            deadline=deadline,
+            runtime=runtime,
+            stats=stats,
         )
     return results, already_applied, ordering.superseded_by
 
@@ -214,6 +228,7 @@ def _keep_order_across_invocations(
     known: Mapping[Subscriber, SubscriberRecord],
     replay: set[Subscriber],
     *,
+    redelivered_subscribers: set[Subscriber],
     deadline: Deadline,
     runtime: Runtime,
     stats: CallStats,
@@ -240,13 +255,14 @@ def _keep_order_across_invocations(
     replay = replay | {item.subscriber for item in uncertain}
     for subscriber in sorted(replay | conflicts):
         mine = [item for item in (*applied, *screened_out, *uncertain) if item.subscriber == subscriber]
+        if not mine and subscriber in redelivered_subscribers:
+            # Nothing of this subscriber changed HubSpot here (e.g. HubSpot rejected the write), but a
+            # message of it is a redelivery: its earlier delivery may have started a replay that was cut
+            # short (that is why it came back), and only a replay now repairs what that one undid.
+            mine = [item for item in sent if item.subscriber == subscriber]
         if not mine:
-            # Nothing of this subscriber changed HubSpot here (e.g. HubSpot rejected the write): a replay
-            # would re-send its whole history, and if cut short, no message would come back to redo it.
-            # Unless the message is a redelivery: its earlier delivery may have started a replay that was
-            # cut short (that is why it came back), and only a replay now repairs what that one undid.
-            mine = [item for item in sent if item.subscriber == subscriber and redelivered(item)]
-        if not mine:
+            # Nothing of this subscriber changed HubSpot here: a replay would re-send its whole history,
+            # and if cut short, no message would come back to redo it.
             continue
         done = replay_subscriber(
             subscriber,

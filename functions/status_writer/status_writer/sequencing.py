@@ -12,7 +12,7 @@ newer update and died (killed, timed out) before it was recorded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from status_writer.model import StatusUpdate, UnsubscribeAll
@@ -52,8 +52,14 @@ def screen(
     writes: Iterable[StatusUpdate],
     unsubscribes: Iterable[UnsubscribeAll],
     records: Mapping[Subscriber, SubscriberRecord],
+    redelivered_subscribers: Collection[Subscriber] = (),
 ) -> Screening:
-    """Decide each (coalesced) update against what earlier invocations applied."""
+    """Decide each (coalesced) update against what earlier invocations applied. A subscriber counts as
+    redelivered when any of its messages in the batch was, including one coalescing dropped for a newer
+    update: the dropped message's earlier delivery is what may have left HubSpot behind the ledger."""
+    writes, unsubscribes = list(writes), list(unsubscribes)
+    updates: list[StatusUpdate | UnsubscribeAll] = [*writes, *unsubscribes]
+    again = {*redelivered_subscribers, *(item.subscriber for item in updates if redelivered(item))}
     already: set[str] = set()
     replay: set[Subscriber] = set()
     for write in writes:
@@ -68,7 +74,7 @@ def screen(
                 # Applied before, yet a newer opt-out may not have been re-sent after it (a replay cut
                 # short returns the message): replay again rather than trust HubSpot's state.
                 replay.add(write.subscriber)
-            elif redelivered(write) and (held > mine or newer_opt_out):
+            elif write.subscriber in again and (held > mine or newer_opt_out):
                 # An earlier delivery may have landed after the newer update and died unrecorded.
                 replay.add(write.subscriber)
         elif newer_opt_out:
@@ -79,7 +85,7 @@ def screen(
         stored = record.opt_outs.get(opt_out_scope(request.business_unit_id), "")
         if stored >= mine:
             already.add(request.message.message_id)
-            if (stored == mine or redelivered(request)) and record.newest > mine:
+            if (stored == mine or request.subscriber in again) and record.newest > mine:
                 replay.add(request.subscriber)  # as above: cut short, or an unrecorded earlier delivery
         elif record.newest > mine:
             replay.add(request.subscriber)  # it overrides newer writes: re-send them after it
