@@ -6,8 +6,10 @@ from __future__ import annotations
 import gc
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -318,6 +320,30 @@ def test_an_invocation_of_a_hundred_calls_publishes_its_metrics_once_without_a_w
     assert batch[0]["HubSpotCalls"] == [100.0]
     assert len(batch[0]["HubSpotLatency"]) == 99
     assert not [w for w in recwarn if "No application metrics" in str(w.message)]
+
+
+def test_a_secrets_manager_that_never_answers_costs_seconds_not_the_invocation(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN a Secrets Manager endpoint on loopback that accepts connections and never answers
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        stack.send(status_body("ada@example.com", 1001))
+        event = stack.receive_event(1)
+        app = load_handler(AWS_ENDPOINT_URL_SECRETS_MANAGER=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        responses: list[dict[str, Any]] = []
+        # WHEN the handler runs (boto3's default client would wait 60 s per attempt, five times)
+        worker = threading.Thread(target=lambda: responses.append(app.handler(event, LambdaContext())))
+        worker.start()
+        worker.join(timeout=20)
+        # THEN it gave up within seconds, sent nothing, and the message comes back
+        assert not worker.is_alive(), "the handler was still waiting for Secrets Manager after 20 s"
+        assert failed_ids(responses[0]) == ids(event)
+        assert writes(stack) == []
+    finally:
+        silent.close()
 
 
 def test_a_short_throttle_is_waited_out_within_the_invocation(stack: Stack, load_handler: Loader) -> None:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from aws_lambda_powertools.utilities.parameters import get_secret
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.config import Config
 
 TOKEN_PATH = "/oauth/v1/token"  # noqa: S105 - a URL path, not a password
 EXPIRY_MARGIN_S = 60.0
@@ -39,9 +40,16 @@ class OAuthGrant:
 SecretFetcher = Callable[[str, bool], Any]  # (secret id, force a fresh read) -> str | bytes | dict
 
 
-def fetch_with_powertools(secret_id: str, force: bool) -> Any:
-    """Powertools Parameters: cached in memory for POWERTOOLS_PARAMETERS_MAX_AGE seconds."""
-    return get_secret(secret_id, force_fetch=force)
+def powertools_fetcher(boto_config: Config) -> SecretFetcher:
+    """Powertools Parameters (cached in memory for POWERTOOLS_PARAMETERS_MAX_AGE seconds) over a Secrets
+    Manager client with the function's timeouts. ``get_secret``'s default client waits up to 60 s per
+    attempt, with retries, which a slow Secrets Manager could stretch past the invocation's timeout."""
+    provider = SecretsProvider(boto_config=boto_config)
+
+    def fetch(secret_id: str, force: bool) -> Any:
+        return provider.get(secret_id, force_fetch=force)
+
+    return fetch
 
 
 def parse_secret(value: Any) -> str | OAuthGrant:
@@ -76,7 +84,7 @@ class Credentials:
         self,
         secret_id: str,
         http: httpx.Client,
-        fetch: SecretFetcher = fetch_with_powertools,
+        fetch: SecretFetcher,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._secret_id = secret_id

@@ -21,7 +21,7 @@ from status_writer.backoff import retry_delay_s
 from status_writer.chunk import chunk, halves
 from status_writer.coalesce import coalesce
 from status_writer.config import Settings
-from status_writer.credentials import Credentials
+from status_writer.credentials import Credentials, powertools_fetcher
 from status_writer.dead_letter import DeadLetterQueue
 from status_writer.deadline import Deadline, RemainingTime
 from status_writer.hubspot import CallResult, CallStats, HubSpotClient, make_http_client
@@ -88,7 +88,9 @@ class Runtime:
         sqs_client = sqs if sqs is not None else boto3.client("sqs", config=AWS_CONFIG)
         return cls(
             settings=settings,
-            hubspot=HubSpotClient(http, Credentials(settings.secret_id, http), RateLimitPacer()),
+            hubspot=HubSpotClient(
+                http, Credentials(settings.secret_id, http, powertools_fetcher(AWS_CONFIG)), RateLimitPacer()
+            ),
             dead_letters=DeadLetterQueue(sqs_client, settings.dead_letter_queue_url),
             visibility=VisibilityScheduler(sqs_client),
             executor=ThreadPoolExecutor(max_workers=settings.max_in_flight, thread_name_prefix="hubspot"),
