@@ -139,8 +139,9 @@ def test_an_old_write_under_a_newer_brand_opt_out_is_overridden_again(
 
 
 @pytest.mark.usefixtures("ledger_table")
+@pytest.mark.parametrize("with_a_newer_first_delivery", [False, True], ids=["alone", "coalesced"])
 def test_a_redelivery_after_an_unrecorded_late_write_restores_the_newest_state(
-    stack: Stack, load_handler: Loader
+    stack: Stack, load_handler: Loader, with_a_newer_first_delivery: bool
 ) -> None:
     # GIVEN the newer update (11:00) applied and recorded by one invocation
     handler = load_handler().handler
@@ -151,36 +152,14 @@ def test_a_redelivery_after_an_unrecorded_late_write_restores_the_newest_state(
     older = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
     write_as_an_earlier_invocation(stack, older)
     assert state(stack, "ada@example.com", 1001) == "SUBSCRIBED"
-    # WHEN SQS delivers the older message again
-    record = sqs_record(older, receive_count=2, queue_arn=stack.queue_arn)
-    response = handler(sqs_event(record), LambdaContext())
-    # THEN it is not applied again, the newer update is re-sent after it, and HubSpot holds the newest
-    assert response == {"batchItemFailures": []}
-    assert calls(stack)[-1]["body"]["inputs"][0]["statusState"] == "UNSUBSCRIBED"
-    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
-
-
-@pytest.mark.usefixtures("ledger_table")
-def test_a_redelivery_coalesced_under_a_newer_first_delivery_still_restores_the_newest_state(
-    stack: Stack, load_handler: Loader
-) -> None:
-    # GIVEN the newest update (11:00) applied and recorded, and the 10:00 update's first delivery
-    # landing after it in an invocation that died before recording it
-    handler = load_handler().handler
-    newest = status_body("ada@example.com", 1001, "UNSUBSCRIBED", occurredAt="2026-01-05T11:00:00Z")
-    assert handler(event_of(stack, newest), LambdaContext()) == {"batchItemFailures": []}
-    older = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T10:00:00Z")
-    write_as_an_earlier_invocation(stack, older)
-    assert state(stack, "ada@example.com", 1001) == "SUBSCRIBED"
-    # WHEN the 10:00 message comes back in one batch with a first delivery of a 10:30 update of the
-    # same key (coalescing keeps the 10:30 one, which the ledger holds older than 11:00)
-    middle = status_body("ada@example.com", 1001, "NOT_SPECIFIED", occurredAt="2026-01-05T10:30:00Z")
-    event = sqs_event(
-        sqs_record(older, message_id="again", receive_count=2, queue_arn=stack.queue_arn),
-        sqs_record(middle, message_id="first", queue_arn=stack.queue_arn),
-    )
-    response = handler(event, LambdaContext())
-    # THEN nothing comes back, the 11:00 update was re-sent last, and HubSpot holds it
+    # WHEN SQS delivers the older message again: alone, or in one batch with a first delivery of a
+    # 10:30 update of the same key (coalescing keeps that one, which the ledger holds older than 11:00)
+    records = [sqs_record(older, message_id="again", receive_count=2, queue_arn=stack.queue_arn)]
+    if with_a_newer_first_delivery:
+        middle = status_body("ada@example.com", 1001, "NOT_SPECIFIED", occurredAt="2026-01-05T10:30:00Z")
+        records.append(sqs_record(middle, message_id="first", queue_arn=stack.queue_arn))
+    response = handler(sqs_event(*records), LambdaContext())
+    # THEN nothing is applied again, the newer update is re-sent last, and HubSpot holds the newest
     assert response == {"batchItemFailures": []}
     assert calls(stack)[-1]["body"]["inputs"][0]["statusState"] == "UNSUBSCRIBED"
     assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
