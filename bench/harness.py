@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.environment import FUNCTION_CODE_URI, REPO_ROOT
 from bench.workload import ACCOUNT, QUEUE_NAME, REGION
-from local import template_model
+from local.aws import template_model
 from local.hubspot_emulator import Emulator, EmulatorConfig, Faults, running_emulator
 
 TOKEN = "pat-na1-bench-0000-1111-2222-333333333333"  # noqa: S105 - a dummy token for the loopback emulator

@@ -31,7 +31,7 @@ from bench.environment import FUNCTION_CODE_URI, REPO_ROOT
 from bench.harness import world
 from bench.plot import saturation_plot
 from bench.report import header, machine_facts, table
-from local.template_model import DEFAULT_TEMPLATE
+from local.aws.template_model import DEFAULT_TEMPLATE
 
 FIGURES = ("calls", "saturation", "cpu", "startup", "memory")
 RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"

@@ -31,16 +31,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from local import template_model
-from local.event_source import EventSourceMapping, SqsEventSource, default_sqs_client
-from local.feeder import Feeder
-from local.lambda_runtime import FunctionSpec
-from local.moto_server import MotoServer
-from local.progress import Progress
-from local.provision import Provisioned, provision, resolve_environment
-from local.summary import Summary, print_summary
-from local.tally import RunTally
-from local.verify import (
+from local.aws import template_model
+from local.aws.event_source import EventSourceMapping, SqsEventSource, default_sqs_client
+from local.aws.moto import MotoServer
+from local.aws.provision import Provisioned, provision, resolve_environment
+from local.aws.runtime import FunctionSpec
+from local.workload.feeder import Feeder
+from local.workload.progress import Progress
+from local.workload.summary import Summary, print_summary
+from local.workload.tally import RunTally
+from local.workload.verify import (
     StatusLookup,
     check_state,
     emulator_lookup,
@@ -51,7 +51,7 @@ from local.verify import (
     read_dead_letters,
     unexpected_dead_letters,
 )
-from local.workload import Workload, combine, from_event_files, generate
+from local.workload.workload import Workload, combine, from_event_files, generate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -139,7 +139,7 @@ def _pipeline_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--pristine-moto",
         action="store_true",
-        help="run moto without local.moto_server.speed_up_sqs (slower)",
+        help="run moto without local.aws.moto.speed_up_sqs (slower)",
     )
     group.add_argument("--logs", type=Path, help="keep worker and moto logs in this directory")
     group.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -13,8 +13,8 @@ import boto3
 import httpx
 import pytest
 
+from local.aws.tables import create_table
 from local.hubspot_emulator import Faults
-from local.tables import create_table
 from tests.factories import LambdaContext, sqs_event, sqs_record, status_body, unsubscribe_all_body
 from tests.integration.conftest import TOKEN, Stack
 

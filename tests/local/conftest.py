@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from local_helpers import HANDLERS
 
-from local.event_source import EventSourceMapping, SqsEventSource, default_sqs_client
-from local.lambda_runtime import FunctionSpec
+from local.aws.event_source import EventSourceMapping, SqsEventSource, default_sqs_client
+from local.aws.runtime import FunctionSpec
 
 
 @pytest.fixture

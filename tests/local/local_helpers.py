@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from local.event_source import SqsEventSource
+from local.aws.event_source import SqsEventSource
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 

@@ -14,8 +14,8 @@ from collections import Counter
 
 import pytest
 
-from local.chaos_workload import LATE, REJECTED_SOURCE, RESEND, chaos_workload, is_invalid
-from local.workload import DEAD_LETTER, _parse_time
+from local.chaos.workload import LATE, REJECTED_SOURCE, RESEND, chaos_workload, is_invalid
+from local.workload.workload import DEAD_LETTER, _parse_time
 
 PORTAL = {1001: 0, 1002: 0, 1003: 0, 2001: 1}
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from local.event_source import interpret_response
-from local.lambda_runtime import InvokeResult
+from local.aws.event_source import interpret_response
+from local.aws.runtime import InvokeResult
 
 BATCH = ["m-1", "m-2", "m-3"]
 

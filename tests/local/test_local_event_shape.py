@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from local_helpers import probes, send
 
-from local.event_source import (
+from local.aws.event_source import (
     EventSourceMapping,
     lambda_message_attributes,
     lambda_record,
 )
-from local.lambda_runtime import FunctionSpec
+from local.aws.runtime import FunctionSpec
 
 RECORD_KEYS = [
     "messageId",

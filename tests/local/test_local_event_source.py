@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from local_helpers import depth, probes, send
 
-from local.event_source import EventSourceMapping, SqsEventSource
-from local.lambda_runtime import FunctionSpec
+from local.aws.event_source import EventSourceMapping, SqsEventSource
+from local.aws.runtime import FunctionSpec
 
 
 def settled(count: int) -> Callable[[SqsEventSource], bool]:

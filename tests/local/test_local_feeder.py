@@ -8,9 +8,9 @@ from typing import Any
 
 from local_helpers import depth
 
-from local.event_source import default_sqs_client
-from local.feeder import Feeder
-from local.workload import generate
+from local.aws.event_source import default_sqs_client
+from local.workload.feeder import Feeder
+from local.workload.workload import generate
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from local_helpers import HANDLERS
 
-from local.lambda_runtime import ExecutionEnvironment, FunctionSpec, InitError, LambdaContext
+from local.aws.runtime import ExecutionEnvironment, FunctionSpec, InitError, LambdaContext
 
 EVENT = {"Records": [{"messageId": "m-1", "body": "{}"}]}
 

@@ -13,9 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
-from local.event_source import default_sqs_client
-from local.moto_server import MotoServer
-from local.tables import create_table
+from local.aws.event_source import default_sqs_client
+from local.aws.moto import MotoServer
+from local.aws.tables import create_table
 
 
 @pytest.fixture(scope="module")

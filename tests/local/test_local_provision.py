@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local.provision import UnresolvedReference, provision, resolve_environment, substitute
-from local.template_model import DEFAULT_TEMPLATE, deployment_settings
+from local.aws.provision import UnresolvedReference, provision, resolve_environment, substitute
+from local.aws.template_model import DEFAULT_TEMPLATE, deployment_settings
 
 FAKE_TOKEN = "pat-x"
 

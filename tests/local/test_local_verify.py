@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from local.verify import (
+from local.workload.verify import (
     REDRIVE_REASON,
     DeadLetters,
     Observed,
@@ -14,7 +14,7 @@ from local.verify import (
     lost_messages,
     read_dead_letters,
 )
-from local.workload import Key, WorkItem, classify
+from local.workload.workload import Key, WorkItem, classify
 
 KEY = ("ada@example.com", 1001, "EMAIL")
 

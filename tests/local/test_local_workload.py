@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from local.feeder import pack, shard_of, split_by_shard
-from local.workload import (
+from local.workload.feeder import pack, shard_of, split_by_shard
+from local.workload.workload import (
     APPLY,
     DEAD_LETTER,
     INVALID,

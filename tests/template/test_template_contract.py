@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from status_writer.config import ENVIRONMENT_VARIABLES
 
-from local.template_model import (
+from local.aws.template_model import (
     DEFAULT_TEMPLATE,
     PSEUDO_PARAMETERS,
     Evaluator,

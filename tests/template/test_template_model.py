@@ -1,4 +1,4 @@
-"""local.template_model: the YAML loader, the intrinsic-function evaluator and the deployment settings
+"""local.aws.template_model: the YAML loader, the intrinsic-function evaluator and the deployment settings
 the local runner mirrors."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from local.template_model import (
+from local.aws.template_model import (
     DEFAULT_TEMPLATE,
     Evaluator,
     UnsupportedConstruct,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.template_model import load_template
+from local.aws.template_model import load_template
 from tests.template.tooling import REPO, TEMPLATE, SamBuild, quiet_tool_environment, run_tool, tool
 
 pytestmark = pytest.mark.tools

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from local.workload import DEAD_LETTER, Key, WorkItem, expected_final_state
+from local.workload.workload import DEAD_LETTER, Key, WorkItem, expected_final_state
 
 REDRIVE_REASON = "SQS_REDRIVE_MAX_RECEIVE_COUNT"
 NOT_SPECIFIED = "NOT_SPECIFIED"

@@ -3,7 +3,7 @@
 Its own process so moto's CPU work does not share a GIL with the poller. The child serves until its
 stdin closes, so it also stops if the parent dies without cleaning up.
 
-Parent side: ``with MotoServer() as moto: moto.endpoint``. Child side: ``python -m local.moto_server``
+Parent side: ``with MotoServer() as moto: moto.endpoint``. Child side: ``python -m local.aws.moto``
 prints ``listening on http://127.0.0.1:PORT`` and serves until stdin reaches EOF.
 """
 
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_PREFIX = "listening on "
 
 
@@ -46,7 +46,7 @@ class MotoServer:
         """Start the server and return its endpoint URL (http://127.0.0.1:PORT)."""
         self._log = self.log_file.open("ab") if self.log_file else None
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "local.moto_server", "--host", "127.0.0.1", "--port", "0"]
+            [sys.executable, "-m", "local.aws.moto", "--host", "127.0.0.1", "--port", "0"]
             + (["--pristine"] if self.pristine else []),
             cwd=REPO_ROOT,
             stdin=subprocess.PIPE,

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from local.workload import (
+from local.workload.workload import (
     APPLY,
     DEAD_LETTER,
     STATUS_STATES,

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.event_source import InvocationRecord
+from local.aws.event_source import InvocationRecord
 
 BATCH_LOG_MESSAGE = "batch processed"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from local.template_model import DEFAULT_TEMPLATE, load_template
+from local.aws.template_model import DEFAULT_TEMPLATE, load_template
 
 VERSION_TABLE_ID = "VersionTable"
 _CREATE_FIELDS = ("AttributeDefinitions", "KeySchema", "BillingMode")

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 FUNCTION_ID = "StatusWriterFunction"
 QUEUE_ID = "SubscriptionQueue"
 DEAD_LETTER_QUEUE_ID = "SubscriptionDeadLetterQueue"
@@ -221,7 +221,7 @@ class Evaluator:
         if key in ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Fn::Contains"):
             return self.truth({key: argument})
         if key not in handlers:
-            raise UnsupportedConstruct(f"{key} is not supported by local.template_model")
+            raise UnsupportedConstruct(f"{key} is not supported by local.aws.template_model")
         return handlers[key](argument)
 
     def truth(self, expression: Any) -> bool:

@@ -7,7 +7,7 @@ invocations one at a time until it times out, crashes or is stopped; the next in
 timeout or crash starts a fresh worker (a cold start), as Lambda resets the environment.
 
 Parent side: `ExecutionEnvironment` (spawn, invoke with the function timeout, capture logs, stop).
-Worker side: `python -m local.lambda_runtime --handler app.handler --code-uri DIR --response-fd N`.
+Worker side: `python -m local.aws.runtime --handler app.handler --code-uri DIR --response-fd N`.
 
 Wire protocol (all JSON lines): the parent writes invocation requests to the worker's stdin; the worker
 answers on a private pipe (``--response-fd``) so the handler's own stdout, which is its log stream as in
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 END_MARKER = "__local_lambda_runtime_end__"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_INIT_TIMEOUT_S = 60.0  # Lambda allows 10 s; a 2-core machine starting several workers needs slack
 _MARKER_WAIT_S = 2.0  # how long to wait for the log streams to catch up with an answer
 
@@ -357,7 +357,7 @@ class ExecutionEnvironment:
                 [
                     sys.executable,
                     "-m",
-                    "local.lambda_runtime",
+                    "local.aws.runtime",
                     "--handler",
                     self.spec.handler,
                     "--code-uri",

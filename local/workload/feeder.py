@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.workload import WorkItem, Workload
+from local.workload.workload import WorkItem, Workload
 
 SEND_BATCH_MAX = 10
 

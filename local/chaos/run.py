@@ -14,7 +14,7 @@ event source with one warm worker process per slot, the real handler, the HubSpo
   queue deleted for a window and recreated with the same name and attributes);
 - under every window, background faults at random: 5xx, dropped connections, ten-secondly 429s, latency;
 - per invocation, at a rate: the worker SIGKILLed mid-batch, or a context with almost no time left;
-- the workload (local.chaos_workload): invalid bodies, subscription 999999, unsubscribe-alls, duplicates
+- the workload (local.chaos.workload): invalid bodies, subscription 999999, unsubscribe-alls, duplicates
   within and across batches, older updates sent after newer ones.
 
 Invariants (each a hard failure, exit 1): final state = newest update per key; every invalid message in
@@ -44,14 +44,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local import template_model
-from local.chaos_workload import LATE, RESEND, chaos_workload, is_invalid
-from local.event_source import EventSourceMapping, SqsEventSource, default_sqs_client
-from local.feeder import Feeder
-from local.lambda_runtime import ExecutionEnvironment, FunctionSpec, InvokeResult
-from local.moto_server import MotoServer
-from local.progress import Progress
-from local.provision import Provisioned, provision
+from local.aws import template_model
+from local.aws.event_source import EventSourceMapping, SqsEventSource, default_sqs_client
+from local.aws.moto import MotoServer
+from local.aws.provision import Provisioned, provision
+from local.aws.runtime import ExecutionEnvironment, FunctionSpec, InvokeResult
+from local.chaos.workload import LATE, RESEND, chaos_workload, is_invalid
 from local.run import (
     LOCAL_TOKEN,
     REGION,
@@ -65,9 +63,11 @@ from local.run import (
     stop_all,
     wait_for_drain,
 )
-from local.tally import RunTally
-from local.verify import REDRIVE_REASON, DeadLetters, check_state, emulator_lookup, queue_depth
-from local.workload import APPLY, Workload
+from local.workload.feeder import Feeder
+from local.workload.progress import Progress
+from local.workload.tally import RunTally
+from local.workload.verify import REDRIVE_REASON, DeadLetters, check_state, emulator_lookup, queue_depth
+from local.workload.workload import APPLY, Workload
 
 DEFAULT_MESSAGES = 10_000
 FUNCTION_TIMEOUT_S = 30.0  # FunctionTimeoutSeconds: the smallest value the template allows

@@ -12,7 +12,7 @@ Rules it follows (see docs/aws-sqs-lambda notes §1; each has a test in tests/lo
   leaves listed ones to their visibility timeout, and deletes nothing (the whole batch is retried) when
   the function raises, times out, crashes or answers something malformed.
 - Runs up to MaximumConcurrency invocations at once, each slot in its own execution environment
-  (a long-lived worker process, see local.lambda_runtime).
+  (a long-lived worker process, see local.aws.runtime).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.lambda_runtime import ExecutionEnvironment, FunctionSpec, InvokeResult
+from local.aws.runtime import ExecutionEnvironment, FunctionSpec, InvokeResult
 
-LOG = logging.getLogger("local.event_source")
+LOG = logging.getLogger("local.aws.event_source")
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # synchronous invocation payload limit
 SQS_RECEIVE_MAX = 10
 _EVENT_OVERHEAD_BYTES = len('{"Records":[]}')

@@ -1,0 +1,1 @@
+"""`make chaos`: the local pipeline under a fault schedule, with its invariants (see local.chaos.run)."""
