@@ -2,7 +2,7 @@
 HubSpot emulator, and the environment each execution environment gets (the template's function
 variables with local endpoints, as `make run` resolves them).
 
-moto runs in a process of its own (bench.moto_process); the emulator is a thread of the bench's process,
+moto runs in a process of its own (local.aws.moto, the one launcher); the emulator is a thread of the bench's process,
 which otherwise only waits for its workers; every handler runs in a worker process of its own
 (bench.environment).
 """
@@ -14,16 +14,15 @@ import dataclasses
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.environment import FUNCTION_CODE_URI, REPO_ROOT
+from bench.environment import FUNCTION_CODE_URI
 from bench.workload import ACCOUNT, QUEUE_NAME, REGION
 from local.aws import template_model
+from local.aws.moto import MotoServer
 from local.hubspot_emulator import Emulator, EmulatorConfig, Faults, running_emulator
 
 TOKEN = "pat-na1-bench-0000-1111-2222-333333333333"  # noqa: S105 - a dummy token for the loopback emulator
@@ -121,34 +120,13 @@ def world(
     """moto and the emulator started, the secret, queues and tables created; everything stopped on exit."""
     document = template_model.load_template(template)
     settings = template_model.deployment_settings(template)
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "bench.moto_process"],
-        cwd=REPO_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        assert moto.stdout is not None
-        line = moto.stdout.readline().strip()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"moto did not start: {line!r}")
-        endpoint = line.removeprefix("listening on ")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with MotoServer(log_file=log_dir / "moto.log") as moto:
+        endpoint = moto.endpoint
         secret_arn, queue_url, dlq_url, resources = _provision(endpoint, document, settings)
         settings = dataclasses.replace(settings, environment={**settings.environment, **resources})
-        log_dir.mkdir(parents=True, exist_ok=True)
         with running_emulator(EmulatorConfig(daily_limit=UNLIMITED), tokens=[TOKEN]) as emulator:
             yield World(endpoint, secret_arn, queue_url, dlq_url, emulator, settings, log_dir, code_uri)
-    finally:
-        if moto.stdin is not None:
-            moto.stdin.close()
-        try:
-            moto.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            moto.kill()
-            moto.wait()
 
 
 def _provision(

@@ -66,16 +66,12 @@ def background_run(request: pytest.FixtureRequest) -> subprocess.CompletedProces
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """A moto server on a free loopback port for the whole session."""
-    from moto.server import ThreadedMotoServer
+    """A moto server on a free loopback port for the whole session: the project's one launcher
+    (local.aws.moto) with its documented patches, as `make run` and `make bench` run it."""
+    from local.aws.moto import MotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with MotoServer() as server:
+        yield server.endpoint
 
 
 @pytest.fixture

@@ -1,16 +1,28 @@
-"""moto server (SQS, Secrets Manager, DynamoDB) in its own process on a free loopback port.
+"""The one moto launcher: moto server (SQS, Secrets Manager, DynamoDB) in its own process on a free
+loopback port, used by `make run`, `make chaos`, `make bench` and the tests alike.
 
 Its own process so moto's CPU work does not share a GIL with the poller. The child serves until its
 stdin closes, so it also stops if the parent dies without cleaning up.
 
 Parent side: ``with MotoServer() as moto: moto.endpoint``. Child side: ``python -m local.aws.moto``
 prints ``listening on http://127.0.0.1:PORT`` and serves until stdin reaches EOF.
+
+The patches (all applied unless ``--pristine``; each keeps what moto answers and fixes a cost or a race
+that real AWS does not have; each has a test in tests/local/test_local_moto_server.py):
+
+1. ``speed_up_sqs``: moto's SQS clock and retention check without their O(queue length) overhead.
+2. ``make_sqs_thread_safe``: receives and deletes hold the queue's lock, so no message is delivered
+   twice at once nor revived by a concurrent delete.
+3. ``speed_up_dynamodb_transactions``: TransactWriteItems backs up only the items it touches, not the
+   whole table once per action, with the same all-or-nothing outcome.
+4. ``make_dynamodb_thread_safe``: conditional writes and transactions are atomic, as DynamoDB's are.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import select
 import signal
@@ -118,13 +130,16 @@ def speed_up_sqs() -> None:
 
     from moto.sqs import models
 
-    models.unix_time = time.time  # type: ignore[assignment]
-    models.unix_time_millis = lambda: time.time() * 1000.0  # type: ignore[assignment]
+    def unix_time_millis() -> float:
+        return time.time() * 1000.0
+
+    models.unix_time = time.time  # type: ignore[attr-defined,assignment]
+    models.unix_time_millis = unix_time_millis  # type: ignore[attr-defined,assignment]
 
     def is_message_valid_based_on_retention_period(
         self: models.SQSBackend, queue_name: str, message: models.Message
     ) -> bool:
-        retention_period = int(self.get_queue(queue_name).message_retention_period)
+        retention_period = int(self.get_queue(queue_name).message_retention_period)  # type: ignore[attr-defined]
         return bool(retention_period + message.sent_timestamp / 1000 > time.time())  # type: ignore[operator]
 
     models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
@@ -214,26 +229,12 @@ def speed_up_dynamodb_transactions() -> None:
     import copy
 
     from moto.dynamodb import models
-    from moto.dynamodb.models.dynamo_type import DynamoType
 
-    models.copy = _TableKeepingCopy(copy, models.Table)  # type: ignore[assignment]
+    models.copy = _TableKeepingCopy(copy, models.Table)  # type: ignore[attr-defined,assignment]
     original = models.DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: models.DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-        saved = []
-        for entry in transact_items:
-            op = next(iter(entry.values()), {})
-            table = self.tables.get(op.get("TableName")) if isinstance(op, dict) else None
-            key = (op.get("Key") or op.get("Item") or {}) if table is not None else {}
-            if table is None or table.hash_key_attr not in key:
-                continue
-            hash_value = DynamoType(key[table.hash_key_attr])
-            range_raw = key.get(table.range_key_attr) if table.range_key_attr else None
-            range_value = DynamoType(range_raw) if range_raw is not None else None
-            if table.has_range_key and range_value is None:
-                continue  # moto rejects the transaction before changing anything
-            current = table.get_item(hash_value, range_value)
-            saved.append((table, hash_value, range_value, copy.deepcopy(current)))
+        saved = [entry for action in transact_items if (entry := _snapshot(self, action)) is not None]
         try:
             original(self, transact_items)
         except Exception:
@@ -242,6 +243,28 @@ def speed_up_dynamodb_transactions() -> None:
             raise
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _snapshot(backend: Any, action: dict[str, Any]) -> tuple[Any, Any, Any, Any] | None:
+    """(table, hash key, range key, a copy of the item or None) for one transaction action, or None
+    when the action names no table or no full key (moto rejects those before changing anything)."""
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    op: Any = next(iter(action.values()), {})
+    if not isinstance(op, dict):
+        return None
+    table = backend.tables.get(str(op.get("TableName")))
+    key = op.get("Key") or op.get("Item") or {}
+    if table is None or table.hash_key_attr not in key:
+        return None
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_raw = key.get(table.range_key_attr) if table.range_key_attr else None
+    range_value = DynamoType(range_raw) if range_raw is not None else None
+    if table.has_range_key and range_value is None:
+        return None
+    return table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))
 
 
 def _restore(table: Any, hash_value: Any, range_value: Any, item: Any) -> None:
@@ -278,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         make_sqs_thread_safe()
         speed_up_dynamodb_transactions()
         make_dynamodb_thread_safe()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
