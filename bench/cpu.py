@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from bench.environment import Environment, LambdaContext
+from bench.environment import Environment
 from bench.workload import EventSpec, event
+from local.aws.context import LambdaContext
 
 if TYPE_CHECKING:
     from bench.harness import World
@@ -149,7 +150,7 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
         first_update += len(specs) * size
         events = [event(spec) for spec in specs] if fresh else [event(specs[0])]
         for _ in range(1 if fresh else 2):  # fills the caches (replay, secret, lazy imports)
-            _check(handler(events[0], LambdaContext(TIMEOUT_S)))
+            _check(handler(events[0], LambdaContext(timeout_ms=int(TIMEOUT_S * 1000))))
         misses_before = transport.misses
         aws.clear()
         handler_cpu, handler_wall, loads_cpu = [], [], []
@@ -160,7 +161,7 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
                 profiler.start()
             server_before = transport.server_cpu_s
             wall, cpu = time.perf_counter(), time.process_time()
-            response = handler(the_event, LambdaContext(TIMEOUT_S))
+            response = handler(the_event, LambdaContext(timeout_ms=int(TIMEOUT_S * 1000)))
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             if profiler is not None:
                 profiler.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -109,3 +110,8 @@ def lean_spec_near(start: int, count: int, target_bytes: int) -> EventSpec:
     if bare > target_bytes:
         raise ValueError(f"{count} lean records take {bare} bytes, more than {target_bytes}")
     return EventSpec(start, count, lean=True, pad=(target_bytes - bare) // count)
+
+
+def event_from_dict(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The event of ``EventSpec.to_dict()`` output: what an execution environment builds it from."""
+    return event(EventSpec.from_dict(dict(spec)))

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
+
+from local.aws.context import LambdaContext  # the one context (README, Local tooling)
+
+__all__ = ["LambdaContext"]
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:subscription-updates"
 
@@ -64,28 +67,6 @@ def sqs_record(
 def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
     """An SQS event around the given records."""
     return {"Records": list(records)}
-
-
-@dataclass
-class LambdaContext:
-    """A LambdaContext whose remaining time counts down from `timeout_ms` like the real one."""
-
-    timeout_ms: int = 60_000
-    function_name: str = "status-writer"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/status-writer"
-    log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        elapsed_ms = (time.monotonic() - self._started) * 1000
-        return max(0, int(self.timeout_ms - elapsed_ms))
 
 
 def unsubscribe_all_body(

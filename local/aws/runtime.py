@@ -1,4 +1,4 @@
-"""A local stand-in for one Lambda execution environment: a long-lived worker process per concurrency slot.
+"""A local stand-in for one Lambda execution environment (parent side of local.aws.worker).
 
 Why a process per slot: in Lambda each concurrent invocation runs in its own execution environment, and
 module state (clients, caches, the secret) lives there and is reused while the environment is warm. So
@@ -6,210 +6,32 @@ each slot gets one worker process that imports the handler once (the Init phase)
 invocations one at a time until it times out, crashes or is stopped; the next invocation after a
 timeout or crash starts a fresh worker (a cold start), as Lambda resets the environment.
 
-Parent side: `ExecutionEnvironment` (spawn, invoke with the function timeout, capture logs, stop).
-Worker side: `python -m local.aws.runtime --handler app.handler --code-uri DIR --response-fd N`.
-
-Wire protocol (all JSON lines): the parent writes invocation requests to the worker's stdin; the worker
-answers on a private pipe (``--response-fd``) so the handler's own stdout, which is its log stream as in
-CloudWatch, never mixes with answers. After each invocation the worker prints an end marker on stdout
-and stderr so the parent can attribute every log line to its invocation.
+`ExecutionEnvironment` spawns the worker, invokes it with the function timeout, captures its logs per
+invocation and stops it; `call` runs a probe inside it (the bench). The wire protocol is in
+local.aws.worker.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib
 import json
 import os
 import queue
-import resource
 import signal
 import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-END_MARKER = "__local_lambda_runtime_end__"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from local.aws.worker import END_MARKER, REPO_ROOT
+
 DEFAULT_INIT_TIMEOUT_S = 60.0  # Lambda allows 10 s; a 2-core machine starting several workers needs slack
 _MARKER_WAIT_S = 2.0  # how long to wait for the log streams to catch up with an answer
-
-
-# --------------------------------------------------------------------------------------------------
-# Worker side
-# --------------------------------------------------------------------------------------------------
-
-
-class LambdaContext:
-    """The context object the Python runtime passes to a handler, with the same attribute names.
-
-    The remaining time counts down to an absolute deadline (epoch milliseconds) as in Lambda, where the
-    runtime API hands the deadline to the runtime. `memory_limit_in_mb` is a string, as the real
-    runtime reads it from the environment.
-    """
-
-    def __init__(
-        self,
-        *,
-        aws_request_id: str,
-        deadline_ms: int,
-        invoked_function_arn: str,
-        function_name: str = "",
-        function_version: str = "$LATEST",
-        memory_limit_in_mb: str = "128",
-        log_group_name: str = "",
-        log_stream_name: str = "",
-    ) -> None:
-        self.aws_request_id = aws_request_id
-        self.invoked_function_arn = invoked_function_arn
-        self.function_name = function_name
-        self.function_version = function_version
-        self.memory_limit_in_mb = memory_limit_in_mb
-        self.log_group_name = log_group_name
-        self.log_stream_name = log_stream_name
-        self.identity = None
-        self.client_context = None
-        self.tenant_id = None
-        self._deadline_ms = deadline_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds until Lambda would stop this invocation (never negative)."""
-        return max(0, self._deadline_ms - int(time.time() * 1000))
-
-    def log(self, message: str) -> None:
-        """Write to the function's log stream, like the runtime's context.log."""
-        sys.stdout.write(message)
-        sys.stdout.flush()
-
-    def __repr__(self) -> str:
-        return f"LambdaContext(aws_request_id={self.aws_request_id!r}, function_name={self.function_name!r})"
-
-
-def error_payload(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
-    """The error document Lambda returns for an unhandled exception."""
-    return {
-        "errorMessage": str(exc),
-        "errorType": error_type or type(exc).__name__,
-        "stackTrace": traceback.format_tb(exc.__traceback__),
-    }
-
-
-def load_handler(code_uri: Path, handler: str) -> Callable[[Any, Any], Any]:
-    """Import ``module.function`` from the CodeUri the way the runtime does (CodeUri first on sys.path)."""
-    module_name, _, function_name = handler.rpartition(".")
-    if not module_name or not function_name:
-        raise ValueError(f"handler {handler!r} is not of the form module.function")
-    sys.path.insert(0, str(code_uri))
-    module = importlib.import_module(module_name)
-    function = getattr(module, function_name)
-    if not callable(function):
-        raise TypeError(f"{handler} is not callable")
-    return function  # type: ignore[no-any-return]
-
-
-def _isolate_sys_path() -> None:
-    """Drop the repository root that `python -m` put on sys.path: the handler sees only its CodeUri and
-    the installed packages, as in Lambda (where the layer is on the path instead)."""
-    root = str(REPO_ROOT)
-    sys.path[:] = [entry for entry in sys.path if entry not in ("", ".", root, os.getcwd())]
-
-
-def _max_memory_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is KiB on Linux
-
-
-class _Worker:
-    """The worker's loop: read a request, run the handler, answer, mark the end of its logs."""
-
-    def __init__(self, answer: IO[bytes], handler: Callable[[Any, Any], Any]) -> None:
-        self.answer = answer
-        self.handler = handler
-
-    def send(self, document: Mapping[str, Any]) -> None:
-        self.answer.write(json.dumps(document, separators=(",", ":")).encode() + b"\n")
-        self.answer.flush()
-
-    def serve(self) -> int:
-        for line in sys.stdin.buffer:
-            if not line.strip():
-                continue
-            request = json.loads(line)
-            exit_code = self._invoke(request)
-            if exit_code is not None:
-                return exit_code
-        return 0  # stdin closed: the parent is gone or wants us to stop
-
-    def _invoke(self, request: Mapping[str, Any]) -> int | None:
-        request_id = str(request["request_id"])
-        context = LambdaContext(aws_request_id=request_id, **request["context"])
-        answer: dict[str, Any] = {"type": "result", "request_id": request_id, "ok": False}
-        exit_code: int | None = None
-        try:
-            result = self.handler(request["event"], context)
-        except Exception as exc:
-            answer["error"] = error_payload(exc)
-            _print_error(exc)
-        except BaseException as exc:  # sys.exit() in a handler ends the runtime: Lambda resets it
-            answer["error"] = error_payload(exc, "Runtime.ExitError")
-            exit_code = 1
-        else:
-            try:  # the runtime serialises the answer; a non-JSON answer is an invocation error
-                answer["payload"] = json.loads(json.dumps(result))
-                answer["ok"] = True
-            except (TypeError, ValueError) as exc:
-                answer["error"] = error_payload(exc, "Runtime.MarshalError")
-        answer["max_memory_mb"] = round(_max_memory_mb(), 1)
-        _mark_end(request_id)
-        self.send(answer)
-        return exit_code
-
-
-def _print_error(exc: BaseException) -> None:
-    sys.stderr.write(f"[ERROR] {type(exc).__name__}: {exc}\n{''.join(traceback.format_exception(exc))}")
-
-
-def _mark_end(request_id: str) -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.write(f"\n{END_MARKER} {request_id}\n")
-            stream.flush()
-
-
-def worker_main(argv: list[str] | None = None) -> int:
-    """Entry point of a worker process: Init (import the handler once), then serve invocations."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--handler", required=True)
-    parser.add_argument("--code-uri", required=True, type=Path)
-    parser.add_argument("--response-fd", required=True, type=int)
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    answer = os.fdopen(args.response_fd, "wb")
-    _isolate_sys_path()
-    started = time.monotonic()
-    try:
-        handler = load_handler(args.code_uri.resolve(), args.handler)
-    except BaseException as exc:
-        _print_error(exc)
-        answer.write(json.dumps({"type": "init_error", "error": error_payload(exc)}).encode() + b"\n")
-        answer.flush()
-        return 1
-    worker = _Worker(answer, handler)
-    worker.send(
-        {"type": "ready", "pid": os.getpid(), "init_ms": round((time.monotonic() - started) * 1000, 1)}
-    )
-    return worker.serve()
-
-
-# --------------------------------------------------------------------------------------------------
-# Parent side
-# --------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -249,6 +71,7 @@ class InvokeResult:
     pid: int = 0
     max_memory_mb: float | None = None
     log_lines: list[str] = field(default_factory=list)
+    measures: dict[str, Any] = field(default_factory=dict)  # the worker's own figures (local.aws.worker)
 
     @property
     def log_records(self) -> list[dict[str, Any]]:
@@ -326,8 +149,11 @@ class ExecutionEnvironment:
         name: str = "env-0",
         log_file: Path | None = None,
         init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
+        repo_importable: bool = False,
     ) -> None:
         self.spec = spec
+        self.repo_importable = repo_importable
+        self.ready: dict[str, Any] = {}  # the worker's Init answer: pid, init_ms, rss_mb
         self.name = name
         self.init_timeout_s = init_timeout_s
         self._log_file = log_file.open("a", encoding="utf-8") if log_file else None
@@ -346,25 +172,24 @@ class ExecutionEnvironment:
 
     def start(self) -> None:
         """Start a worker and wait for its Init to finish (raises InitError if the handler fails to load)."""
-        if self.alive:
-            return
+        if not self.alive:
+            self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start a worker process without waiting for its Init (several environments Init at once)."""
         read_fd, write_fd = os.pipe()
         self._answers = queue.Queue()
         self._lines = []
+        self.ready = {}
         stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        command = [sys.executable, "-m", "local.aws.worker", "--handler", self.spec.handler]
+        command += ["--code-uri", str(self.spec.code_uri.resolve()), "--response-fd", str(write_fd)]
+        if self.repo_importable:
+            command.append("--repo-importable")
         try:
             self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "local.aws.runtime",
-                    "--handler",
-                    self.spec.handler,
-                    "--code-uri",
-                    str(self.spec.code_uri.resolve()),
-                    "--response-fd",
-                    str(write_fd),
-                ],
+                command,
                 cwd=REPO_ROOT,
                 env=base_environment(self.spec, stream),
                 stdin=subprocess.PIPE,
@@ -387,6 +212,11 @@ class ExecutionEnvironment:
         self._write_log(
             f"INIT_START Runtime Version: python:{sys.version_info.major}.{sys.version_info.minor}"
         )
+
+    def wait_ready(self) -> dict[str, Any]:
+        """Wait for the spawned worker's Init; returns its answer (pid, init_ms, rss_mb)."""
+        if self.ready:
+            return self.ready
         try:
             first = self._answers.get(timeout=self.init_timeout_s)
         except queue.Empty:
@@ -399,9 +229,11 @@ class ExecutionEnvironment:
             logs = list(self._lines)
             self.stop()
             raise InitError(first.get("error") if first else None, logs)
+        self.ready = first
         self._init_ms = float(first.get("init_ms", 0.0))
         self._cold = True
         self.cold_starts += 1
+        return first
 
     @property
     def alive(self) -> bool:
@@ -448,26 +280,42 @@ class ExecutionEnvironment:
 
     # -- invocation ---------------------------------------------------------------------------------
 
-    def invoke(self, event: Any, request_id: str | None = None) -> InvokeResult:
-        """Run one invocation with the function timeout, as a synchronous Lambda Invoke would."""
-        if not self.alive:
-            self.start()
-        process = self._process
-        assert process is not None
-        assert process.stdin is not None
+    def invoke(
+        self, event: Any = None, request_id: str | None = None, *, source: Mapping[str, Any] | None = None
+    ) -> InvokeResult:
+        """Run one invocation with the function timeout, as a synchronous Lambda Invoke would.
+
+        `source` replaces the inline event: ``{"payload_file": PATH}`` or ``{"event_from": {...}}``
+        (local.aws.worker)."""
         request_id = request_id or str(uuid.uuid4())
-        cold, self._cold = self._cold, False
-        marker = self._markers.setdefault(request_id, _EndMarker())
-        started_wall = time.time()
-        deadline_ms = int(started_wall * 1000 + self.spec.timeout_s * 1000)
         context = {
-            "deadline_ms": deadline_ms,
+            "deadline_ms": int(time.time() * 1000 + self.spec.timeout_s * 1000),
             "invoked_function_arn": self.spec.function_arn,
             "function_name": self.spec.function_name,
             "memory_limit_in_mb": str(self.spec.memory_mb),
             "log_group_name": f"/aws/lambda/{self.spec.function_name}",
             "log_stream_name": "local",
         }
+        request = {"request_id": request_id, "context": context, **(source or {"event": event})}
+        return self._exchange(request, self.spec.timeout_s)
+
+    def call(self, target: str, args: Mapping[str, Any], timeout_s: float) -> InvokeResult:
+        """Run ``target(handler, args)`` inside this environment (local.aws.worker); the result's
+        payload is its answer. No Lambda deadline applies, only `timeout_s`."""
+        request = {"op": "call", "request_id": str(uuid.uuid4()), "target": target, "args": dict(args)}
+        return self._exchange(request, timeout_s)
+
+    def _exchange(self, request: Mapping[str, Any], timeout_s: float) -> InvokeResult:
+        """Send one request and wait for its answer; a worker that does not answer in `timeout_s` is
+        killed (a timeout), one that exits is reaped (a crash)."""
+        if not self.alive:
+            self.start()
+        process = self._process
+        assert process is not None
+        assert process.stdin is not None
+        request_id = str(request["request_id"])
+        cold, self._cold = self._cold, False
+        marker = self._markers.setdefault(request_id, _EndMarker())
         with self._log_lock:
             first_line = len(self._lines)
         self._write_log(f"START RequestId: {request_id} Version: $LATEST")
@@ -475,11 +323,10 @@ class ExecutionEnvironment:
         result = InvokeResult(request_id=request_id, status="ok", cold_start=cold, pid=process.pid)
         if cold:
             result.init_ms = self._init_ms
-        request = {"request_id": request_id, "event": event, "context": context}
         try:
             process.stdin.write(json.dumps(request, separators=(",", ":")).encode() + b"\n")
             process.stdin.flush()
-            answer = self._answers.get(timeout=max(0.0, self.spec.timeout_s - (time.monotonic() - started)))
+            answer = self._answers.get(timeout=max(0.0, timeout_s - (time.monotonic() - started)))
         except (BrokenPipeError, OSError):
             answer = None
         except queue.Empty:
@@ -488,7 +335,7 @@ class ExecutionEnvironment:
             result.status = "timeout"
             result.error = {
                 "errorType": "Sandbox.Timedout",
-                "errorMessage": f"Task timed out after {self.spec.timeout_s:.2f} seconds",
+                "errorMessage": f"Task timed out after {timeout_s:.2f} seconds",
             }
             self._write_log(
                 f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {request_id} {result.error['errorMessage']}"
@@ -502,6 +349,7 @@ class ExecutionEnvironment:
             return self._finish(result, first_line, marker)
         marker.seen.wait(_MARKER_WAIT_S)
         result.max_memory_mb = answer.get("max_memory_mb")
+        result.measures = dict(answer.get("measures") or {})
         if answer.get("ok"):
             result.payload = answer.get("payload")
         else:
@@ -585,7 +433,3 @@ class ExecutionEnvironment:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-if __name__ == "__main__":
-    sys.exit(worker_main())

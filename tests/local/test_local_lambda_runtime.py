@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from local_helpers import HANDLERS
 
-from local.aws.runtime import ExecutionEnvironment, FunctionSpec, InitError, LambdaContext
+from local.aws.context import LambdaContext
+from local.aws.runtime import ExecutionEnvironment, FunctionSpec, InitError
 
 EVENT = {"Records": [{"messageId": "m-1", "body": "{}"}]}
 

@@ -9,31 +9,26 @@ module whose file lies outside the standard library and the build output (it mus
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
 import sys
 import sysconfig
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+CONTEXT_FILE = Path(__file__).resolve().parents[2] / "local" / "aws" / "context.py"
 
-class LambdaContext:
-    """The attributes of the Python runtime's context object, with a real countdown."""
 
-    def __init__(self, timeout_s: int) -> None:
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "status-writer")
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/status-writer")
-        self.log_stream_name = "built-artifact-test"
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+def lambda_context_class() -> type:
+    """The project's one LambdaContext (local/aws/context.py, standard library only), loaded by path:
+    under -I -S nothing of the repository is importable, and it must not count as the handler's."""
+    spec = importlib.util.spec_from_file_location("_lambda_context", CONTEXT_FILE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    context_class: type = module.LambdaContext
+    return context_class
 
 
 def foreign_modules(allowed: list[Path]) -> list[str]:
@@ -60,7 +55,8 @@ def main(argv: list[str]) -> int:
     import app  # the Init phase: module-level code reads the environment here
 
     event: dict[str, Any] = json.loads(Path(event_path).read_text(encoding="utf-8"))
-    response = app.handler(event, LambdaContext(int(timeout_s)))
+    context = lambda_context_class()(timeout_ms=int(timeout_s) * 1000, log_stream_name="built-artifact-test")
+    response = app.handler(event, context)
     Path(result_path).write_text(
         json.dumps({"response": response, "foreign_modules": foreign_modules(roots)}), encoding="utf-8"
     )
