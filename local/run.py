@@ -35,6 +35,7 @@ from local.aws import template_model
 from local.aws.event_source import EventSourceMapping, SqsEventSource, default_sqs_client
 from local.aws.moto import MotoServer
 from local.aws.provision import Provisioned, provision, resolve_environment
+from local.aws.queues import queue_depth, read_dead_letters
 from local.aws.runtime import FunctionSpec
 from local.workload.feeder import Feeder
 from local.workload.progress import Progress
@@ -47,8 +48,6 @@ from local.workload.verify import (
     hubspot_api_lookup,
     key_history,
     lost_messages,
-    queue_depth,
-    read_dead_letters,
     unexpected_dead_letters,
 )
 from local.workload.workload import Workload, combine, from_event_files, generate

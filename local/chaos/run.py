@@ -48,6 +48,7 @@ from local.aws import template_model
 from local.aws.event_source import EventSourceMapping, SqsEventSource, default_sqs_client
 from local.aws.moto import MotoServer
 from local.aws.provision import Provisioned, provision
+from local.aws.queues import REDRIVE_REASON, DeadLetters, queue_depth, read_dead_letters
 from local.aws.runtime import ExecutionEnvironment, FunctionSpec, InvokeResult
 from local.chaos.workload import LATE, RESEND, chaos_workload, is_invalid
 from local.run import (
@@ -66,7 +67,7 @@ from local.run import (
 from local.workload.feeder import Feeder
 from local.workload.progress import Progress
 from local.workload.tally import RunTally
-from local.workload.verify import REDRIVE_REASON, DeadLetters, check_state, emulator_lookup, queue_depth
+from local.workload.verify import check_state, emulator_lookup
 from local.workload.workload import APPLY, Workload
 
 DEFAULT_MESSAGES = 10_000
@@ -415,7 +416,7 @@ class Schedule:
         # Deleting a queue deletes its messages: take them out first and keep them (the harness's
         # record of what was dead-lettered), then delete.
         drained_at = time.time()
-        collect_dead_letters(self.sqs, url, self.archive, delete=True)
+        read_dead_letters(self.sqs, url, self.archive, delete=True)
         self.sqs.delete_queue(QueueUrl=url)
         self.destroy_windows.append((drained_at, time.time()))
         self._dlq_down = True
@@ -436,39 +437,6 @@ class Schedule:
         self._dlq_down = False
         with self.counts.lock:
             self.counts.dlq_outage_s += time.monotonic() - self._down_at
-
-
-def collect_dead_letters(sqs: Any, url: str, letters: DeadLetters, *, delete: bool) -> None:
-    """Receive every DLQ message once into `letters` (deleting them when `delete`)."""
-    empty = 0
-    while empty < 2:
-        response = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=900,
-            WaitTimeSeconds=0,
-            MessageAttributeNames=["All"],
-            MessageSystemAttributeNames=["All"],
-        )
-        messages = response.get("Messages") or []
-        empty = 0 if messages else empty + 1
-        for message in messages:
-            attributes = message.get("MessageAttributes") or {}
-            original = (attributes.get("original_message_id") or {}).get("StringValue")
-            if original:
-                if original in letters.by_handler:
-                    letters.duplicates += 1
-                category = (attributes.get("error_category") or {}).get("StringValue") or ""
-                letters.by_handler[original] = category
-            else:
-                if message["MessageId"] in letters.redriven:
-                    letters.duplicates += 1
-                letters.redriven.add(message["MessageId"])
-        if delete and messages:
-            sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -655,7 +623,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
             pipeline.progress = None
         for source in pipeline.sources:
             source.stop()
-        collect_dead_letters(sqs, provisioned.dead_letter_queue.url, archive, delete=False)
+        read_dead_letters(sqs, provisioned.dead_letter_queue.url, archive)
         _verify(
             report,
             workload=workload,

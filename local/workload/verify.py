@@ -1,9 +1,7 @@
 """The end-of-run checks: nothing in flight, nothing lost, and HubSpot holds the newest update per key.
 
 - In flight: visible + not visible + delayed messages left in every source queue shard.
-- Dead letters: the DLQ is read completely. A message with an ``original_message_id`` attribute was
-  dead-lettered by the handler (its ``error_category`` is the reason); one without was moved by SQS's
-  redrive policy after maxReceiveCount deliveries.
+- Dead letters: the DLQ is read completely (local.aws.queues.read_dead_letters).
 - Lost: a sent message that was neither deleted after a successful invocation nor moved to the DLQ by
   SQS (this includes anything still queued), plus a message the oracle says must be dead-lettered that
   is not in the DLQ.
@@ -16,75 +14,17 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
 
+from local.aws.queues import DeadLetters
 from local.workload.workload import DEAD_LETTER, Key, WorkItem, expected_final_state
 
-REDRIVE_REASON = "SQS_REDRIVE_MAX_RECEIVE_COUNT"
 NOT_SPECIFIED = "NOT_SPECIFIED"
-
-
-@dataclass
-class DeadLetters:
-    """What the DLQ holds after a run."""
-
-    by_handler: dict[str, str] = field(default_factory=dict)  # original messageId -> error_category
-    redriven: set[str] = field(default_factory=set)  # messageIds SQS moved there
-    duplicates: int = 0  # the same original dead-lettered more than once
-
-    @property
-    def ids(self) -> set[str]:
-        return set(self.by_handler) | self.redriven
-
-    def by_reason(self) -> dict[str, int]:
-        reasons = Counter(self.by_handler.values())
-        if self.redriven:
-            reasons[REDRIVE_REASON] += len(self.redriven)
-        return dict(sorted(reasons.items()))
-
-
-def queue_depth(sqs: Any, queue_url: str) -> int:
-    """Visible + not visible + delayed messages of one queue."""
-    names = [
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-        "ApproximateNumberOfMessagesDelayed",
-    ]
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
-    return sum(int(attributes.get(name, 0)) for name in names)
-
-
-def read_dead_letters(sqs: Any, queue_url: str, hide_s: int = 900) -> DeadLetters:
-    """Receive every DLQ message once (hidden for `hide_s` so none is read twice; nothing is deleted)."""
-    letters = DeadLetters()
-    empty_polls = 0
-    while empty_polls < 2:
-        response = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=hide_s,
-            WaitTimeSeconds=0,
-            MessageAttributeNames=["All"],
-        )
-        messages = response.get("Messages") or []
-        empty_polls = 0 if messages else empty_polls + 1
-        for message in messages:
-            attributes = message.get("MessageAttributes") or {}
-            original = (attributes.get("original_message_id") or {}).get("StringValue")
-            if original:
-                if original in letters.by_handler:
-                    letters.duplicates += 1
-                category = (attributes.get("error_category") or {}).get("StringValue") or "UNKNOWN"
-                letters.by_handler[original] = category
-            else:
-                letters.redriven.add(message["MessageId"])
-    return letters
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from local.workload.verify import (
-    REDRIVE_REASON,
-    DeadLetters,
-    Observed,
-    check_state,
-    lost_messages,
-    read_dead_letters,
-)
+from local.aws.queues import NO_REASON, REDRIVE_REASON, DeadLetters, queue_depth, read_dead_letters
+from local.workload.verify import Observed, check_state, lost_messages
 from local.workload.workload import Key, WorkItem, classify
 
 KEY = ("ada@example.com", 1001, "EMAIL")
@@ -107,3 +101,22 @@ def test_the_dlq_is_read_whole_and_split_by_reason(sqs: Any, make_queue: Any) ->
     assert letters.redriven == {redriven}
     assert letters.duplicates == 1
     assert letters.by_reason() == {"HUBSPOT_REJECTED_ITEM": 1, "INVALID_MESSAGE": 1, REDRIVE_REASON: 1}
+
+
+def test_reading_with_delete_empties_the_dlq_into_one_record_and_flags_a_missing_reason(
+    sqs: Any, make_queue: Any
+) -> None:
+    # GIVEN a DLQ holding a handler dead letter without an error_category, read once with delete
+    url, _ = make_queue()
+    reasonless = {"original_message_id": {"DataType": "String", "StringValue": "m-1"}}
+    sqs.send_message(QueueUrl=url, MessageBody="{}", MessageAttributes=reasonless)
+    letters = read_dead_letters(sqs, url, delete=True)
+    # WHEN a redriven message arrives afterwards and is read into the same record
+    redriven = sqs.send_message(QueueUrl=url, MessageBody="{}")["MessageId"]
+    read_dead_letters(sqs, url, letters)
+    # THEN the record holds both, the first has no reason (and is counted as such), the queue was emptied
+    assert letters.by_handler == {"m-1": ""}
+    assert letters.redriven == {redriven}
+    assert letters.by_reason() == {NO_REASON: 1, REDRIVE_REASON: 1}
+    assert len(letters.messages) == 2
+    assert queue_depth(sqs, url) == 1  # only the second read (without delete) left its message
