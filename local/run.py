@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -25,45 +24,26 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from local.aws import template_model
-from local.aws.event_source import EventSourceMapping, SqsEventSource, default_sqs_client
-from local.aws.moto import MotoServer
-from local.aws.provision import Provisioned, provision, resolve_environment
-from local.aws.queues import queue_depth, read_dead_letters
-from local.aws.runtime import FunctionSpec
+from local.aws.event_source import SqsEventSource
+from local.aws.stack import CLOSED_PORT, guard_environment, local_aws
+from local.workload.checks import verify_run
+from local.workload.drive import Pipeline, forward_receive, start_sources, stop_all, wait_for_drain
 from local.workload.feeder import Feeder
+from local.workload.plan import DEFAULT_MESSAGES, Plan, make_plan
 from local.workload.progress import Progress
 from local.workload.summary import Summary, print_summary
 from local.workload.tally import RunTally
-from local.workload.verify import (
-    StatusLookup,
-    check_state,
-    emulator_lookup,
-    hubspot_api_lookup,
-    key_history,
-    lost_messages,
-    unexpected_dead_letters,
-)
-from local.workload.workload import Workload, combine, from_event_files, generate
+from local.workload.verify import StatusLookup, emulator_lookup, hubspot_api_lookup
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-REGION = "us-east-1"
 LOCAL_TOKEN = "pat-local-run"  # noqa: S105 - the emulator's own token, loopback only
-DEFAULT_MESSAGES = 3000
-DEFAULT_REAL_MESSAGES = 20
-MAX_SHARDS = 10
-ENDPOINT_VARIABLES = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_SQS",
-    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-)  # a byQueue RedriveAllowPolicy lists at most 10 source queues
+MAX_SHARDS = 10  # a byQueue RedriveAllowPolicy lists at most 10 source queues
 
 
 # --------------------------------------------------------------------------------------------------
@@ -193,57 +173,6 @@ def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Plan:
-    """What this run will do, decided before anything starts."""
-
-    settings: template_model.DeploymentSettings
-    concurrency: int
-    shards: int
-    slots_per_shard: list[int]
-    workload: Workload
-    portal: dict[int, int]
-    high_water: int | None
-    notes: list[str] = field(default_factory=list)
-
-
-def make_plan(args: argparse.Namespace, portal: Mapping[int, int]) -> Plan:
-    """Resolve the template, the slot layout and the workload. `portal` maps the portal's subscription
-    ids to their brand (the emulator's definitions; for a real portal, --subscription-ids in brand 0)."""
-    settings = template_model.deployment_settings(path=args.template, overrides=args.parameters or None)
-    concurrency = args.concurrency or settings.maximum_concurrency
-    shards = min(args.shards, concurrency)
-    slots = [concurrency // shards + (1 if shard < concurrency % shards else 0) for shard in range(shards)]
-    if args.subscription_id_list:
-        portal = dict.fromkeys(args.subscription_id_list, 0)
-        ids = tuple(args.subscription_id_list)
-    else:
-        ids = tuple(sorted(i for i, brand in portal.items() if brand == 0))
-    default_messages = DEFAULT_REAL_MESSAGES if args.real_hubspot else DEFAULT_MESSAGES
-    messages = default_messages if args.messages is None else args.messages
-    generated = generate(
-        messages, seed=args.seed, subscription_ids=ids, subscriptions=portal, domain=args.email_domain
-    )
-    parts = [generated]
-    if not args.no_events and not args.real_hubspot:
-        paths = (
-            sorted(REPO_ROOT.glob(args.events))
-            if not Path(args.events).is_absolute()
-            else sorted(Path(args.events).parent.glob(Path(args.events).name))
-        )
-        parts.insert(0, from_event_files(paths, portal))
-    workload = combine(*parts)
-    high_water = None if args.preload else (args.high_water or max(20, 2 * settings.batch_size))
-    notes = []
-    if concurrency != settings.maximum_concurrency:
-        notes.append(
-            f"concurrency {concurrency} (template MaximumConcurrency {settings.maximum_concurrency})"
-        )
-    if shards > 1:
-        notes.append(f"{shards} identical source queues share the DLQ (moto is O(queue length) per call)")
-    return Plan(settings, concurrency, shards, slots, workload, dict(portal), high_water, notes)
-
-
 # --------------------------------------------------------------------------------------------------
 # Run
 # --------------------------------------------------------------------------------------------------
@@ -274,37 +203,6 @@ def _signals_raise() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def guard_environment(endpoint: str) -> None:
-    """Every AWS client this process builds goes to moto, with dummy credentials."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
-        os.environ.pop(name, None)
-    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - moto's dummy credentials
-    os.environ["AWS_DEFAULT_REGION"] = REGION
-    for name in ENDPOINT_VARIABLES:
-        os.environ[name] = endpoint
-    os.environ.pop("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", None)
-
-
-def function_environment(
-    settings: template_model.DeploymentSettings,
-    provisioned: Provisioned,
-    shard: int,
-    moto_endpoint: str,
-    overrides: dict[str, str],
-) -> dict[str, str]:
-    env = resolve_environment(settings.environment, provisioned.placeholders(shard))
-    env.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            **dict.fromkeys(ENDPOINT_VARIABLES, moto_endpoint),
-        }
-    )
-    env.update(overrides)
-    return env
-
-
 def _confirm_real(args: argparse.Namespace, base_url: str, messages: int) -> None:
     warning = (
         f"\n*** --real-hubspot: this run WRITES REAL subscription statuses to the portal behind {base_url} ***\n"
@@ -318,15 +216,6 @@ def _confirm_real(args: argparse.Namespace, base_url: str, messages: int) -> Non
     sys.stderr.flush()
     if sys.stdin.readline().strip().lower() != "yes":
         raise SystemExit("not confirmed; nothing was sent")
-
-
-@dataclass
-class Pipeline:
-    """The running pieces, so the final report and the cleanup can reach them."""
-
-    sources: list[SqsEventSource] = field(default_factory=list)
-    feeder: Feeder | None = None
-    progress: Progress | None = None
 
 
 def run(args: argparse.Namespace) -> Summary:
@@ -346,7 +235,7 @@ def run(args: argparse.Namespace) -> Summary:
     )
     logs_dir = args.logs or Path(tempfile.mkdtemp(prefix="make-run-logs-"))
     logs_dir.mkdir(parents=True, exist_ok=True)
-    guard_environment("http://127.0.0.1:9")  # until moto is up, a stray AWS call hits a closed port
+    guard_environment(CLOSED_PORT)  # until moto is up, a stray AWS call hits a closed port
     tally = RunTally()
     pipeline = Pipeline()
     try:
@@ -398,21 +287,11 @@ def _run_pipeline(
     from local.hubspot_emulator import profile, running_emulator
 
     with contextlib.ExitStack() as stack:
-        moto = stack.enter_context(MotoServer(log_file=logs_dir / "moto.log", pristine=args.pristine_moto))
-        guard_environment(moto.endpoint)
+        aws = stack.enter_context(local_aws(logs_dir, pristine=args.pristine_moto))
         overrides = dict(args.parameters)
         emulator = None
         if args.real_hubspot:
-            token = os.environ.get(args.token_env, "")
-            if not token:
-                raise SystemExit(f"--real-hubspot: ${args.token_env} is empty")
-            if args.hubspot_url:
-                overrides["HubSpotApiBaseUrl"] = args.hubspot_url
-            base_url = template_model.deployment_settings(args.template, overrides).environment.get(
-                "HUBSPOT_API_BASE_URL", "https://api.hubapi.com"
-            )
-            _confirm_real(args, base_url, len(plan.workload))
-            lookup: StatusLookup = hubspot_api_lookup(base_url, token)
+            token, lookup = _real_hubspot(args, overrides, len(plan.workload))
         else:
             token = LOCAL_TOKEN
             emulator = stack.enter_context(
@@ -420,75 +299,45 @@ def _run_pipeline(
             )
             overrides["HubSpotApiBaseUrl"] = emulator.base_url
             lookup = emulator_lookup(emulator)
-        settings = template_model.deployment_settings(args.template, overrides)
-        sqs = default_sqs_client(REGION, moto.endpoint)
-        secrets = aws_client("secretsmanager", moto.endpoint)
-        provisioned = provision(
-            sqs,
-            secrets,
-            args.template,
-            token=token,
-            shards=plan.shards,
-            overrides=overrides,
-            dynamodb=aws_client("dynamodb", moto.endpoint),
-        )
-        _describe(plan, settings, provisioned, args, logs_dir)
+        deployment = aws.provision(args.template, token=token, shards=plan.shards, overrides=overrides)
+        provisioned = deployment.provisioned
+        _describe(plan, deployment.settings, provisioned.notes, args, logs_dir)
         stack.callback(stop_all, pipeline)
-        for shard, queue in enumerate(provisioned.queues):
-            spec = FunctionSpec(
-                handler=settings.handler,
-                code_uri=REPO_ROOT / settings.code_uri,
-                timeout_s=settings.function_timeout_s,
-                memory_mb=settings.memory_mb,
-                function_name="local-status-writer",
-                environment=function_environment(
-                    settings, provisioned, shard, moto.endpoint, args.env_overrides
-                ),
-                region=REGION,
-            )
-            mapping = EventSourceMapping(
-                queue_url=queue.url,
-                queue_arn=queue.arn,
-                batch_size=settings.batch_size,
-                batching_window_s=settings.batching_window_s,
-                maximum_concurrency=plan.slots_per_shard[shard],
-                region=REGION,
-                poll_wait_s=args.poll_wait,
-            )
+        for shard in range(plan.shards):
+            spec = deployment.function_spec(shard, overrides=args.env_overrides)
             pipeline.sources.append(
-                SqsEventSource(
-                    mapping,
+                deployment.event_source(
+                    shard,
                     spec,
-                    sqs_client=lambda: default_sqs_client(REGION, moto.endpoint),
+                    slots=plan.slots_per_shard[shard],
+                    poll_wait_s=args.poll_wait,
                     log_dir=logs_dir,
                     on_receive=forward_receive(pipeline, shard),
                     on_invocation=tally.record,
-                    name=f"shard{shard}",
                 )
             )
         start_sources(pipeline.sources)
         init_done = time.monotonic()
-        pipeline.feeder = Feeder(
+        feeder = pipeline.feeder = Feeder(
             queue_urls=[q.url for q in provisioned.queues],
             workload=plan.workload,
-            sqs_client=lambda: default_sqs_client(REGION, moto.endpoint),
+            sqs_client=lambda: aws.client("sqs"),
             high_water=plan.high_water,
         )
         total = len(plan.workload)
-        feeder = pipeline.feeder
         if not args.quiet:
             pipeline.progress = Progress(lambda: _progress_status(tally, feeder, pipeline.sources, total))
             pipeline.progress.start()
         feeder.start()
+        sqs = aws.client("sqs")
         drained = wait_for_drain(sqs, provisioned, feeder, pipeline.sources, args.drain_timeout)
-        drain_s = time.monotonic() - init_done
+        summary.drain_s = round(time.monotonic() - init_done, 2)
         if pipeline.progress:
             pipeline.progress.stop()
             pipeline.progress = None
         for source in pipeline.sources:
             source.stop()
-        summary.drain_s = round(drain_s, 2)
-        _verify(
+        verify_run(
             summary,
             plan=plan,
             tally=tally,
@@ -504,49 +353,20 @@ def _run_pipeline(
         )
 
 
-def aws_client(service: str, endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
-
-
-def forward_receive(pipeline: Pipeline, shard: int) -> Any:
-    def forward(slot: int, records: list[dict[str, Any]]) -> None:
-        if pipeline.feeder is not None:
-            pipeline.feeder.note_received(shard, records)
-
-    return forward
-
-
-def start_sources(sources: Sequence[SqsEventSource]) -> None:
-    """Init every execution environment at once (imports run in parallel), then start polling."""
-    errors: list[BaseException] = []
-
-    def init(source: SqsEventSource) -> None:
-        try:
-            source.start_environments()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=init, args=(source,), daemon=True) for source in sources]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    for source in sources:
-        source.start()  # environments are already warm: start() only starts the slot threads
-
-
-def stop_all(pipeline: Pipeline) -> None:
-    """Cleanup on any exit: progress line, sender, pollers and their worker processes."""
-    if pipeline.progress:
-        pipeline.progress.stop()
-    if pipeline.feeder:
-        pipeline.feeder.stop()
-    for source in pipeline.sources:
-        source.abort()
+def _real_hubspot(
+    args: argparse.Namespace, overrides: dict[str, str], messages: int
+) -> tuple[str, StatusLookup]:
+    """The token and the state lookup of a --real-hubspot run, once the user confirmed it."""
+    token = os.environ.get(args.token_env, "")
+    if not token:
+        raise SystemExit(f"--real-hubspot: ${args.token_env} is empty")
+    if args.hubspot_url:
+        overrides["HubSpotApiBaseUrl"] = args.hubspot_url
+    base_url = template_model.deployment_settings(args.template, overrides).environment.get(
+        "HUBSPOT_API_BASE_URL", "https://api.hubapi.com"
+    )
+    _confirm_real(args, base_url, messages)
+    return token, hubspot_api_lookup(base_url, token)
 
 
 def _progress_status(
@@ -563,111 +383,10 @@ def _progress_status(
     return snap["deleted"], total, extra
 
 
-def wait_for_drain(
-    sqs: Any,
-    provisioned: Provisioned,
-    feeder: Feeder,
-    sources: Sequence[SqsEventSource],
-    timeout_s: float,
-) -> bool:
-    """True once everything is sent and every shard is empty (visible + not visible + delayed = 0)."""
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if feeder.done and not any(source.busy_slots for source in sources):
-            if all(queue_depth(sqs, queue.url) == 0 for queue in provisioned.queues):
-                return True
-            time.sleep(1.0)
-        else:
-            time.sleep(0.2)
-    return False
-
-
-def _verify(
-    summary: Summary,
-    *,
-    plan: Plan,
-    tally: RunTally,
-    feeder: Feeder,
-    sqs: Any,
-    provisioned: Provisioned,
-    lookup: StatusLookup,
-    emulator: Any,
-    sources: Sequence[SqsEventSource],
-    drained: bool,
-    strict_order: bool,
-    logs_dir: Path,
-) -> None:
-    items = plan.workload.items
-    sent_items = [item for item in items if item.message_id]
-    letters = read_dead_letters(sqs, provisioned.dead_letter_queue.url)
-    lost = lost_messages(sent_items, tally.deleted_ids, letters)
-    checked, mismatches = check_state(sent_items, lookup, tally.windows, letters.ids)
-    summary.sent = feeder.sent
-    summary.send_errors = len(feeder.send_errors)
-    summary.applied = tally.applied
-    summary.superseded = tally.superseded
-    summary.dead_lettered = len(letters.ids)
-    summary.dead_lettered_by_reason = letters.by_reason()
-    summary.expected_dead_lettered = sum(1 for i in sent_items if i.expectation.outcome == "dead_letter")
-    summary.unexpected_dead_letters = len(unexpected_dead_letters(sent_items, letters))
-    summary.retried = tally.retried
-    summary.invocations = tally.invocations
-    summary.failed_invocations = tally.failed_invocations
-    summary.hubspot_calls = tally.hubspot_calls
-    summary.hubspot_429s = tally.hubspot_throttled
-    summary.poll_errors = sum(len(source.poll_errors) for source in sources)
-    if emulator is not None:
-        summary.emulator_requests = int(emulator.counters().get("total", 0))
-    summary.in_flight = sum(queue_depth(sqs, queue.url) for queue in provisioned.queues)
-    summary.lost_unsettled = len(lost["unsettled"])
-    summary.lost_missing_dead_letter = len(lost["missing_dead_letter"])
-    summary.lost = summary.lost_unsettled + summary.lost_missing_dead_letter
-    bodies = {item.message_id: item.body for item in sent_items}
-    summary.lost_samples = [
-        {"message_id": message_id, "why": why, "body": bodies[message_id][:120]}
-        for why, ids in lost.items()
-        for message_id in ids[:5]
-    ][:5]
-    summary.state_keys_checked = checked
-    summary.state_mismatches = len(mismatches)
-    summary.stale_overwrites = sum(1 for m in mismatches if m.stale_overwrite)
-    summary.mismatch_samples = [m.to_dict() for m in mismatches[:5]]
-    if mismatches:  # the full story of each key, for whoever investigates
-        histories = [key_history(m.key, sent_items, lookup, tally.windows, letters.ids) for m in mismatches]
-        (logs_dir / "state_mismatches.json").write_text(json.dumps(histories, indent=1, default=str))
-    _judge(summary, drained=drained, strict_order=strict_order)
-    if tally.missing_batch_logs:
-        sys.stdout.write(f"note: {tally.missing_batch_logs} invocations logged no 'batch processed' line\n")
-    for sample in tally.failure_samples:
-        sys.stdout.write(f"note: a batch failed as a whole: {sample}\n")
-
-
-def _judge(summary: Summary, *, drained: bool, strict_order: bool) -> None:
-    """Turn the figures into problems (the run fails) and warnings (it does not)."""
-    problems = summary.problems
-    if not drained:
-        problems.append("the queue did not drain within --drain-timeout")
-    if summary.send_errors:
-        problems.append(f"{summary.send_errors} send errors")
-    if summary.in_flight:
-        problems.append(f"{summary.in_flight} messages left in flight")
-    if summary.lost:
-        problems.append(f"{summary.lost} messages lost")
-    wrong = summary.state_mismatches - summary.stale_overwrites
-    if wrong:
-        problems.append(f"{wrong} keys hold a status no batch's newest update explains")
-    if summary.stale_overwrites:
-        message = (
-            f"{summary.stale_overwrites} keys ended at an older update: a batch without the newest update "
-            "wrote after the batch with it (delivery order the function did not undo)"
-        )
-        (problems if strict_order else summary.warnings).append(message)
-
-
 def _describe(
     plan: Plan,
     settings: template_model.DeploymentSettings,
-    provisioned: Provisioned,
+    notes: list[str],
     args: argparse.Namespace,
     logs_dir: Path,
 ) -> None:
@@ -680,7 +399,7 @@ def _describe(
         f"long-poll {args.poll_wait} s, sender high-water "
         f"{'preload' if plan.high_water is None else plan.high_water}; {len(plan.workload)} messages",
     ]
-    lines += [f"note:     {note}" for note in plan.notes + provisioned.notes]
+    lines += [f"note:     {note}" for note in plan.notes + notes]
     if args.env_overrides:
         lines.append(f"note:     environment overridden (not as deployed): {sorted(args.env_overrides)}")
     lines.append(f"logs:     {logs_dir}")

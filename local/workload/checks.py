@@ -1,0 +1,106 @@
+"""`make run`'s end-of-run checks: the figures of the summary, and the problems that fail the run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from local.aws.event_source import SqsEventSource
+from local.aws.provision import Provisioned
+from local.aws.queues import queue_depth, read_dead_letters
+from local.workload.feeder import Feeder
+from local.workload.plan import Plan
+from local.workload.summary import Summary
+from local.workload.tally import RunTally
+from local.workload.verify import (
+    StatusLookup,
+    check_state,
+    key_history,
+    lost_messages,
+    unexpected_dead_letters,
+)
+
+
+def verify_run(
+    summary: Summary,
+    *,
+    plan: Plan,
+    tally: RunTally,
+    feeder: Feeder,
+    sqs: Any,
+    provisioned: Provisioned,
+    lookup: StatusLookup,
+    emulator: Any,
+    sources: Sequence[SqsEventSource],
+    drained: bool,
+    strict_order: bool,
+    logs_dir: Path,
+) -> None:
+    items = plan.workload.items
+    sent_items = [item for item in items if item.message_id]
+    letters = read_dead_letters(sqs, provisioned.dead_letter_queue.url)
+    lost = lost_messages(sent_items, tally.deleted_ids, letters)
+    checked, mismatches = check_state(sent_items, lookup, tally.windows, letters.ids)
+    summary.sent = feeder.sent
+    summary.send_errors = len(feeder.send_errors)
+    summary.applied = tally.applied
+    summary.superseded = tally.superseded
+    summary.dead_lettered = len(letters.ids)
+    summary.dead_lettered_by_reason = letters.by_reason()
+    summary.expected_dead_lettered = sum(1 for i in sent_items if i.expectation.outcome == "dead_letter")
+    summary.unexpected_dead_letters = len(unexpected_dead_letters(sent_items, letters))
+    summary.retried = tally.retried
+    summary.invocations = tally.invocations
+    summary.failed_invocations = tally.failed_invocations
+    summary.hubspot_calls = tally.hubspot_calls
+    summary.hubspot_429s = tally.hubspot_throttled
+    summary.poll_errors = sum(len(source.poll_errors) for source in sources)
+    if emulator is not None:
+        summary.emulator_requests = int(emulator.counters().get("total", 0))
+    summary.in_flight = sum(queue_depth(sqs, queue.url) for queue in provisioned.queues)
+    summary.lost_unsettled = len(lost["unsettled"])
+    summary.lost_missing_dead_letter = len(lost["missing_dead_letter"])
+    summary.lost = summary.lost_unsettled + summary.lost_missing_dead_letter
+    bodies = {item.message_id: item.body for item in sent_items}
+    summary.lost_samples = [
+        {"message_id": message_id, "why": why, "body": bodies[message_id][:120]}
+        for why, ids in lost.items()
+        for message_id in ids[:5]
+    ][:5]
+    summary.state_keys_checked = checked
+    summary.state_mismatches = len(mismatches)
+    summary.stale_overwrites = sum(1 for m in mismatches if m.stale_overwrite)
+    summary.mismatch_samples = [m.to_dict() for m in mismatches[:5]]
+    if mismatches:  # the full story of each key, for whoever investigates
+        histories = [key_history(m.key, sent_items, lookup, tally.windows, letters.ids) for m in mismatches]
+        (logs_dir / "state_mismatches.json").write_text(json.dumps(histories, indent=1, default=str))
+    judge(summary, drained=drained, strict_order=strict_order)
+    if tally.missing_batch_logs:
+        sys.stdout.write(f"note: {tally.missing_batch_logs} invocations logged no 'batch processed' line\n")
+    for sample in tally.failure_samples:
+        sys.stdout.write(f"note: a batch failed as a whole: {sample}\n")
+
+
+def judge(summary: Summary, *, drained: bool, strict_order: bool) -> None:
+    """Turn the figures into problems (the run fails) and warnings (it does not)."""
+    problems = summary.problems
+    if not drained:
+        problems.append("the queue did not drain within --drain-timeout")
+    if summary.send_errors:
+        problems.append(f"{summary.send_errors} send errors")
+    if summary.in_flight:
+        problems.append(f"{summary.in_flight} messages left in flight")
+    if summary.lost:
+        problems.append(f"{summary.lost} messages lost")
+    wrong = summary.state_mismatches - summary.stale_overwrites
+    if wrong:
+        problems.append(f"{wrong} keys hold a status no batch's newest update explains")
+    if summary.stale_overwrites:
+        message = (
+            f"{summary.stale_overwrites} keys ended at an older update: a batch without the newest update "
+            "wrote after the batch with it (delivery order the function did not undo)"
+        )
+        (problems if strict_order else summary.warnings).append(message)

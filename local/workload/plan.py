@@ -1,0 +1,72 @@
+"""What a `make run` will do, decided before anything starts: the template's settings, the slot layout
+over the queue shards, and the workload (events/*.json bodies plus generated updates)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from local.aws import template_model
+from local.aws.worker import REPO_ROOT
+from local.workload.workload import Workload, combine, from_event_files, generate
+
+DEFAULT_MESSAGES = 3000
+DEFAULT_REAL_MESSAGES = 20
+
+
+def slot_layout(concurrency: int, shards: int) -> list[int]:
+    """Slots per shard: `concurrency` spread as evenly as possible over `shards`."""
+    return [concurrency // shards + (1 if shard < concurrency % shards else 0) for shard in range(shards)]
+
+
+@dataclass
+class Plan:
+    """What this run will do, decided before anything starts."""
+
+    settings: template_model.DeploymentSettings
+    concurrency: int
+    shards: int
+    slots_per_shard: list[int]
+    workload: Workload
+    portal: dict[int, int]
+    high_water: int | None
+    notes: list[str] = field(default_factory=list)
+
+
+def make_plan(args: argparse.Namespace, portal: Mapping[int, int]) -> Plan:
+    """Resolve the template, the slot layout and the workload. `portal` maps the portal's subscription
+    ids to their brand (the emulator's definitions; for a real portal, --subscription-ids in brand 0)."""
+    settings = template_model.deployment_settings(path=args.template, overrides=args.parameters or None)
+    concurrency = args.concurrency or settings.maximum_concurrency
+    shards = min(args.shards, concurrency)
+    slots = slot_layout(concurrency, shards)
+    if args.subscription_id_list:
+        portal = dict.fromkeys(args.subscription_id_list, 0)
+        ids = tuple(args.subscription_id_list)
+    else:
+        ids = tuple(sorted(i for i, brand in portal.items() if brand == 0))
+    default_messages = DEFAULT_REAL_MESSAGES if args.real_hubspot else DEFAULT_MESSAGES
+    messages = default_messages if args.messages is None else args.messages
+    generated = generate(
+        messages, seed=args.seed, subscription_ids=ids, subscriptions=portal, domain=args.email_domain
+    )
+    parts = [generated]
+    if not args.no_events and not args.real_hubspot:
+        paths = (
+            sorted(REPO_ROOT.glob(args.events))
+            if not Path(args.events).is_absolute()
+            else sorted(Path(args.events).parent.glob(Path(args.events).name))
+        )
+        parts.insert(0, from_event_files(paths, portal))
+    workload = combine(*parts)
+    high_water = None if args.preload else (args.high_water or max(20, 2 * settings.batch_size))
+    notes = []
+    if concurrency != settings.maximum_concurrency:
+        notes.append(
+            f"concurrency {concurrency} (template MaximumConcurrency {settings.maximum_concurrency})"
+        )
+    if shards > 1:
+        notes.append(f"{shards} identical source queues share the DLQ (moto is O(queue length) per call)")
+    return Plan(settings, concurrency, shards, slots, workload, dict(portal), high_water, notes)
