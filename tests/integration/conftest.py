@@ -1,5 +1,7 @@
 """Integration harness: the real handler, HubSpot as the project's emulator over loopback HTTP, SQS
-and Secrets Manager as moto server reached by real boto3 clients through AWS_ENDPOINT_URL*."""
+and Secrets Manager as moto server reached by real boto3 clients through AWS_ENDPOINT_URL*. The queue,
+its DLQ with the redrive policy and the secret are provisioned from template.yaml by the local stack
+(local.aws.stack), as `make run` provisions them."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from typing import Any
 import boto3
 import pytest
 
+from local.aws import event_source
+from local.aws.queues import read_dead_letters
+from local.aws.stack import REGION, LocalAws
 from local.hubspot_emulator import running_emulator
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
@@ -61,18 +66,8 @@ class Stack:
         return {"Records": records}
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        while True:
-            answer = self.sqs.receive_message(
-                QueueUrl=self.dlq_url,
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                WaitTimeSeconds=0,
-            )
-            batch = answer.get("Messages", [])
-            if not batch:
-                return found
-            found.extend(batch)
+        """Every DLQ message, read once with the project's one dead-letter reader."""
+        return read_dead_letters(self.sqs, self.dlq_url, empty_polls=1).messages
 
     def queue_counts(self) -> tuple[int, int]:
         attributes = self.sqs.get_queue_attributes(
@@ -89,54 +84,25 @@ class Stack:
 
 
 def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    """An SQS ReceiveMessage result in the Lambda event's record shape."""
-    attributes = {
-        "messageAttributes": {
-            name: {
-                "stringValue": value.get("StringValue"),
-                "binaryValue": value.get("BinaryValue"),
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": value["DataType"],
-            }
-            for name, value in message.get("MessageAttributes", {}).items()
-        }
-    }
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        **attributes,
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": "us-east-1",
-    }
+    """An SQS ReceiveMessage result in the Lambda event's record shape (the local event source's)."""
+    return event_source.lambda_record(message, queue_arn, REGION)
 
 
 @pytest.fixture
 def stack(aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """Queue + DLQ + secret in moto, an emulator with one private-app token, and the function's env."""
+    """Queue + DLQ + secret in moto as the template declares them, an emulator with one private-app
+    token, and the function's env."""
+    provisioned = LocalAws.at(aws).provision(token=TOKEN, tables=False).provisioned
     sqs = boto3.client("sqs")
     secrets = boto3.client("secretsmanager")
-    suffix = uuid.uuid4().hex[:8]
-    dlq_url = sqs.create_queue(QueueName=f"status-dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue_url = sqs.create_queue(
-        QueueName=f"status-updates-{suffix}",
-        Attributes={
-            "VisibilityTimeout": "1",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10"}),
-        },
-    )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    secret_id = f"hubspot-token-{suffix}"
-    secrets.create_secret(Name=secret_id, SecretString=json.dumps({"accessToken": TOKEN}))
+    queue, dlq = provisioned.queues[0], provisioned.dead_letter_queue
+    # The tests' own pace on top of the template's queue: a message listed as failed is back after 1 s
+    # (not the template's visibility timeout) and is redriven only after 10 receives.
+    redrive = json.dumps({"deadLetterTargetArn": dlq.arn, "maxReceiveCount": "10"})
+    sqs.set_queue_attributes(
+        QueueUrl=queue.url, Attributes={"VisibilityTimeout": "1", "RedrivePolicy": redrive}
+    )
+    queue_url, queue_arn, dlq_url, secret_id = queue.url, queue.arn, dlq.url, provisioned.secret_arn
     with running_emulator(tokens=[TOKEN]) as emulator:
         env = {
             "HUBSPOT_SECRET_ID": secret_id,

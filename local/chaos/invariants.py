@@ -1,0 +1,352 @@
+"""The five invariants of a chaos run, checked after it drained, and the figures that go with them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.aws.event_source import SqsEventSource
+from local.aws.provision import Provisioned
+from local.aws.queues import REDRIVE_REASON, DeadLetters, queue_depth
+from local.chaos.cli import EMAIL_PATTERN, FUNCTION_TIMEOUT_S, VISIBILITY_TIMEOUT_S
+from local.chaos.injection import InjectionCounts
+from local.chaos.report import Report
+from local.chaos.schedule import Schedule
+from local.chaos.workload import LATE, RESEND, is_invalid
+from local.workload.feeder import Feeder
+from local.workload.tally import RunTally
+from local.workload.verify import StateMismatch, check_state, emulator_lookup
+from local.workload.workload import APPLY, WorkItem, Workload
+
+
+@dataclass
+class Evidence:
+    """Everything a drained chaos run left to check."""
+
+    workload: Workload
+    tally: RunTally
+    counts: InjectionCounts
+    letters: DeadLetters
+    sqs: Any
+    provisioned: Provisioned
+    emulator: Any
+    schedule: Schedule
+    logs_dir: Path
+    drained: bool
+    feeder: Feeder
+    sources: Sequence[SqsEventSource]
+    items: list[WorkItem] = field(default_factory=list)  # the messages that were sent
+
+    def __post_init__(self) -> None:
+        self.items = [item for item in self.workload.items if item.message_id]
+
+
+def check_invariants(report: Report, **evidence: Any) -> None:
+    """Check the five invariants (each a list of problems; empty: it held) and gather the figures."""
+    ev = Evidence(**evidence)
+    state_problems, mismatches = _final_state(ev, report)
+    dlq_problems, dlq_figures = _dead_letter_contents(ev)
+    accounting_problems, accounting_figures = _accounting(ev)
+    leak_problems, leak_figures = _log_leaks(ev)
+    report.invariants = {
+        "1 final state = newest update per key": state_problems,
+        "2 invalid -> DLQ with reason; no valid in DLQ": dlq_problems,
+        "3 nothing in flight; one outcome each": accounting_problems,
+        "4 no token, no raw email in logs": leak_problems,
+        "5 within time budget; raised only where a crash was injected": _time_budget(ev),
+    }
+    report.figures.update(
+        {
+            "messages": len(ev.workload),
+            "sent": len(ev.items),
+            "wrong_final_state": len(mismatches),
+            "stale_overwrites": sum(1 for m in mismatches if m.stale_overwrite),
+            **dlq_figures,
+            **accounting_figures,
+            **leak_figures,
+            **_run_figures(ev),
+        }
+    )
+    report.notes += _notes(ev, dlq_figures)
+
+
+def _final_state(ev: Evidence, report: Report) -> tuple[list[str], list[StateMismatch]]:
+    """1. HubSpot holds the newest update of every key."""
+    bodies = {item.message_id: item for item in ev.items}
+    _, mismatches = check_state(ev.items, emulator_lookup(ev.emulator), ev.tally.windows, ev.letters.ids)
+    report.explanations = [
+        _explain(m.key, ev.items, ev.letters, ev.tally, ev.emulator) for m in mismatches[:5]
+    ]
+    problems = [
+        f"key {m.key}: HubSpot {m.actual}, newest update says {m.expected} (message {m.message_id}: "
+        f"{bodies[m.message_id].body[:140]}){' [stale overwrite]' if m.stale_overwrite else ''}"
+        for m in mismatches
+    ]
+    return problems, mismatches
+
+
+def _invalid_fate(ev: Evidence, item: WorkItem, optouts: dict[str, list[Any]]) -> str:
+    """Where an invalid message ended: "dlq" (with a reason), "superseded", "destroyed" or a problem."""
+    letters, tally = ev.letters, ev.tally
+    if letters.by_handler.get(item.message_id):
+        return "dlq"
+    redriven = item.message_id in letters.redriven
+    if item.message_id in tally.deleted_ids and not redriven and _older_than_portal_optout(item, optouts):
+        return "superseded"  # README: an older write is superseded by a portal-wide opt-out
+    window = tally.windows.get(item.message_id)
+    if (
+        not redriven
+        and window is not None
+        and any(window[0] <= end and start <= window[1] for start, end in ev.schedule.destroy_windows)
+    ):
+        return "destroyed"  # its invocation overlapped a drain-and-delete of the DLQ
+    where = "redriven by SQS without a reason" if redriven else "not in the DLQ"
+    return f"invalid message {item.message_id} {where}: {item.body[:100]}"
+
+
+def _dead_letter_contents(ev: Evidence) -> tuple[list[str], dict[str, Any]]:
+    """2. Every invalid message in the DLQ with a reason, and no valid one there."""
+    invalid = [item for item in ev.items if is_invalid(item)]
+    optouts = _portal_optouts(ev.items)
+    fates = Counter(_invalid_fate(ev, item, optouts) for item in invalid)
+    problems = [fate for fate in fates if fate not in {"dlq", "superseded", "destroyed"}]
+    valid_in_dlq = [item for item in ev.items if not is_invalid(item) and item.message_id in ev.letters.ids]
+    problems += [
+        f"valid message {item.message_id} in the DLQ "
+        f"({ev.letters.by_handler.get(item.message_id) or REDRIVE_REASON}): {item.body[:100]}"
+        for item in valid_in_dlq
+    ]
+    return problems, {
+        "valid_in_dlq": len(valid_in_dlq),
+        "invalid_messages": len(invalid),
+        "invalid_in_dlq_with_reason": fates["dlq"],
+        "invalid_superseded_by_portal_optout": fates["superseded"],
+        "invalid_destroyed_with_the_dlq": fates["destroyed"],
+        "dlq_duplicate_copies": ev.letters.duplicates,
+        "dlq_by_reason": ev.letters.by_reason(),
+    }
+
+
+def _accounting(ev: Evidence) -> tuple[list[str], dict[str, Any]]:
+    """3. Nothing left in flight, and every sent message in exactly one final outcome."""
+    problems: list[str] = []
+    in_flight = sum(queue_depth(ev.sqs, queue.url) for queue in ev.provisioned.queues)
+    if not ev.drained:
+        problems.append("the queues did not drain within --drain-timeout")
+    if in_flight:
+        problems.append(f"{in_flight} messages left in the source queues")
+    if ev.feeder.send_errors:
+        problems.append(f"{len(ev.feeder.send_errors)} send errors")
+    if len(ev.items) != len(ev.workload):
+        problems.append(f"only {len(ev.items)} of {len(ev.workload)} messages were sent")
+    lost: list[WorkItem] = []
+    for item in ev.items:
+        endings = int(item.message_id in ev.tally.deleted_ids) + int(item.message_id in ev.letters.redriven)
+        if endings == 0:
+            lost.append(item)
+        elif endings > 1:
+            problems.append(f"message {item.message_id} deleted and redriven")
+    problems += [f"lost: {item.message_id} {item.body[:100]}" for item in lost[:20]]
+    return problems, {"lost": len(lost), "in_flight": in_flight}
+
+
+def _log_leaks(ev: Evidence) -> tuple[list[str], dict[str, Any]]:
+    """4. No token and no raw email address in any worker log line."""
+    tokens = list(ev.schedule.tokens_used)
+    emails = {item.expectation.email.lower() for item in ev.items if item.expectation.email}
+    emails |= {m.lower() for item in ev.items for m in EMAIL_PATTERN.findall(item.body)}
+    token_leaks = email_leaks = lines_scanned = 0
+    samples: list[str] = []
+    for path in sorted(ev.logs_dir.glob("shard*-slot*.log")):
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                lines_scanned += 1
+                if any(token in line for token in tokens):
+                    token_leaks += 1
+                    samples.append(f"token in {path.name}")
+                found = [m for m in EMAIL_PATTERN.findall(line) if m.lower() in emails]
+                if found:
+                    email_leaks += 1
+                    samples.append(f"email {found[0]} in {path.name}: {line[:160]}")
+    problems = samples[:20] if lines_scanned else ["no worker log lines captured"]
+    return problems, {
+        "token_leaks": token_leaks,
+        "email_leaks": email_leaks,
+        "log_lines_scanned": lines_scanned,
+    }
+
+
+def _time_budget(ev: Evidence) -> list[str]:
+    """5. No invocation timed out or raised, and no crash but the injected kills."""
+    problems: list[str] = []
+    outcomes = ev.tally.outcomes
+    if outcomes.get("timeout"):
+        problems.append(f"{outcomes['timeout']} invocations timed out")
+    if outcomes.get("error"):
+        problems.append(f"{outcomes['error']} invocations raised")
+    invocations = [record for source in ev.sources for record in source.invocations]
+    unexplained = [
+        r
+        for r in invocations
+        if r.result.status == "crash" and r.request_id not in ev.counts.crashed_request_ids
+    ]
+    if unexplained:
+        problems.append(f"{len(unexplained)} crashes without an injected kill")
+    samples: Counter[str] = Counter()
+    for record in invocations:
+        if record.result.status in {"error", "timeout"}:
+            error = record.result.error or {}
+            tiny = " (tiny budget)" if record.request_id in ev.counts.tiny_request_ids else ""
+            message = str(error.get("errorMessage"))[:120]
+            samples[f"{record.result.status}{tiny}: {error.get('errorType')}: {message}"] += 1
+    return problems + [f"{n} x {text}" for text, n in samples.most_common(10)]
+
+
+def _count(counters: Any, *names: str) -> int:
+    """The first of `names` an emulator counter map has, as an int (0 when none)."""
+    return next((int(counters[name]) for name in names if name in counters), 0)
+
+
+def _faults(ev: Evidence, emu: dict[str, Any]) -> dict[str, int]:
+    """Every injected fault, counted by whoever injected it (the emulator or the harness)."""
+    by_status = emu.get("by_status", {})
+    emu_faults = dict(emu.get("faults", {}))
+    rate_limited = emu.get("rate_limited", {})
+    items, counts = ev.items, ev.counts
+    return {
+        "http_5xx": sum(int(v) for k, v in emu_faults.items() if k in {"500", "502", "503", "504"}),
+        "dropped_connection": _count(emu_faults, "drop"),
+        "hang_past_timeout": _count(emu_faults, "hang"),
+        "429_ten_secondly": _count(rate_limited, "TEN_SECONDLY_ROLLING"),
+        "429_daily": _count(rate_limited, "DAILY"),
+        "whole_batch_400": _count(emu_faults, "batch-400", "whole_batch_400"),
+        "processing": _count(emu_faults, "processing"),
+        "nameless_context": _count(emu_faults, "nameless", "nameless_context"),
+        "401_revoked_token": _count(by_status, "401"),
+        "403_missing_scopes": _count(by_status, "403"),
+        "token_rotations": counts.token_rotations,
+        "dlq_outages": counts.dlq_outages,
+        "worker_killed_mid_batch": counts.kills,
+        "tiny_time_budget": counts.tiny_budgets,
+        "duplicate_deliveries_sent": sum(1 for i in items if i.source == RESEND),
+        "older_sent_after_newer": sum(1 for i in items if i.source == LATE),
+        "unknown_subscription_999999": sum(
+            1 for i in items if i.expectation.reason == "HUBSPOT_REJECTED_ITEM"
+        ),
+        "invalid_bodies": sum(1 for i in items if i.expectation.reason == "INVALID_MESSAGE"),
+        "unsubscribe_all_messages": sum(1 for i in items if '"UNSUBSCRIBE_ALL"' in i.body),
+    }
+
+
+def _run_figures(ev: Evidence) -> dict[str, Any]:
+    """The run's own figures: faults, invocations, HubSpot requests, retries and outcomes."""
+    emu = ev.emulator.counters()
+    tally = ev.tally
+    return {
+        "faults": _faults(ev, emu),
+        "emulator_fault_counters": dict(emu.get("faults", {})),
+        "fault_windows_opened": dict(ev.counts.windows),
+        "kills_after_a_hubspot_call": ev.counts.kill_after_hubspot_call,
+        "hubspot_requests": _count(emu, "total"),
+        "hubspot_calls_logged": tally.hubspot_calls,
+        "invocations": tally.invocations,
+        "invocation_outcomes": dict(tally.outcomes),
+        "failed_invocations": tally.failed_invocations,
+        "retries": tally.retried,
+        "redeliveries": sum(
+            max(0, count - 1)
+            for source in ev.sources
+            for record in source.invocations
+            for count in record.receive_counts.values()
+        ),
+        "applied": tally.applied,
+        "superseded": tally.superseded,
+        "schedule_errors": ev.schedule.errors,
+        "poll_errors": sum(len(s.poll_errors) for s in ev.sources),
+    }
+
+
+def _notes(ev: Evidence, dlq: dict[str, Any]) -> list[str]:
+    counts = ev.counts
+    return [
+        "invalid = the oracle's dead_letter class: INVALID_MESSAGE bodies and HUBSPOT_REJECTED_ITEM "
+        "(subscription 999999); every other message is valid. A 999999 write older than a portal-wide "
+        "unsubscribe-all of the same contact may instead be superseded (deleted without a call), as the "
+        f"README's ordering rule says: {dlq['invalid_superseded_by_portal_optout']} were",
+        f"DLQ copies: {ev.letters.duplicates} dead-lettered message(s) were sent to the DLQ twice (at-least-once: "
+        "e.g. the worker was killed after the DLQ send); same outcome, counted once",
+        f"simulation: function timeout {FUNCTION_TIMEOUT_S:g} s (the template's smallest) and queue "
+        f"visibility {VISIBILITY_TIMEOUT_S} s (the template derives 480 s), backoff 1..4 s, DAILY park 3 s, HubSpot read timeout 2 s",
+        "DLQ outage: the DLQ is emptied into the harness's record, deleted, recreated with the same name and "
+        "attributes, and the source queues' RedrivePolicy set again (moto binds it to the queue object). "
+        "A DLQ send landing between the harness's last drain and DeleteQueue is destroyed with the queue "
+        "(as in AWS): an invalid message missing from the DLQ whose deleting invocation overlapped that "
+        f"interval is counted here, not as a failure: {dlq['invalid_destroyed_with_the_dlq']} were; "
+        "--no-dlq-outage rules it out",
+        "kills: SIGKILL of the worker's process group 0.3-1.5 s into an invocation; "
+        f"{counts.kill_after_hubspot_call} of {counts.kills} after HubSpot answered at least one request "
+        "in that interval (any invocation's)",
+    ]
+
+
+def _portal_optouts(items: Sequence[Any]) -> dict[str, list[Any]]:
+    """Applicable portal-wide unsubscribe-alls (no businessUnitId) per lowercased email."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        if item.expectation.outcome != APPLY or '"UNSUBSCRIBE_ALL"' not in item.body:
+            continue
+        with contextlib.suppress(ValueError, AttributeError):
+            if "businessUnitId" not in json.loads(item.body) and item.expectation.email:
+                out.setdefault(item.expectation.email.lower(), []).append(item)
+    return out
+
+
+def _older_than_portal_optout(item: Any, optouts: dict[str, list[Any]]) -> bool:
+    """A write (here: one HubSpot would reject) older than a portal-wide opt-out of the same contact:
+    the function supersedes it by design (README, Unsubscribe from all), so it need not reach the DLQ."""
+    email = (item.expectation.email or "").lower()
+    moment = item.expectation.occurred_at
+    return moment is not None and any(
+        o.expectation.occurred_at is not None and o.expectation.occurred_at > moment
+        for o in optouts.get(email, [])
+    )
+
+
+def _explain(
+    key: tuple[str, int, str], items: Sequence[Any], letters: DeadLetters, tally: RunTally, emulator: Any
+) -> list[str]:
+    """Everything about one wrong key: the contact's messages (send order, fate) and every HubSpot
+    request that carried the contact (time, route, answer, injected faults, what it asked for it)."""
+    email = key[0]
+    lines = [f"key {key}: HubSpot holds {(emulator.status(key[0], key[1], key[2]) or {}).get('status')}"]
+    for item in items:
+        if item.expectation.email and item.expectation.email.lower() == email:
+            window = tally.windows.get(item.message_id)
+            fate = (
+                f"deleted after invocation {window[0]:.3f}-{window[1]:.3f}"
+                if window
+                else ("DLQ" if item.message_id in letters.ids else "?")
+            )
+            lines.append(f"  msg #{item.sequence} {item.source} sent {item.sent_at:.3f} {fate}: {item.body}")
+    for entry in emulator.request_log():
+        body = entry.get("body")
+        text = json.dumps(body).lower() if body is not None else ""
+        if email not in text:
+            continue
+        asked = []
+        if isinstance(body, dict):
+            for one in body.get("inputs") or []:
+                if isinstance(one, dict) and str(one.get("subscriberIdString", "")).lower() == email:
+                    asked.append(f"{one.get('subscriptionId')}={one.get('statusState')}")
+                elif isinstance(one, str) and one.lower() == email:
+                    asked.append("unsubscribe-all")
+        lines.append(
+            f"  HubSpot {entry.get('at')} {entry.get('route') or entry.get('path')} {entry.get('query')} -> "
+            f"{entry.get('status')} faults={entry.get('faults')} asked {asked}"
+        )
+    return lines

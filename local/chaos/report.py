@@ -1,0 +1,99 @@
+"""The chaos run's report: every figure, the invariants' verdicts, and its output (a table, then one
+JSON line)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Report:
+    """Every figure of the run and the invariants' verdicts."""
+
+    figures: dict[str, Any] = field(default_factory=dict)
+    invariants: dict[str, list[str]] = field(default_factory=dict)  # name -> problems (empty: held)
+    notes: list[str] = field(default_factory=list)
+    explanations: list[list[str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.invariants) and not any(self.invariants.values())
+
+
+def print_report(report: Report, out: Any) -> None:
+    f = report.figures
+    rows: list[tuple[str, Any]] = [
+        ("messages", f.get("messages")),
+        (
+            "HubSpot requests (emulator) / calls logged",
+            f"{f.get('hubspot_requests')} / {f.get('hubspot_calls_logged')}",
+        ),
+        ("invocations (outcomes)", f"{f.get('invocations')} {f.get('invocation_outcomes')}"),
+        ("retries (listed + failed batches)", f.get("retries")),
+        ("redeliveries (receives after the first)", f.get("redeliveries")),
+        ("applied / superseded", f"{f.get('applied')} / {f.get('superseded')}"),
+    ]
+    for name, value in (f.get("faults") or {}).items():
+        rows.append((f"fault: {name}", value))
+    for reason, value in (f.get("dlq_by_reason") or {}).items():
+        rows.append((f"DLQ: {reason}", value))
+    rows += [
+        (
+            "invalid messages (in DLQ with reason)",
+            f"{f.get('invalid_messages')} ({f.get('invalid_in_dlq_with_reason')})",
+        ),
+        ("invalid superseded by a newer portal-wide opt-out", f.get("invalid_superseded_by_portal_optout")),
+        ("DLQ duplicate copies (same outcome)", f.get("dlq_duplicate_copies")),
+        ("valid in DLQ", f.get("valid_in_dlq")),
+        ("lost", f.get("lost")),
+        (
+            "wrong final state (stale overwrites)",
+            f"{f.get('wrong_final_state')} ({f.get('stale_overwrites')})",
+        ),
+        (
+            "token leaks / email leaks (lines scanned)",
+            f"{f.get('token_leaks')} / {f.get('email_leaks')} ({f.get('log_lines_scanned')})",
+        ),
+        (
+            "wall time s (faults on / drained at)",
+            f"{f.get('wall_s')} ({f.get('faults_s')} / {f.get('drain_s')})",
+        ),
+    ]
+    width = max(len(name) for name, _ in rows)
+    out.write("\n" + "-" * (width + 30) + "\n")
+    for name, value in rows:
+        out.write(f"{name:<{width}}  {value}\n")
+    out.write("-" * (width + 30) + "\ninvariants:\n")
+    for name, problems in report.invariants.items():
+        out.write(f"  {'PASS' if not problems else 'FAIL'}  {name}\n")
+        for problem in problems[:10]:
+            out.write(f"        {problem}\n")
+        if len(problems) > 10:
+            out.write(f"        ... and {len(problems) - 10} more\n")
+    for lines in report.explanations:
+        out.write("failing key, in detail:\n" + "".join(f"  {line}\n" for line in lines))
+    out.write("notes:\n" + "".join(f"  - {note}\n" for note in report.notes))
+    if f.get("schedule_errors"):
+        out.write(f"schedule errors: {f['schedule_errors'][:5]}\n")
+    summary = {
+        "ok": report.ok,
+        "messages": f.get("messages", 0),
+        "lost": f.get("lost"),
+        "wrong_final_state": f.get("wrong_final_state"),
+        "valid_in_dlq": f.get("valid_in_dlq"),
+        "token_leaks": f.get("token_leaks"),
+        "email_leaks": f.get("email_leaks"),
+        "faults": f.get("faults", {}),
+        "hubspot_requests": f.get("hubspot_requests"),
+        "retries": f.get("retries"),
+        "redeliveries": f.get("redeliveries"),
+        "dlq_by_reason": f.get("dlq_by_reason", {}),
+        "invalid_destroyed_with_the_dlq": f.get("invalid_destroyed_with_the_dlq", 0),
+        "invariants": {name: not problems for name, problems in report.invariants.items()},
+        "problems": {name: problems[:5] for name, problems in report.invariants.items() if problems},
+        "wall_s": f.get("wall_s"),
+    }
+    out.write(json.dumps(summary, separators=(",", ":")) + "\n")
+    out.flush()

@@ -1,0 +1,205 @@
+"""The fault schedule: windows of HubSpot faults, a revoked and rotated token and a DLQ outage, cycled
+until stopped, with background faults always on."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.aws.provision import Provisioned
+from local.aws.queues import DeadLetters, read_dead_letters
+from local.chaos.cli import HANG_S, LOCAL_TOKEN
+from local.chaos.injection import ChaosEnvironment, InjectionCounts
+
+
+@dataclass(frozen=True)
+class Window:
+    """One fault window of the cycle: starts at `at` (fraction of the cycle), lasts `length` of it."""
+
+    name: str
+    at: float
+    length: float
+    faults: dict[str, Any] = field(default_factory=dict)
+
+
+WINDOWS = (
+    Window("429 burst (TEN_SECONDLY)", 0.04, 0.06, {"throttle_for_s": 1e9}),
+    Window("hang past read timeout", 0.14, 0.04, {"script": ("hang",) * 6, "hang_s": HANG_S}),
+    Window("whole-batch 400", 0.22, 0.08, {"whole_batch_400": True}),
+    Window("status PROCESSING", 0.34, 0.05, {"processing": True}),
+    Window("nameless error context", 0.44, 0.08, {"nameless_context": True}),
+    Window("403 MISSING_SCOPES", 0.56, 0.05, {"forced_missing_scopes": True}),
+    Window("429 DAILY", 0.66, 0.05, {"daily_exhausted": True}),
+    Window("401 token revoked", 0.76, 0.04, {}),  # revoke now, rotate the secret at the end
+    Window("DLQ outage", 0.86, 0.08, {}),
+)
+
+
+class Schedule:
+    """Cycles through WINDOWS, with the background faults always on, until stopped. Stopping restores
+    everything (baseline faults off, DLQ back, a live token in the secret)."""
+
+    def __init__(
+        self,
+        *,
+        emulator: Any,
+        sqs: Any,
+        secrets: Any,
+        provisioned: Provisioned,
+        baseline: Any,
+        cycle_s: float,
+        counts: InjectionCounts,
+        archive: DeadLetters,
+        dlq_outage: bool,
+        environments: Sequence[ChaosEnvironment],
+        seed: int,
+    ) -> None:
+        self.emulator = emulator
+        self.sqs = sqs
+        self.secrets = secrets
+        self.provisioned = provisioned
+        self.baseline = baseline
+        self.cycle_s = cycle_s
+        self.counts = counts
+        self.archive = archive
+        self.dlq_outage = dlq_outage
+        self.environments = environments
+        self.token = LOCAL_TOKEN
+        self.tokens_used = [LOCAL_TOKEN]
+        self._generation = 0
+        self._seed = seed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="chaos-schedule")
+        self._dlq_down = False
+        self._down_at = 0.0
+        self._live = {LOCAL_TOKEN}
+        self._dlq_attributes: dict[str, str] = {}
+        self.errors: list[str] = []
+        # (time.time()) from the DLQ's last drain to its deletion: a dead-letter send landing in there
+        # is destroyed with the queue, by the harness, not lost by the function
+        self.destroy_windows: list[tuple[float, float]] = []
+
+    def start(self) -> None:
+        self.emulator.set_faults(self.baseline)
+        for env in self.environments:
+            env.active.set()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30.0)
+        for env in self.environments:
+            env.active.clear()
+        from local.hubspot_emulator import Faults
+
+        self.emulator.set_faults(Faults())
+        if self._dlq_down:
+            self._dlq_up()
+        if self.token not in self._live:
+            self._rotate()
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        cycle = 0
+        while not self._stop.is_set():
+            for window in WINDOWS:
+                begin = start + (cycle + window.at) * self.cycle_s
+                if not self._sleep_until(begin):
+                    return
+                try:
+                    self._open(window)
+                    self._sleep_until(begin + window.length * self.cycle_s)
+                    self._close(window)
+                except Exception as exc:  # keep cycling; report it
+                    self.errors.append(f"{window.name}: {type(exc).__name__}: {exc}")
+                if self._stop.is_set():
+                    return
+            cycle += 1
+
+    def _sleep_until(self, moment: float) -> bool:
+        return not self._stop.wait(max(0.0, moment - time.monotonic()))
+
+    def _open(self, window: Window) -> None:
+        with self.counts.lock:
+            self.counts.windows[window.name] += 1
+        if window.name.startswith("401"):
+            self._live = {t for t in self._live if t != self.token}
+            self.emulator.revoke_token(self.token)
+            return
+        if window.name == "DLQ outage":
+            if self.dlq_outage:
+                self._dlq_down_now()
+            return
+        self.emulator.set_faults(dataclasses.replace(self.baseline, **window.faults))
+
+    def _close(self, window: Window) -> None:
+        if window.name.startswith("401"):
+            self._rotate()
+            return
+        if window.name == "DLQ outage":
+            if self._dlq_down:
+                self._dlq_up()
+            return
+        self.emulator.set_faults(self.baseline)
+
+    def _rotate(self) -> None:
+        """A new private-app token in HubSpot, then in the secret (as an operator rotates it)."""
+        self._generation += 1
+        token = f"pat-chaos-{self._seed}-{self._generation}-{os.urandom(6).hex()}"
+        self.emulator.add_private_app_token(token)
+        self.secrets.put_secret_value(
+            SecretId=self.provisioned.secret_arn, SecretString=json.dumps({"accessToken": token})
+        )
+        self.token = token
+        self.tokens_used.append(token)
+        self._live = {*self._live, token}
+        with self.counts.lock:
+            self.counts.token_rotations += 1
+
+    def _dlq_down_now(self) -> None:
+        url = self.provisioned.dead_letter_queue.url
+        attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        self._dlq_attributes = {
+            k: v
+            for k, v in attributes.items()
+            if k
+            not in {
+                "QueueArn",
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+                "CreatedTimestamp",
+                "LastModifiedTimestamp",
+                "SqsManagedSseEnabled",
+            }
+        }
+        # Deleting a queue deletes its messages: take them out first and keep them (the harness's
+        # record of what was dead-lettered), then delete.
+        drained_at = time.time()
+        read_dead_letters(self.sqs, url, self.archive, delete=True)
+        self.sqs.delete_queue(QueueUrl=url)
+        self.destroy_windows.append((drained_at, time.time()))
+        self._dlq_down = True
+        self._down_at = time.monotonic()
+        with self.counts.lock:
+            self.counts.dlq_outages += 1
+
+    def _dlq_up(self) -> None:
+        name = self.provisioned.dead_letter_queue.name
+        self.sqs.create_queue(QueueName=name, Attributes=self._dlq_attributes)
+        # moto binds a RedrivePolicy to the queue object, AWS to the ARN: set the same policy again
+        # so the source queues redrive into the recreated DLQ, as they would in AWS.
+        for queue in self.provisioned.queues:
+            policy = self.sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["RedrivePolicy"])
+            text = policy["Attributes"].get("RedrivePolicy")
+            if text:
+                self.sqs.set_queue_attributes(QueueUrl=queue.url, Attributes={"RedrivePolicy": text})
+        self._dlq_down = False
+        with self.counts.lock:
+            self.counts.dlq_outage_s += time.monotonic() - self._down_at
