@@ -2,7 +2,7 @@
 HubSpot emulator, and the environment each execution environment gets (the template's function
 variables with local endpoints, as `make run` resolves them).
 
-moto runs in a process of its own (local.aws.moto, the one launcher); the emulator is a thread of the bench's process,
+moto runs in a process of its own (the local stack, local.aws.stack); the emulator is a thread of the bench's process,
 which otherwise only waits for its workers; every handler runs in a worker process of its own
 (bench.environment).
 """
@@ -11,26 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bench.environment import FUNCTION_CODE_URI
-from bench.workload import ACCOUNT, QUEUE_NAME, REGION
+from bench.workload import REGION
 from local.aws import template_model
-from local.aws.moto import MotoServer
+from local.aws.provision import resolve_environment
+from local.aws.stack import local_aws
 from local.hubspot_emulator import Emulator, EmulatorConfig, Faults, running_emulator
 
 TOKEN = "pat-na1-bench-0000-1111-2222-333333333333"  # noqa: S105 - a dummy token for the loopback emulator
 SECRET_NAME = "bench/hubspot-token"  # noqa: S105 - a name, not a secret
 UNLIMITED = 1_000_000_000  # a rate or daily limit no run reaches
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")  # a resource the template would create
 LEDGER_VARIABLE = "VERSION_TABLE_NAME"  # the function's DynamoDB ordering ledger (empty: off)
-_SET_BY_WORLD = frozenset({"HUBSPOT_SECRET_ID", "HUBSPOT_API_BASE_URL", "DEAD_LETTER_QUEUE_URL"})
 
 
 @dataclass
@@ -117,58 +113,24 @@ class World:
 def world(
     log_dir: Path, code_uri: Path = FUNCTION_CODE_URI, template: Path = template_model.DEFAULT_TEMPLATE
 ) -> Iterator[World]:
-    """moto and the emulator started, the secret, queues and tables created; everything stopped on exit."""
-    document = template_model.load_template(template)
-    settings = template_model.deployment_settings(template)
+    """moto and the emulator started, the template's secret, queues and tables provisioned by the local
+    stack (local.aws.stack, as `make run` does); everything stopped on exit."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    with MotoServer(log_file=log_dir / "moto.log") as moto:
-        endpoint = moto.endpoint
-        secret_arn, queue_url, dlq_url, resources = _provision(endpoint, document, settings)
-        settings = dataclasses.replace(settings, environment={**settings.environment, **resources})
-        with running_emulator(EmulatorConfig(daily_limit=UNLIMITED), tokens=[TOKEN]) as emulator:
-            yield World(endpoint, secret_arn, queue_url, dlq_url, emulator, settings, log_dir, code_uri)
-
-
-def _provision(
-    endpoint: str, document: dict[str, Any], settings: template_model.DeploymentSettings
-) -> tuple[str, str, str, dict[str, str]]:
-    """The secret and the queues, plus every other resource the function's environment names (DynamoDB
-    tables, created with the template's keys); returns those variables' local values."""
-    import boto3
-
-    options: dict[str, Any] = {
-        "region_name": REGION,
-        "endpoint_url": endpoint,
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
-    }
-    secrets = boto3.client("secretsmanager", **options)
-    sqs = boto3.client("sqs", **options)
-    secret_arn = secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps({"accessToken": TOKEN}))[
-        "ARN"
-    ]
-    dlq_url = sqs.create_queue(QueueName=f"{QUEUE_NAME}-dlq")["QueueUrl"]
-    dlq_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE_NAME}-dlq"
-    queue_url = sqs.create_queue(
-        QueueName=QUEUE_NAME,
-        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10"})},
-    )["QueueUrl"]
-    resources: dict[str, str] = {}
-    for name, value in settings.environment.items():
-        match = _PLACEHOLDER.fullmatch(value)
-        if match is None or name in _SET_BY_WORLD:
-            continue
-        logical_id = match.group(1)
-        resource = document["Resources"].get(logical_id, {})
-        if resource.get("Type") != "AWS::DynamoDB::Table":
-            raise RuntimeError(f"the bench cannot provision {logical_id} ({resource.get('Type')}) for {name}")
-        properties = resource["Properties"]
-        table = f"bench-{logical_id}"
-        boto3.client("dynamodb", **options).create_table(
-            TableName=table,
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            KeySchema=properties["KeySchema"],
-            BillingMode="PAY_PER_REQUEST",
+    with (
+        local_aws(log_dir) as aws,
+        running_emulator(EmulatorConfig(daily_limit=UNLIMITED), tokens=[TOKEN]) as emulator,
+    ):
+        deployment = aws.provision(template, token=TOKEN, overrides={"HubSpotApiBaseUrl": emulator.base_url})
+        provisioned = deployment.provisioned
+        environment = resolve_environment(deployment.settings.environment, provisioned.placeholders(0))
+        settings = dataclasses.replace(deployment.settings, environment=environment)
+        yield World(
+            aws.endpoint,
+            provisioned.secret_arn,
+            provisioned.queues[0].url,
+            provisioned.dead_letter_queue.url,
+            emulator,
+            settings,
+            log_dir,
+            code_uri,
         )
-        resources[name] = table
-    return secret_arn, queue_url, dlq_url, resources
