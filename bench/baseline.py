@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -41,7 +42,7 @@ client = httpx.Client(
 def access_token() -> str:
     """``{"accessToken": "pat-..."}`` from Secrets Manager; Powertools caches it for SECRET_MAX_AGE_S."""
     secret = get_secret(SECRET_ID, transform="json", max_age=SECRET_MAX_AGE_S)
-    return str(secret["accessToken"])  # type: ignore[index]
+    return str(secret["accessToken"])
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -139,7 +139,7 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
     )
     transport = ReplayTransport(core)
     aws = _count_aws_calls()
-    app._runtime = Runtime.create(app.SETTINGS, transport=transport, sqs=NoSqs())
+    app._runtime = Runtime.create(app.SETTINGS, transport=transport, sqs=NoSqs())  # type: ignore[attr-defined]
     fresh = bool(command.get("fresh"))
     first_update = int(command.get("first_update", 0))
     results = []

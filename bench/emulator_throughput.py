@@ -34,7 +34,7 @@ TOKEN = "pat-na1-bench"  # noqa: S105 - a dummy token for a loopback emulator
 WRITE_PATH = "/communication-preferences/v4/statuses/batch/write"
 # the bench measures the server, not the rate limiter: make both limits unreachable
 CONTACTS = 20_000
-NO_LIMITS = {"rate_limit_max": 1_000_000_000, "daily_limit": 1_000_000_000}
+NO_LIMITS: dict[str, Any] = {"rate_limit_max": 1_000_000_000, "daily_limit": 1_000_000_000}
 
 
 def batch_body(request_no: int, size: int, legal_basis: bool = False) -> dict[str, Any]:

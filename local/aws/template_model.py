@@ -67,7 +67,7 @@ class UnsupportedConstruct(ValueError):
     """The template uses something this small evaluator does not model; the message names it."""
 
 
-class CloudFormationLoader(yaml.SafeLoader):
+class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no type hints
     """SafeLoader that turns CloudFormation short tags (!Ref, !Sub, ...) into their long dict forms."""
 
 
@@ -76,7 +76,7 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return loader.construct_scalar(node)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
-    return loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return loader.construct_mapping(node, deep=True)
 
 
 def _short_tag(name: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
@@ -295,7 +295,7 @@ class Evaluator:
 
     def _join(self, argument: list[Any]) -> str:
         delimiter, items = argument
-        return delimiter.join(_as_parameter_string(item) for item in self._resolve(items))
+        return str(delimiter).join(_as_parameter_string(item) for item in self._resolve(items))
 
     def _select(self, argument: list[Any]) -> Any:
         index, items = argument
@@ -358,7 +358,8 @@ def sqs_event(properties: Mapping[str, Any]) -> dict[str, Any]:
     events = [e["Properties"] for e in (properties.get("Events") or {}).values() if e.get("Type") == "SQS"]
     if len(events) != 1:
         raise ValueError(f"expected exactly one SQS event source, found {len(events)}")
-    return events[0]
+    event: dict[str, Any] = events[0]
+    return event
 
 
 def deployment_settings(
