@@ -57,19 +57,35 @@ def run(world: World, concurrency: int, seconds: float, first_update: int) -> di
         )
         for slot in range(concurrency)
     ]
+    try:
+        for environment in environments:  # Init (imports) happens before the measured run starts
+            environment.wait_ready()
+        # a slow run ends early rather than run for minutes
+        answers, errors, left_over = _drain(environments, backlog, time.monotonic() + 3 * seconds + 30)
+    finally:
+        for environment in environments:
+            environment.close()
+    failed = [answer.get("error") for answer in answers if not answer.get("ok")]
+    errors.extend(str(error) for error in failed)
+    if errors:
+        raise RuntimeError(f"saturation c={concurrency}: {errors[0]}")
+    figures = _figures(world, concurrency, events, answers, bound)
+    figures["events_left_undelivered"] = max(left_over, default=0)
+    return figures
+
+
+def _drain(
+    environments: list[Environment], backlog: queue.Queue[EventSpec], stop_at: float
+) -> tuple[list[dict[str, Any]], list[str], list[int]]:
+    """Every environment takes the next event from the backlog until it is empty (or `stop_at`);
+    returns the answers, the errors, and the events left when time ran out."""
     answers: list[dict[str, Any]] = []
     errors: list[str] = []
+    left_over: list[int] = []
     lock = threading.Lock()
 
-    stop_at = time.monotonic() + 3 * seconds + 30  # a slow run ends early rather than run for minutes
-    left_over: list[int] = []
-
     def drain(environment: Environment) -> None:
-        while True:
-            if time.monotonic() > stop_at:
-                with lock:
-                    left_over.append(backlog.qsize())
-                return
+        while time.monotonic() <= stop_at:
             try:
                 spec = backlog.get_nowait()
             except queue.Empty:
@@ -82,25 +98,15 @@ def run(world: World, concurrency: int, seconds: float, first_update: int) -> di
                 return
             with lock:
                 answers.append(answer)
+        with lock:
+            left_over.append(backlog.qsize())
 
-    try:
-        for environment in environments:  # Init (imports) happens before the measured run starts
-            environment.wait_ready()
-        threads = [threading.Thread(target=drain, args=(environment,)) for environment in environments]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        for environment in environments:
-            environment.close()
-    failed = [answer.get("error") for answer in answers if not answer.get("ok")]
-    errors.extend(str(error) for error in failed)
-    if errors:
-        raise RuntimeError(f"saturation c={concurrency}: {errors[0]}")
-    figures = _figures(world, concurrency, events, answers, bound)
-    figures["events_left_undelivered"] = max(left_over, default=0)
-    return figures
+    threads = [threading.Thread(target=drain, args=(environment,)) for environment in environments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers, errors, left_over
 
 
 def _figures(

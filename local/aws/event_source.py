@@ -1,6 +1,6 @@
 """A local SQS event source mapping: polls a queue and invokes a function the way Lambda's poller does.
 
-Rules it follows (see docs/aws-sqs-lambda notes §1; each has a test in tests/local/):
+Rules it follows (each has a test in tests/local/; the event and the answer are local.aws.sqs_event):
 - Long-polls up to BatchSize messages (ReceiveMessage returns at most 10 at a time) and stops gathering
   when the batch is full, the batching window since the first record has passed, or the next record
   would push the invocation payload past 6 MB. FIFO queues: BatchSize <= 10 and no window.
@@ -17,162 +17,30 @@ Rules it follows (see docs/aws-sqs-lambda notes §1; each has a test in tests/lo
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import logging
 import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from local.aws.runtime import ExecutionEnvironment, FunctionSpec, InvokeResult
+from local.aws.sqs_event import (
+    EVENT_OVERHEAD_BYTES,
+    BatchVerdict,
+    interpret_response,
+    lambda_record,
+    record_size,
+    sqs_event,
+)
 
 LOG = logging.getLogger("local.aws.event_source")
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # synchronous invocation payload limit
 SQS_RECEIVE_MAX = 10
-_EVENT_OVERHEAD_BYTES = len('{"Records":[]}')
-# Lambda's record attribute order; only those SQS returned are included.
-_SYSTEM_ATTRIBUTES = (
-    "ApproximateReceiveCount",
-    "AWSTraceHeader",
-    "SentTimestamp",
-    "SequenceNumber",
-    "MessageGroupId",
-    "SenderId",
-    "MessageDeduplicationId",
-    "ApproximateFirstReceiveTimestamp",
-    "DeadLetterQueueSourceArn",
-)
-
-
-# --------------------------------------------------------------------------------------------------
-# The event
-# --------------------------------------------------------------------------------------------------
-
-
-def _b64(value: bytes | str) -> str:
-    raw = value.encode() if isinstance(value, str) else value
-    return base64.b64encode(raw).decode("ascii")
-
-
-def lambda_message_attributes(
-    attributes: Mapping[str, Mapping[str, Any]] | None,
-) -> dict[str, dict[str, Any]]:
-    """SQS MessageAttributes (boto3 shape) in the camelCase shape Lambda puts in the event."""
-    shaped: dict[str, dict[str, Any]] = {}
-    for name, value in (attributes or {}).items():
-        entry: dict[str, Any] = {}
-        if "StringValue" in value:
-            entry["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            entry["binaryValue"] = _b64(value["BinaryValue"])
-        entry["stringListValues"] = list(value.get("StringListValues") or [])
-        entry["binaryListValues"] = [_b64(item) for item in value.get("BinaryListValues") or []]
-        entry["dataType"] = value["DataType"]
-        shaped[name] = entry
-    return shaped
-
-
-def lambda_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    """One ReceiveMessage message (boto3 shape) as the record Lambda's event source passes on."""
-    received = message.get("Attributes") or {}
-    record: dict[str, Any] = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {name: str(received[name]) for name in _SYSTEM_ATTRIBUTES if name in received},
-        "messageAttributes": lambda_message_attributes(message.get("MessageAttributes")),
-        "md5OfBody": message["MD5OfBody"],
-    }
-    if message.get("MD5OfMessageAttributes"):
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    record.update({"eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region})
-    return record
-
-
-def sqs_event(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The event Lambda passes for a batch of SQS records."""
-    return {"Records": list(records)}
-
-
-def record_size(record: Mapping[str, Any]) -> int:
-    """Bytes a record adds to the invocation payload (its JSON plus a separator)."""
-    return len(json.dumps(record, separators=(",", ":")).encode()) + 1
-
-
-# --------------------------------------------------------------------------------------------------
-# The answer
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BatchVerdict:
-    """What the event source does with a batch after the invocation.
-
-    kind: ``success`` (delete all), ``partial`` (delete all but the listed ones) or ``failed``
-    (delete nothing: the whole batch comes back after its visibility timeout).
-    """
-
-    kind: str
-    delete_ids: frozenset[str]
-    retry_ids: frozenset[str]
-    reason: str = ""
-
-
-def interpret_response(result: InvokeResult, batch_ids: Sequence[str]) -> BatchVerdict:
-    """Apply Lambda's partial-batch-response rules for SQS to one invocation's result.
-
-    Complete success: a null answer, an answer without ``batchItemFailures``, or a null/empty list.
-    Complete failure: an invocation error, timeout or crash; an answer that is not a JSON object; a
-    ``batchItemFailures`` that is not a list; an entry that is not an object, lacks the exact key
-    ``itemIdentifier``, has a null/empty/non-string identifier, or names a message not in the batch.
-    """
-    ids = frozenset(batch_ids)
-    problem = _response_problem(result, ids)
-    if problem:
-        return BatchVerdict("failed", frozenset(), ids, problem)
-    failures = result.payload.get("batchItemFailures") if isinstance(result.payload, dict) else None
-    listed = frozenset(entry["itemIdentifier"] for entry in failures or [])
-    if not listed:
-        return BatchVerdict("success", ids, frozenset(), "no failures reported")
-    return BatchVerdict("partial", ids - listed, listed, f"{len(listed)} reported failed")
-
-
-def _response_problem(result: InvokeResult, ids: frozenset[str]) -> str | None:
-    """Why the invocation failed the whole batch, or None if its answer is a valid partial response."""
-    if result.status != "ok":
-        error = result.error or {}
-        return f"{result.status}: {error.get('errorType', '')}: {error.get('errorMessage', '')}"
-    payload = result.payload
-    if payload is None:
-        return None
-    if not isinstance(payload, dict):
-        return f"response is not a JSON object: {type(payload).__name__}"
-    failures = payload.get("batchItemFailures")
-    if failures is None:
-        return None
-    if not isinstance(failures, list):
-        return "batchItemFailures is not a list"
-    return next((problem for entry in failures if (problem := _entry_problem(entry, ids))), None)
-
-
-def _entry_problem(entry: Any, ids: frozenset[str]) -> str | None:
-    """Why one batchItemFailures entry makes the whole response invalid, or None if it is valid."""
-    if not isinstance(entry, dict):
-        return f"batchItemFailures entry is not an object: {entry!r}"
-    if "itemIdentifier" not in entry:
-        return f"batchItemFailures entry without itemIdentifier: {entry!r}"
-    identifier = entry["itemIdentifier"]
-    if not isinstance(identifier, str) or not identifier:
-        return f"invalid itemIdentifier {identifier!r}"
-    if identifier not in ids:
-        return f"itemIdentifier {identifier!r} is not in the batch"
-    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -362,46 +230,72 @@ class SqsEventSource:
     def gather(
         self, sqs: Any, slot: int, carry: list[dict[str, Any]]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Collect one batch: (records to invoke with, records held over for the next batch)."""
-        mapping = self.mapping
+        """Collect one batch: (records to invoke with, records held over for the next batch).
+
+        Stops when the batch is full, the next record would not fit the payload limit, or the batching
+        window since the first record has passed."""
         batch: list[dict[str, Any]] = []
-        size = _EVENT_OVERHEAD_BYTES
+        size = EVENT_OVERHEAD_BYTES
         pending = list(carry)
-        window_end: float | None = time.monotonic() + mapping.batching_window_s if pending else None
+        window_end: float | None = time.monotonic() + self.mapping.batching_window_s if pending else None
         while not self._stopping.is_set():
-            while pending and len(batch) < mapping.batch_size:
-                record_bytes = record_size(pending[0])
-                if batch and size + record_bytes > mapping.max_payload_bytes:
-                    return batch, pending
-                size += record_bytes
-                batch.append(pending.pop(0))
-            if len(batch) >= mapping.batch_size or pending:
+            more, size = self._fill(batch, pending, size)
+            if not more or self._window_closed(window_end):
                 return batch, pending
-            if window_end is not None and (mapping.batching_window_s == 0 or time.monotonic() >= window_end):
-                return batch, pending
-            if window_end is None:
-                wait_s = mapping.poll_wait_s
-            else:
-                wait_s = min(mapping.poll_wait_s, math.floor(max(0.0, window_end - time.monotonic())))
-            messages = self._receive(sqs, mapping.batch_size - len(batch), wait_s)
+            wait_s = self._wait_s(window_end)
+            messages = self._receive(sqs, self.mapping.batch_size - len(batch), wait_s)
             if not messages:
                 if wait_s == 0:  # a short poll came back empty: do not spin on the queue
-                    pause = 0.05 if window_end is None else min(0.05, max(0.0, window_end - time.monotonic()))
-                    self._stopping.wait(pause)
+                    self._stopping.wait(0.05 if window_end is None else min(0.05, self._left(window_end)))
                 continue
-            try:
-                records = [lambda_record(m, mapping.queue_arn, mapping.region) for m in messages]
-                if self._on_receive is not None:
-                    self._on_receive(slot, records)
-            except Exception:  # never strand what was received: hand everything back, then report
-                self._release(
-                    sqs, [*batch, *pending, *({"receiptHandle": m["ReceiptHandle"]} for m in messages)]
-                )
-                raise
+            pending.extend(self._records(sqs, slot, messages, [*batch, *pending]))
             if window_end is None:
-                window_end = time.monotonic() + mapping.batching_window_s
-            pending.extend(records)
+                window_end = time.monotonic() + self.mapping.batching_window_s
         return batch, pending
+
+    def _fill(
+        self, batch: list[dict[str, Any]], pending: list[dict[str, Any]], size: int
+    ) -> tuple[bool, int]:
+        """Move pending records into the batch (of `size` payload bytes) while they fit: (whether more
+        may be gathered, the new size). Done when the batch is at BatchSize or a record is held over
+        (it would not fit the payload, or the batch is full)."""
+        while pending and len(batch) < self.mapping.batch_size:
+            record_bytes = record_size(pending[0])
+            if batch and size + record_bytes > self.mapping.max_payload_bytes:
+                return False, size
+            size += record_bytes
+            batch.append(pending.pop(0))
+        return not (len(batch) >= self.mapping.batch_size or pending), size
+
+    def _window_closed(self, window_end: float | None) -> bool:
+        """The batching window (opened by the first record) has passed; no window means none yet."""
+        if window_end is None:
+            return False
+        return self.mapping.batching_window_s == 0 or time.monotonic() >= window_end
+
+    def _wait_s(self, window_end: float | None) -> int:
+        """The long poll's WaitTimeSeconds: the poll wait, or what is left of an open window."""
+        if window_end is None:
+            return self.mapping.poll_wait_s
+        return min(self.mapping.poll_wait_s, math.floor(self._left(window_end)))
+
+    @staticmethod
+    def _left(window_end: float) -> float:
+        return max(0.0, window_end - time.monotonic())
+
+    def _records(
+        self, sqs: Any, slot: int, messages: list[dict[str, Any]], held: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The received messages as Lambda records (after the on_receive hook). If that fails, nothing
+        received is stranded: the held records and the messages are made visible again first."""
+        try:
+            records = [lambda_record(m, self.mapping.queue_arn, self.mapping.region) for m in messages]
+            if self._on_receive is not None:
+                self._on_receive(slot, records)
+        except Exception:
+            self._release(sqs, [*held, *({"receiptHandle": m["ReceiptHandle"]} for m in messages)])
+            raise
+        return records
 
     def _run_slot(self, slot: int) -> None:
         sqs = self._client_factory()

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.aws import event_source
+from local.aws import sqs_event
 from local.aws.queues import read_dead_letters
 from local.aws.stack import REGION, LocalAws
 from local.hubspot_emulator import running_emulator
@@ -85,7 +85,7 @@ class Stack:
 
 def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     """An SQS ReceiveMessage result in the Lambda event's record shape (the local event source's)."""
-    return event_source.lambda_record(message, queue_arn, REGION)
+    return sqs_event.lambda_record(message, queue_arn, REGION)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from local.aws.event_source import interpret_response
 from local.aws.runtime import InvokeResult
+from local.aws.sqs_event import interpret_response
 
 BATCH = ["m-1", "m-2", "m-3"]
 

@@ -11,12 +11,9 @@ from typing import Any
 import pytest
 from local_helpers import probes, send
 
-from local.aws.event_source import (
-    EventSourceMapping,
-    lambda_message_attributes,
-    lambda_record,
-)
+from local.aws.event_source import EventSourceMapping
 from local.aws.runtime import FunctionSpec
+from local.aws.sqs_event import lambda_message_attributes, lambda_record
 
 RECORD_KEYS = [
     "messageId",
