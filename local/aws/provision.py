@@ -24,6 +24,7 @@ from local.aws import template_model
 QUEUE_TYPE = "AWS::SQS::Queue"
 SECRET_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type name
 TABLE_TYPE = "AWS::DynamoDB::Table"
+VERSION_TABLE_ID = "VersionTable"  # the ordering ledger
 # CloudFormation AWS::DynamoDB::Table properties that CreateTable takes as they are.
 TABLE_FIELDS = (
     "AttributeDefinitions",
@@ -191,29 +192,47 @@ def template_resources(
     return resources
 
 
+def _create_table(dynamodb: Any, name: str, properties: Mapping[str, Any]) -> str:
+    """Create one table with a table resource's properties (key schema, billing, indexes, TTL as
+    declared); returns its ARN."""
+    arguments = {field: properties[field] for field in TABLE_FIELDS if field in properties}
+    description = dynamodb.create_table(TableName=name, **arguments)["TableDescription"]
+    ttl = properties.get("TimeToLiveSpecification") or {}
+    if str(ttl.get("Enabled", "")).lower() == "true":
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
+    return str(description["TableArn"])
+
+
 def create_tables(
     dynamodb: Any, resources: Mapping[str, tuple[str, dict[str, Any]]]
 ) -> dict[str, dict[str, str]]:
-    """Create every DynamoDB table of the template (key schema, billing, indexes, TTL as declared);
-    returns the placeholders of each by logical id."""
+    """Create every DynamoDB table of the template; returns the placeholders of each by logical id."""
     created: dict[str, dict[str, str]] = {}
     for logical_id, (kind, properties) in resources.items():
         if kind != TABLE_TYPE:
             continue
         name = str(properties.get("TableName") or f"local-{logical_id}")
-        arguments = {field: properties[field] for field in TABLE_FIELDS if field in properties}
-        description = dynamodb.create_table(TableName=name, **arguments)["TableDescription"]
-        ttl = properties.get("TimeToLiveSpecification") or {}
-        if str(ttl.get("Enabled", "")).lower() == "true":
-            dynamodb.update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
-            )
-        created[logical_id] = {
-            f"${{{logical_id}}}": name,
-            f"${{{logical_id}.Arn}}": description["TableArn"],
-        }
+        arn = _create_table(dynamodb, name, properties)
+        created[logical_id] = {f"${{{logical_id}}}": name, f"${{{logical_id}.Arn}}": arn}
     return created
+
+
+def create_table(
+    dynamodb: Any,
+    name: str,
+    logical_id: str = VERSION_TABLE_ID,
+    template: Path = template_model.DEFAULT_TEMPLATE,
+) -> str:
+    """Create one of the template's tables (the ordering ledger by default) under another `name`, as
+    a test that wants a table of its own does; returns the name."""
+    kind, properties = template_resources(template)[logical_id]
+    if kind != TABLE_TYPE:
+        raise ValueError(f"{logical_id} is not a DynamoDB table")
+    _create_table(dynamodb, name, properties)
+    return name
 
 
 def provision(

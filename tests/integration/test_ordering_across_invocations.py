@@ -13,7 +13,7 @@ import boto3
 import httpx
 import pytest
 
-from local.aws.tables import create_table
+from local.aws.provision import create_table
 from local.hubspot_emulator import Faults
 from tests.factories import LambdaContext, sqs_event, sqs_record, status_body, unsubscribe_all_body
 from tests.integration.conftest import TOKEN, Stack

@@ -15,7 +15,7 @@ import pytest
 
 from local.aws.event_source import default_sqs_client
 from local.aws.moto import MotoServer
-from local.aws.tables import create_table
+from local.aws.provision import create_table
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.aws.tables import create_table
+from local.aws.provision import create_table
 from local.aws.template_model import deployment_settings
 from local.hubspot_emulator import running_emulator
 from tests.template.event_expectations import EVENTS_DIR, EXPECTATIONS, EventExpectation, load_event
