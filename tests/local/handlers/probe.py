@@ -105,3 +105,13 @@ def answer_from_env(event: dict[str, Any], context: Any) -> Any:
     first_id, body = _bodies(event)[0]
     raw = json.dumps(body.get("answer"))
     return json.loads(raw.replace("$first", first_id))
+
+
+def event_of(args: dict[str, Any]) -> dict[str, Any]:
+    """An event factory (the worker builds the event from it): `count` records m-0, m-1, ..."""
+    return {"Records": [{"messageId": f"m-{n}", "body": "{}"} for n in range(int(args["count"]))]}
+
+
+def count_records(handler: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """A probe run inside the environment with its handler (the bench's CPU probe works this way)."""
+    return {"handler": handler.__name__, "invocations_so_far": INVOCATIONS, "args": args}
