@@ -26,7 +26,7 @@ from local.aws.event_source import EventSourceMapping, SqsEventSource, default_s
 from local.aws.moto import MotoServer
 from local.aws.provision import Provisioned, provision, resolve_environment
 from local.aws.runtime import FunctionSpec
-from local.aws.worker import REPO_ROOT
+from local.aws.template_model import REPO_ROOT
 
 REGION = "us-east-1"
 CLOSED_PORT = "http://127.0.0.1:9"  # where a stray AWS call lands before moto is up

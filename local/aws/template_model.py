@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 FUNCTION_ID = "StatusWriterFunction"
 QUEUE_ID = "SubscriptionQueue"
 DEAD_LETTER_QUEUE_ID = "SubscriptionDeadLetterQueue"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local.aws import template_model
-from local.aws.worker import REPO_ROOT
+from local.aws.template_model import REPO_ROOT
 from local.workload.workload import Workload, combine, from_event_files, generate
 
 DEFAULT_MESSAGES = 3000

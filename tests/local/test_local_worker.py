@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+import pytest
 
 from local.aws.context import LambdaContext
 from local.aws.runtime import ExecutionEnvironment, FunctionSpec
@@ -70,7 +71,9 @@ def test_a_failing_probe_is_an_error_not_a_crash(probe_spec: Callable[..., Funct
     assert pid_after == result.pid
 
 
-def test_the_one_context_reads_the_runtimes_environment_and_counts_down(monkeypatch: Any) -> None:
+def test_the_one_context_reads_the_runtimes_environment_and_counts_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # GIVEN the runtime's variables, as Lambda sets them
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "fn")
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
