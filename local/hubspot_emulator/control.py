@@ -9,7 +9,8 @@ in-process methods; faults, rate limits and the request log never apply to it.
 | POST /_emulator/config | any `EmulatorConfig` fields | the new config dict |
 | GET /_emulator/faults | | `{"faults": {...}, "remaining_script": [...]}` |
 | POST /_emulator/faults | a `Faults` dict, or `{"profile": NAME}` | same as GET |
-| POST /_emulator/tokens | `{"token": str, "scopes": [...] or null}` | `{"ok": true}` |
+| POST /_emulator/tokens | `{"token": str, "scopes": [...] or null, "profile"?: str, "kind"?: "private" or "service-key"}` | `{"ok": true}` |
+| POST /_emulator/tokens/batch-scopes | `{"token": str, "granted": bool}` | `{"changed": bool}` |
 | POST /_emulator/tokens/revoke | `{"token": str}` | `{"revoked": bool}` |
 | POST /_emulator/oauth-apps | `client_id`, `client_secret`, `refresh_token`, `scopes`?, TTL? | ok |
 | GET /_emulator/state | | `{"statuses": [...], "wideStatuses": [...]}` |
@@ -24,19 +25,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
+from local.hubspot_emulator.core import EmulatorCore
 from local.hubspot_emulator.faults import Faults, profile
 from local.hubspot_emulator.messages import Outcome, Request
 from local.hubspot_emulator.shapes import ApiError, error_body
 from local.hubspot_emulator.validation import parse_json_body
 
-if TYPE_CHECKING:
-    from local.hubspot_emulator.core import EmulatorCore
-
 PREFIX = "/_emulator/"
-Handler = Callable[["EmulatorCore", dict[str, Any], dict[str, list[str]]], Any]
+Handler = Callable[[EmulatorCore, dict[str, Any], dict[str, list[str]]], Any]
 
 
 def handle(core: EmulatorCore, req: Request) -> Outcome:
@@ -88,8 +87,19 @@ def _set_faults(core: EmulatorCore, body: dict[str, Any], q: dict[str, list[str]
 
 
 def _add_token(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
-    core.add_private_app_token(body["token"], body.get("scopes"))
+    kind = body.get("kind", "private")
+    if kind not in ("private", "service-key"):
+        raise ValueError(f"kind must be 'private' or 'service-key', got {kind!r:.40}")
+    add = core.add_service_key if kind == "service-key" else core.add_private_app_token
+    add(body["token"], body.get("scopes"), profile=body.get("profile"))
     return {"ok": True}
+
+
+def _batch_scopes(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    granted = body["granted"]
+    if not isinstance(granted, bool):
+        raise ValueError("granted must be true or false")
+    return {"changed": core.set_batch_scopes(body["token"], granted)}
 
 
 def _revoke_token(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
@@ -141,6 +151,7 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", PREFIX + "faults"): _set_faults,
     ("POST", PREFIX + "tokens"): _add_token,
     ("POST", PREFIX + "tokens/revoke"): _revoke_token,
+    ("POST", PREFIX + "tokens/batch-scopes"): _batch_scopes,
     ("POST", PREFIX + "oauth-apps"): _add_oauth_app,
     ("GET", PREFIX + "state"): _state,
     ("GET", PREFIX + "status"): _status,

@@ -15,19 +15,17 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from local.hubspot_emulator import oauth, routes
 from local.hubspot_emulator.auth import Principal, fingerprint, missing_scopes, missing_scopes_error
+from local.hubspot_emulator.core import EmulatorCore
 from local.hubspot_emulator.faults import NO_FAULT, FaultDecision
 from local.hubspot_emulator.messages import Call, Outcome, Request
 from local.hubspot_emulator.ratelimit import DAILY, TEN_SECONDLY, RateState
 from local.hubspot_emulator.shapes import ApiError, error_body, iso_ms, rate_limit_body
 from local.hubspot_emulator.validation import parse_json_body
-
-if TYPE_CHECKING:
-    from local.hubspot_emulator.core import EmulatorCore
 
 JSON_TYPE = "application/json;charset=utf-8"
 _LOSSES = frozenset({"drop", "reset", "hang"})
@@ -100,7 +98,7 @@ def _answer(
             f"Request body exceeds the maximum of {config.max_body_bytes} bytes",
             code="PAYLOAD_TOO_LARGE",
         )
-    resolved = routes.resolve(req.method, req.path)
+    resolved = routes.resolve(req.method, req.path, config.served_versions)
     route = resolved.route
     trace.route = route.name
     with core.lock:
@@ -124,17 +122,17 @@ def _answer(
         missing = missing_scopes(route.scopes, principal.scopes)
         forced = trace.decision.forced_missing_scopes
         if forced or missing is not None:
-            trace.rate = core.limiter.peek(principal.rate_key, principal.kind == "private", config, now)
+            trace.rate = core.limiter.peek(principal.rate_key, principal.kind != "oauth", config, now)
             if forced:
                 trace.applied.append("403")
             raise missing_scopes_error(missing or sorted(set().union(*route.scopes)))
         policy = {"429": TEN_SECONDLY, "429-daily": DAILY}.get(action)
         if policy is not None:
-            trace.rate = core.limiter.peek(principal.rate_key, principal.kind == "private", config, now)
+            trace.rate = core.limiter.peek(principal.rate_key, principal.kind != "oauth", config, now)
             trace.rate = trace.rate.exhausted(policy)
         else:
             policy, trace.rate = core.limiter.admit(
-                principal.rate_key, principal.kind == "private", config, now
+                principal.rate_key, principal.kind != "oauth", config, now
             )
     if policy is not None:
         trace.policy = policy
@@ -153,6 +151,7 @@ def _answer(
         resolved.subscriber,
         trace.decision,
         trace.requested_at,
+        resolved.version,
     )
     try:
         reply = route.handler(call)
