@@ -1,6 +1,6 @@
 """The emulator without sockets: configuration, credentials, faults, state, log and counters behind one
-lock, plus the control-plane methods tests call in-process. `dispatch.handle` answers requests against
-it; `Emulator` adds the HTTP server on top."""
+lock, plus the control-plane methods tests call in-process. `Emulator` adds the HTTP server on top.
+`control` and `pipeline` see it only through the Protocols in `portal`, so they never import it."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from local.hubspot_emulator import control, pipeline
 from local.hubspot_emulator.auth import TokenRegistry, scopes_for
 from local.hubspot_emulator.config import EmulatorConfig
 from local.hubspot_emulator.faults import FaultPlan, Faults
+from local.hubspot_emulator.messages import Outcome, Request
 from local.hubspot_emulator.ratelimit import RateLimiter
 from local.hubspot_emulator.store import PreferenceStore
 from local.hubspot_emulator.telemetry import Counters, RequestLog
@@ -41,6 +43,12 @@ class EmulatorCore:
         self.store = PreferenceStore()
         self.log = RequestLog(self.config.request_log_limit)
         self.tally = Counters()
+
+    def handle(self, request: Request) -> Outcome:
+        """Answer one request (the HTTP layer's entry point): `/_emulator/...` is control, the rest is API."""
+        if request.path.startswith(control.PREFIX):
+            return control.handle(self, request)
+        return pipeline.process(self, request)
 
     def add_private_app_token(
         self, token: str, scopes: Iterable[str] | None = None, *, profile: str | None = None

@@ -20,9 +20,9 @@ from urllib.parse import parse_qs
 
 from local.hubspot_emulator import oauth, routes
 from local.hubspot_emulator.auth import Principal, fingerprint, missing_scopes, missing_scopes_error
-from local.hubspot_emulator.core import EmulatorCore
 from local.hubspot_emulator.faults import NO_FAULT, FaultDecision
 from local.hubspot_emulator.messages import Call, Outcome, Request
+from local.hubspot_emulator.portal import PortalState
 from local.hubspot_emulator.ratelimit import DAILY, TEN_SECONDLY, RateState
 from local.hubspot_emulator.shapes import ApiError, error_body, iso_ms, rate_limit_body
 from local.hubspot_emulator.validation import parse_json_body
@@ -55,7 +55,7 @@ class _Trace:
     applied: list[str] = field(default_factory=list)
 
 
-def process(core: EmulatorCore, req: Request) -> Outcome:
+def process(core: PortalState, req: Request) -> Outcome:
     """Answer one API request. Never raises: unexpected errors become a 500 in the `Error` shape."""
     trace = _Trace(str(uuid.uuid4()), time.time(), parse_qs(req.query, keep_blank_values=True))
     config = core.config
@@ -88,7 +88,7 @@ def process(core: EmulatorCore, req: Request) -> Outcome:
 
 
 def _answer(
-    core: EmulatorCore, req: Request, trace: _Trace, headers: list[tuple[str, str]]
+    core: PortalState, req: Request, trace: _Trace, headers: list[tuple[str, str]]
 ) -> tuple[int, Any]:
     config = core.config
     if req.body_too_large:
@@ -174,7 +174,7 @@ def _server_error(status: int, correlation_id: str, headers: list[tuple[str, str
     return status, _GATEWAY_HTML.format(code=status, reason=reason).encode()
 
 
-def _record(core: EmulatorCore, req: Request, trace: _Trace, status: int | None) -> None:
+def _record(core: PortalState, req: Request, trace: _Trace, status: int | None) -> None:
     decision = trace.decision
     faults = [] if decision.action == "ok" else [decision.action]
     if decision.delay_s > 0:

@@ -21,7 +21,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from local.hubspot_emulator import dispatch
 from local.hubspot_emulator.config import EmulatorConfig
 from local.hubspot_emulator.core import EmulatorCore
 from local.hubspot_emulator.faults import Faults
@@ -116,7 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
         if request is None:
             self.close_connection = True
             return
-        outcome = dispatch.handle(server.core, request)
+        outcome = server.core.handle(request)
         if outcome.delay_s > 0:
             server.stopping.wait(outcome.delay_s)
         if outcome.action == "respond":
