@@ -4,6 +4,7 @@ outcome mapping, and the versioned paths."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,6 +166,24 @@ def test_fan_out_a_later_failure_returns_the_rest_retryable() -> None:
     results = map_batch_response(inputs, body)
     assert results[0].applied
     assert [r.failure.permanent for r in results[1:] if r.failure is not None] == [False, False]
+
+
+def test_fan_out_in_parallel_keeps_each_answer_with_its_input() -> None:
+    # GIVEN four threads and twelve writes, every third of which HubSpot rejects
+    inputs = updates(12)
+    rejected = {u.email for u in inputs[::3]}
+
+    def send(item: Any) -> FakeAnswer:
+        if item["subscriberIdString"] in rejected:
+            return FakeAnswer(rejected="HTTP 400 VALIDATION_ERROR: no")
+        return OK
+
+    # WHEN they fan out on the threads
+    with ThreadPoolExecutor(4) as workers:
+        body = fan_out([u.to_input() for u in inputs], send, write_names, write_result, workers)
+    # THEN each outcome belongs to its own input
+    results = map_batch_response(inputs, body)
+    assert [not r.applied for r in results] == [u.email in rejected for u in inputs]
 
 
 def test_fan_out_an_answer_not_complete_is_not_known_to_be_applied() -> None:

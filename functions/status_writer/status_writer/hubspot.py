@@ -110,6 +110,7 @@ class HubSpotClient:
         self.modes = modes or RouteModes()
 
     def close(self) -> None:
+        self.modes.close()
         self._client.close()
 
     def inputs_per_call(self, route: Route, batch_limit: int) -> int:
@@ -137,6 +138,7 @@ class HubSpotClient:
             ),
             write_names,
             write_result,
+            self.modes.executor(),
         )
         return CallResult(failure=shaped) if isinstance(shaped, Failure) else CallResult(body=shaped)
 
@@ -165,6 +167,7 @@ class HubSpotClient:
             lambda email: self._post(self.paths.contact_unsubscribe_all(email), params, {}, deadline, stats),
             email_names,
             email_result,
+            self.modes.executor(),
         )
         return CallResult(failure=shaped) if isinstance(shaped, Failure) else CallResult(body=shaped)
 

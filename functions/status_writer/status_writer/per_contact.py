@@ -5,8 +5,8 @@ Marketing Hub tiers), yet accept the per-contact endpoints, one contact a call. 
 per route and per execution environment, which endpoint to use: after the first such 403 the route goes
 per contact (logged once at WARNING, counted in ``PerContactMode``), and about every 15 minutes one call
 probes the batch endpoint again, so a portal that gains the scope goes back to batches. ``fan_out``
-sends inputs one call each and answers in the batch body shape ``outcomes.map_*`` read, so outcomes,
-ordering and dead-lettering stay decided in one place.
+sends inputs one call each (in parallel) and answers in the batch body shape ``outcomes.map_*`` read,
+so outcomes, ordering and dead-lettering stay decided in one place.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from status_writer.model import Failure, FailureCategory
@@ -58,6 +59,7 @@ class RouteModes:
         *,
         clock: Callable[[], float] = time.monotonic,
         probe_after_s: float = PROBE_AFTER_S,
+        workers: int = 4,
     ) -> None:
         if configured not in BATCH_MODES:
             raise ValueError(f"unknown batch mode {configured!r}; allowed: {', '.join(BATCH_MODES)}")
@@ -66,6 +68,22 @@ class RouteModes:
         self._probe_after_s = probe_after_s
         self._since: dict[Route, float] = {}  # route -> when it went per contact (or was last probed)
         self._lock = threading.Lock()
+        self._workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+
+    def executor(self) -> ThreadPoolExecutor:
+        """Threads for a fan-out (as many as the calls allowed in flight), started on first use: the
+        chunk that met the 403 goes per contact in parallel, like the chunks of 1 after it."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="per-contact")
+            return self._executor
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+                self._executor = None
 
     def per_contact(self, route: Route) -> bool:
         """Whether calls of ``route`` go per contact now (a due probe does not count: it is a batch)."""
@@ -131,29 +149,40 @@ def fan_out(
     send_one: Callable[[Input], Answer],
     names: Callable[[Input], Mapping[str, list[str]]],
     result_of: Callable[[Input], dict[str, Any]],
+    workers: Executor | None = None,
 ) -> dict[str, Any] | Failure:
-    """One call per input, in order, answered as one batch body (``results`` + ``errors[]``).
+    """One call per input (on ``workers`` in parallel, else in order), answered as one batch body.
 
     ``names`` gives the error ``context`` that names an input (email, subscription id) and
     ``result_of`` the ``results`` entry of an applied one. A whole-request 400 of one contact becomes
-    that input's ``VALIDATION_ERROR`` (dead-lettered with HubSpot's reason, no bisection needed). A
-    call that fails otherwise (rate limit, time budget, network) stops the fan-out: later calls would
-    fail alike. If it was the first call, its failure stands for all (same category and wait); if not,
-    the inputs not yet applied come back as retryable errors.
+    that input's ``VALIDATION_ERROR`` (dead-lettered with HubSpot's reason, no bisection needed). Once
+    a call fails otherwise (rate limit, time budget, network), no further call starts: they would fail
+    alike. If no input got anything but that failure, it stands for all (same category and wait);
+    otherwise the inputs it cost come back as retryable errors and the rest keep their outcome.
     """
-    results: list[dict[str, Any]] = []
-    errors: list[dict[str, Any]] = []
-    for index, item in enumerate(inputs):
+    stop = threading.Event()
+
+    def one(item: Input) -> Answer | None:
+        if stop.is_set():
+            return None
         answer = send_one(item)
         if answer.failure is not None:
-            if index == 0:
-                return answer.failure
-            failure = answer.failure
-            errors.extend(
-                _error(failure.category.value, failure.detail, names(rest)) for rest in inputs[index:]
-            )
-            break
-        if answer.rejected is not None:
+            stop.set()
+        return answer
+
+    parallel = workers is not None and len(inputs) > 1
+    answers = list(workers.map(one, inputs)) if parallel and workers else [one(item) for item in inputs]
+    failure = next((a.failure for a in answers if a is not None and a.failure is not None), None)
+    if failure is not None and all(a is None or a.failure is not None for a in answers):
+        return failure
+    results: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for item, answer in zip(inputs, answers, strict=True):
+        if answer is None or answer.failure is not None:
+            cause = failure if answer is None or answer.failure is None else answer.failure
+            assert cause is not None  # a call was skipped only after one failed
+            errors.append(_error(cause.category.value, cause.detail, names(item)))
+        elif answer.rejected is not None:
             errors.append(_error("VALIDATION_ERROR", answer.rejected, names(item)))
         elif isinstance(answer.body, Mapping) and answer.body.get("status") == "COMPLETE":
             results.append(result_of(item))

@@ -95,7 +95,7 @@ class Runtime:
                 Credentials(settings.secret_id, http, powertools_fetcher(AWS_CONFIG)),
                 RateLimitPacer(),
                 paths=ApiPaths(settings.api_version),
-                modes=RouteModes(settings.batch_mode),
+                modes=RouteModes(settings.batch_mode, workers=settings.max_in_flight),
             ),
             dead_letters=DeadLetterQueue(sqs_client, settings.dead_letter_queue_url),
             visibility=VisibilityScheduler(sqs_client),
