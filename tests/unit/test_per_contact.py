@@ -4,17 +4,27 @@ outcome mapping, and the versioned paths."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from status_writer.model import Failure, FailureCategory
+from status_writer.observability import metrics
 from status_writer.outcomes import map_batch_response
 from status_writer.per_contact import PROBE_AFTER_S, RouteModes, fan_out, write_names, write_result
 from status_writer.routes import ApiPaths, Route
 
 from tests.unit.helpers import updates
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_left_behind() -> Iterator[None]:
+    """The switch adds a metric; the handler's flush would empty the set, so the test does."""
+    yield
+    metrics.clear_metrics()
+
 
 MISSING = Failure(FailureCategory.MISSING_SCOPES, "HTTP 403 MISSING_SCOPES: not granted", permanent=False)
 
