@@ -26,19 +26,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import calls, cpu, memory, saturation, startup
+from bench import calls, cpu, memory, per_contact, saturation, startup
 from bench.environment import FUNCTION_CODE_URI, REPO_ROOT
 from bench.harness import world
 from bench.plot import saturation_plot
 from bench.report import header, machine_facts, table
 from local.aws.template_model import DEFAULT_TEMPLATE
 
-FIGURES = ("calls", "saturation", "cpu", "startup", "memory")
+FIGURES = ("calls", "saturation", "cpu", "startup", "memory", "per_contact")
 RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
 PLOT = REPO_ROOT / "docs" / "bench-saturation.png"
 LOGS = REPO_ROOT / "bench" / "results" / "logs"
 # Each figure writes updates of its own, so no two runs ever touch the same (email, subscription).
-FIRST_UPDATE = {"calls": 0, "startup": 100_000, "memory": 200_000, "cpu": 300_000, "saturation": 1_000_000}
+FIRST_UPDATE = {
+    "calls": 0,
+    "startup": 100_000,
+    "memory": 200_000,
+    "cpu": 300_000,
+    "saturation": 1_000_000,
+    "per_contact": 5_000_000,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print()
-    print(table(results))
+    print("\n".join([table(results), *per_contact.table_rows(results)]))
     print(f"\nwritten: {args.output}" + (f", {args.plot}" if results.get("plot") else ""))
     print(f"took {results['run']['duration_s']:.0f} s; handler logs in {args.logs}")
     return 0
@@ -154,6 +161,14 @@ def measure(args: argparse.Namespace, only: list[str], results: dict[str, Any], 
         if "memory" in only:
             _step("memory: one 10,000-record event near the 6 MB payload limit")
             results["memory"] = memory.run(bench_world, FIRST_UPDATE["memory"])
+        if "per_contact" in only:
+            _step("per_contact: a portal without the batch scopes, one status a call")
+            results["per_contact"] = [
+                per_contact.run(
+                    bench_world, c, args.saturation_seconds, FIRST_UPDATE["per_contact"] + i * 100_000
+                )
+                for i, c in enumerate(per_contact.CONCURRENCY)
+            ]
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -409,7 +409,12 @@ def _describe(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m local.run`."""
-    args = parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if "--dry-run" in arguments:  # check the portal, write nothing (local/preflight.py)
+        from local.preflight import main as preflight
+
+        return preflight(arguments)
+    args = parse_args(arguments)
     try:
         with _signals_raise():
             summary = run(args)

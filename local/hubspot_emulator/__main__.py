@@ -38,12 +38,29 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(
         prog="python -m local.hubspot_emulator",
-        description="Local HubSpot Communication Preferences v4 emulator (dev only).",
+        description="Local HubSpot Communication Preferences emulator (v4, 2026-03, 2026-09; dev only).",
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8090, help="port; 0 picks a free one (default 8090)")
     p.add_argument(
         "--token", action="append", default=[], help="private-app token with every scope (repeatable)"
+    )
+    p.add_argument(
+        "--no-batch-token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="private-app token without the batch scopes (a portal on a lower tier; repeatable)",
+    )
+    p.add_argument(
+        "--service-key", action="append", default=[], metavar="TOKEN", help="Service Key with every scope"
+    )
+    p.add_argument(
+        "--retire-version",
+        action="append",
+        default=[],
+        metavar="VERSION",
+        help="answer this API version (v4, 2026-03, 2026-09) as an unknown path (repeatable)",
     )
     p.add_argument(
         "--oauth-app",
@@ -83,6 +100,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         value = getattr(args, name)
         if value is not None:
             values[name] = value
+    if args.retire_version:
+        values["retired_versions"] = list(args.retire_version)
     if args.error_context_keys:
         values["error_context_keys"] = [k.strip() for k in args.error_context_keys.split(",") if k.strip()]
     return EmulatorConfig.from_dict(values)
@@ -105,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         emulator = Emulator(
             config, tokens=args.token, faults=faults, host=args.host, port=args.port, verbose=args.verbose
         )
+        for token in args.no_batch_token:
+            emulator.add_private_app_token(token, profile="no-batch")
+        for token in args.service_key:
+            emulator.add_service_key(token)
         for spec in args.oauth_app:
             parts = spec.split(":")
             if len(parts) not in (3, 4):

@@ -271,7 +271,7 @@ def _batch_reply(
     if errors:
         body["errors"] = errors
         body["numErrors"] = len(errors)
-        return Reply(call.config.partial_status_code, body)
+        return Reply(call.config.partial_status(call.version), body)
     return Reply(200, body)
 
 

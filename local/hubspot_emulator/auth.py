@@ -3,6 +3,7 @@ token endpoint issues. Not thread-safe: the emulator calls it while holding its 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import secrets
@@ -18,8 +19,18 @@ SCOPE_READ_WRITE = "communication_preferences.read_write"
 SCOPE_BATCH_READ = "communication_preferences.statuses.batch.read"
 SCOPE_BATCH_WRITE = "communication_preferences.statuses.batch.write"
 ALL_SCOPES = frozenset({SCOPE_READ, SCOPE_WRITE, SCOPE_READ_WRITE, SCOPE_BATCH_READ, SCOPE_BATCH_WRITE})
+BATCH_SCOPES = frozenset({SCOPE_BATCH_READ, SCOPE_BATCH_WRITE})
+# Named scope sets for tokens: `no-batch` is a portal whose tier does not grant the batch scopes (every
+# batch call is a 403 MISSING_SCOPES, the per-contact routes work); `read-only` can only read.
+SCOPE_PROFILES: dict[str, frozenset[str]] = {
+    "all": ALL_SCOPES,
+    "no-batch": ALL_SCOPES - BATCH_SCOPES,
+    "read-only": frozenset({SCOPE_READ, SCOPE_BATCH_READ}),
+}
 
-TokenKind = Literal["private", "oauth"]
+# Service Keys replace private-app tokens for new accounts: bearer tokens with the same limits (a burst
+# window per key, the portal's daily limit).
+TokenKind = Literal["private", "oauth", "service-key"]
 _AUTH_DOCS = "https://developers.hubspot.com/docs/methods/auth/oauth-overview"
 
 
@@ -77,13 +88,27 @@ class TokenRegistry:
         self._revoked: set[str] = set()
         self._apps: dict[str, OAuthApp] = {}
 
-    def add_private_app_token(self, token: str, scopes: Iterable[str] | None = None) -> None:
-        """Register a private-app token (`None` scopes = every scope); re-adding replaces its scopes."""
+    def add_private_app_token(
+        self, token: str, scopes: Iterable[str] | None = None, kind: TokenKind = "private"
+    ) -> None:
+        """Register a private-app token or a Service Key (`None` scopes = every scope); re-adding
+        replaces its scopes."""
         _check_secret(token, "token")
+        if kind == "oauth":
+            raise ValueError("OAuth access tokens come from the token endpoint, not from registration")
         self._revoked.discard(token)
         self._tokens[token] = Principal(
-            "private", _scopes(scopes), f"private:{fingerprint(token)}", fingerprint(token)
+            kind, _scopes(scopes), f"{kind}:{fingerprint(token)}", fingerprint(token)
         )
+
+    def set_batch_scopes(self, token: str, granted: bool) -> bool:
+        """Grant or take away the batch scopes of a live token (a portal changing tier). False if unknown."""
+        principal = self._tokens.get(token)
+        if principal is None:
+            return False
+        scopes = principal.scopes | BATCH_SCOPES if granted else principal.scopes - BATCH_SCOPES
+        self._tokens[token] = dataclasses.replace(principal, scopes=frozenset(scopes))
+        return True
 
     def add_oauth_app(
         self,
@@ -216,6 +241,13 @@ def missing_scopes_error(scopes: list[str]) -> ApiError:
 
 def _unauthenticated(message: str, sub_category: str) -> ApiError:
     return ApiError(401, "INVALID_AUTHENTICATION", message, sub_category=sub_category)
+
+
+def scopes_for(profile: str) -> frozenset[str]:
+    """The scopes of a named profile (`SCOPE_PROFILES`)."""
+    if profile not in SCOPE_PROFILES:
+        raise ValueError(f"unknown scope profile {profile!r}; known: {sorted(SCOPE_PROFILES)}")
+    return SCOPE_PROFILES[profile]
 
 
 def _scopes(scopes: Iterable[str] | None) -> frozenset[str]:

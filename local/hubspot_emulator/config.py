@@ -13,6 +13,9 @@ from functools import cached_property
 from typing import Any, Literal
 
 OAuthStyle = Literal["snake", "camel"]
+# The API versions the emulator knows: `v4` and the date-based versions HubSpot publishes each March and
+# September. `2026-03` is the v4 contract under another path segment.
+API_VERSIONS: tuple[str, ...] = ("v4", "2026-03", "2026-09")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,10 @@ class EmulatorConfig:
 
     `error_context_keys` names the `context` keys of a per-item error: the first carries the failing
     email, the optional second the subscription id (the same name twice puts both values in one list).
+
+    `retired_versions` are answered as HubSpot answers an unknown path (404). `documented_2026_09`
+    makes `2026-09` answer as its published description says: a partial failure is a 200 with
+    `errors[]` on every route (never a 207), whatever `partial_status_code` says.
     """
 
     batch_limit: int = 100
@@ -80,6 +87,8 @@ class EmulatorConfig:
     status_source: str = "Public API"
     request_log_limit: int = 1_000
     idle_timeout_s: float = 300.0
+    retired_versions: tuple[str, ...] = ()
+    documented_2026_09: bool = True
 
     def __post_init__(self) -> None:
         _positive_int(self, "batch_limit", "rate_limit_max", "rate_limit_interval_ms", "max_body_bytes")
@@ -108,6 +117,20 @@ class EmulatorConfig:
             raise ValueError("subscription ids must be unique")
         if self.idle_timeout_s <= 0:
             raise ValueError("idle_timeout_s must be > 0")
+        unknown = [v for v in self.retired_versions if v not in API_VERSIONS]
+        if unknown:
+            raise ValueError(f"retired_versions: unknown version(s) {unknown}; known: {list(API_VERSIONS)}")
+
+    @property
+    def served_versions(self) -> tuple[str, ...]:
+        """The versions answered (every known one not retired)."""
+        return tuple(v for v in API_VERSIONS if v not in self.retired_versions)
+
+    def partial_status(self, version: str) -> int:
+        """The HTTP status of an answer with per-item errors, in `version`."""
+        if version == "2026-09" and self.documented_2026_09:
+            return 200
+        return self.partial_status_code
 
     @cached_property
     def definitions(self) -> dict[int, Subscription]:
@@ -132,6 +155,7 @@ class EmulatorConfig:
         """JSON-able form with the dataclass's field names."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["error_context_keys"] = list(self.error_context_keys)
+        out["retired_versions"] = list(self.retired_versions)
         out["subscriptions"] = [s.to_dict() for s in self.subscriptions]
         return out
 
@@ -142,6 +166,8 @@ class EmulatorConfig:
         values = dict(data)
         if "error_context_keys" in values:
             values["error_context_keys"] = tuple(values["error_context_keys"])
+        if "retired_versions" in values:
+            values["retired_versions"] = tuple(values["retired_versions"])
         if "subscriptions" in values:
             values["subscriptions"] = tuple(
                 s if isinstance(s, Subscription) else Subscription.from_dict(s)

@@ -9,7 +9,8 @@ in-process methods; faults, rate limits and the request log never apply to it.
 | POST /_emulator/config | any `EmulatorConfig` fields | the new config dict |
 | GET /_emulator/faults | | `{"faults": {...}, "remaining_script": [...]}` |
 | POST /_emulator/faults | a `Faults` dict, or `{"profile": NAME}` | same as GET |
-| POST /_emulator/tokens | `{"token": str, "scopes": [...] or null}` | `{"ok": true}` |
+| POST /_emulator/tokens | `{"token": str, "scopes": [...] or null, "profile"?: str, "kind"?: "private" or "service-key"}` | `{"ok": true}` |
+| POST /_emulator/tokens/batch-scopes | `{"token": str, "granted": bool}` | `{"changed": bool}` |
 | POST /_emulator/tokens/revoke | `{"token": str}` | `{"revoked": bool}` |
 | POST /_emulator/oauth-apps | `client_id`, `client_secret`, `refresh_token`, `scopes`?, TTL? | ok |
 | GET /_emulator/state | | `{"statuses": [...], "wideStatuses": [...]}` |
@@ -24,22 +25,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from local.hubspot_emulator.faults import Faults, profile
 from local.hubspot_emulator.messages import Outcome, Request
+from local.hubspot_emulator.portal import PortalControl
 from local.hubspot_emulator.shapes import ApiError, error_body
 from local.hubspot_emulator.validation import parse_json_body
 
-if TYPE_CHECKING:
-    from local.hubspot_emulator.core import EmulatorCore
-
 PREFIX = "/_emulator/"
-Handler = Callable[["EmulatorCore", dict[str, Any], dict[str, list[str]]], Any]
+Handler = Callable[[PortalControl, dict[str, Any], dict[str, list[str]]], Any]
 
 
-def handle(core: EmulatorCore, req: Request) -> Outcome:
+def handle(core: PortalControl, req: Request) -> Outcome:
     """Answer one control request."""
     correlation_id = str(uuid.uuid4())
     try:
@@ -62,24 +61,24 @@ def handle(core: EmulatorCore, req: Request) -> Outcome:
     return Outcome(status, [("Content-Type", "application/json;charset=utf-8")], data)
 
 
-def _reset(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+def _reset(core: PortalControl, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
     core.reset(keep_tokens=bool(body.get("keep_tokens", True)))
     return {"ok": True}
 
 
-def _get_config(core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+def _get_config(core: PortalControl, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
     return core.config.to_dict()
 
 
-def _set_config(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+def _set_config(core: PortalControl, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
     return core.configure(**body).to_dict()
 
 
-def _get_faults(core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+def _get_faults(core: PortalControl, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
     return {"faults": core.faults().to_dict(), "remaining_script": core.remaining_script()}
 
 
-def _set_faults(core: EmulatorCore, body: dict[str, Any], q: dict[str, list[str]]) -> Any:
+def _set_faults(core: PortalControl, body: dict[str, Any], q: dict[str, list[str]]) -> Any:
     if set(body) == {"profile"}:
         core.set_faults(profile(str(body["profile"])))
     else:
@@ -87,16 +86,27 @@ def _set_faults(core: EmulatorCore, body: dict[str, Any], q: dict[str, list[str]
     return _get_faults(core, body, q)
 
 
-def _add_token(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
-    core.add_private_app_token(body["token"], body.get("scopes"))
+def _add_token(core: PortalControl, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    kind = body.get("kind", "private")
+    if kind not in ("private", "service-key"):
+        raise ValueError(f"kind must be 'private' or 'service-key', got {kind!r:.40}")
+    add = core.add_service_key if kind == "service-key" else core.add_private_app_token
+    add(body["token"], body.get("scopes"), profile=body.get("profile"))
     return {"ok": True}
 
 
-def _revoke_token(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+def _batch_scopes(core: PortalControl, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    granted = body["granted"]
+    if not isinstance(granted, bool):
+        raise ValueError("granted must be true or false")
+    return {"changed": core.set_batch_scopes(body["token"], granted)}
+
+
+def _revoke_token(core: PortalControl, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
     return {"revoked": core.revoke_token(body["token"])}
 
 
-def _add_oauth_app(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+def _add_oauth_app(core: PortalControl, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
     core.add_oauth_app(
         body["client_id"],
         body["client_secret"],
@@ -107,28 +117,28 @@ def _add_oauth_app(core: EmulatorCore, body: dict[str, Any], _q: dict[str, list[
     return {"ok": True}
 
 
-def _state(core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+def _state(core: PortalControl, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
     return core.snapshot()
 
 
-def _status(core: EmulatorCore, _b: dict[str, Any], q: dict[str, list[str]]) -> Any:
+def _status(core: PortalControl, _b: dict[str, Any], q: dict[str, list[str]]) -> Any:
     channel = q.get("channel", ["EMAIL"])[0]
     return {"status": core.status(q["email"][0], int(q["subscription_id"][0]), channel)}
 
 
-def _wide(core: EmulatorCore, _b: dict[str, Any], q: dict[str, list[str]]) -> Any:
+def _wide(core: PortalControl, _b: dict[str, Any], q: dict[str, list[str]]) -> Any:
     return {"wide_statuses": core.wide_statuses(q["email"][0], q.get("channel", ["EMAIL"])[0])}
 
 
-def _requests(core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+def _requests(core: PortalControl, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
     return {"requests": core.request_log()}
 
 
-def _counters(core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+def _counters(core: PortalControl, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
     return core.counters()
 
 
-def _health(_core: EmulatorCore, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+def _health(_core: PortalControl, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
     return {"ok": True}
 
 
@@ -141,6 +151,7 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", PREFIX + "faults"): _set_faults,
     ("POST", PREFIX + "tokens"): _add_token,
     ("POST", PREFIX + "tokens/revoke"): _revoke_token,
+    ("POST", PREFIX + "tokens/batch-scopes"): _batch_scopes,
     ("POST", PREFIX + "oauth-apps"): _add_oauth_app,
     ("GET", PREFIX + "state"): _state,
     ("GET", PREFIX + "status"): _status,

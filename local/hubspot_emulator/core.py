@@ -1,5 +1,6 @@
 """The emulator without sockets: configuration, credentials, faults, state, log and counters behind one
-lock, plus the control-plane methods tests call in-process. `Emulator` adds the HTTP server on top."""
+lock, plus the control-plane methods tests call in-process. `Emulator` adds the HTTP server on top.
+`control` and `pipeline` see it only through the Protocols in `portal`, so they never import it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from local.hubspot_emulator import control, pipeline
-from local.hubspot_emulator.auth import TokenRegistry
+from local.hubspot_emulator.auth import TokenRegistry, scopes_for
 from local.hubspot_emulator.config import EmulatorConfig
 from local.hubspot_emulator.faults import FaultPlan, Faults
 from local.hubspot_emulator.messages import Outcome, Request
@@ -49,10 +50,24 @@ class EmulatorCore:
             return control.handle(self, request)
         return pipeline.process(self, request)
 
-    def add_private_app_token(self, token: str, scopes: Iterable[str] | None = None) -> None:
-        """Accept `token` as a private-app token with `scopes` (None = every scope)."""
+    def add_private_app_token(
+        self, token: str, scopes: Iterable[str] | None = None, *, profile: str | None = None
+    ) -> None:
+        """Accept `token` as a private-app token with `scopes` or a named `profile` (default: every scope)."""
         with self.lock:
-            self.registry.add_private_app_token(token, scopes)
+            self.registry.add_private_app_token(token, _pick_scopes(scopes, profile))
+
+    def add_service_key(
+        self, token: str, scopes: Iterable[str] | None = None, *, profile: str | None = None
+    ) -> None:
+        """Accept `token` as a Service Key (a bearer token with a private app's limits)."""
+        with self.lock:
+            self.registry.add_private_app_token(token, _pick_scopes(scopes, profile), kind="service-key")
+
+    def set_batch_scopes(self, token: str, granted: bool) -> bool:
+        """Take away (`granted=False`) or give back a token's batch scopes at run time; False if unknown."""
+        with self.lock:
+            return self.registry.set_batch_scopes(token, granted)
 
     def add_oauth_app(
         self,
@@ -141,3 +156,11 @@ class EmulatorCore:
             out = self.tally.as_dict()
             out["daily_used"] = self.limiter.daily_used()
             return out
+
+
+def _pick_scopes(scopes: Iterable[str] | None, profile: str | None) -> Iterable[str] | None:
+    if profile is None:
+        return scopes
+    if scopes is not None:
+        raise ValueError("give scopes or a profile, not both")
+    return scopes_for(profile)

@@ -52,6 +52,7 @@ class Call:
     subscriber: str | None
     decision: FaultDecision
     requested_at: float
+    version: str = "v4"
     applied: list[str] = field(default_factory=list)
 
 

@@ -15,19 +15,17 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from local.hubspot_emulator import oauth, routes
 from local.hubspot_emulator.auth import Principal, fingerprint, missing_scopes, missing_scopes_error
 from local.hubspot_emulator.faults import NO_FAULT, FaultDecision
 from local.hubspot_emulator.messages import Call, Outcome, Request
+from local.hubspot_emulator.portal import PortalState
 from local.hubspot_emulator.ratelimit import DAILY, TEN_SECONDLY, RateState
 from local.hubspot_emulator.shapes import ApiError, error_body, iso_ms, rate_limit_body
 from local.hubspot_emulator.validation import parse_json_body
-
-if TYPE_CHECKING:
-    from local.hubspot_emulator.core import EmulatorCore
 
 JSON_TYPE = "application/json;charset=utf-8"
 _LOSSES = frozenset({"drop", "reset", "hang"})
@@ -57,7 +55,7 @@ class _Trace:
     applied: list[str] = field(default_factory=list)
 
 
-def process(core: EmulatorCore, req: Request) -> Outcome:
+def process(core: PortalState, req: Request) -> Outcome:
     """Answer one API request. Never raises: unexpected errors become a 500 in the `Error` shape."""
     trace = _Trace(str(uuid.uuid4()), time.time(), parse_qs(req.query, keep_blank_values=True))
     config = core.config
@@ -90,7 +88,7 @@ def process(core: EmulatorCore, req: Request) -> Outcome:
 
 
 def _answer(
-    core: EmulatorCore, req: Request, trace: _Trace, headers: list[tuple[str, str]]
+    core: PortalState, req: Request, trace: _Trace, headers: list[tuple[str, str]]
 ) -> tuple[int, Any]:
     config = core.config
     if req.body_too_large:
@@ -100,7 +98,7 @@ def _answer(
             f"Request body exceeds the maximum of {config.max_body_bytes} bytes",
             code="PAYLOAD_TOO_LARGE",
         )
-    resolved = routes.resolve(req.method, req.path)
+    resolved = routes.resolve(req.method, req.path, config.served_versions)
     route = resolved.route
     trace.route = route.name
     with core.lock:
@@ -124,17 +122,17 @@ def _answer(
         missing = missing_scopes(route.scopes, principal.scopes)
         forced = trace.decision.forced_missing_scopes
         if forced or missing is not None:
-            trace.rate = core.limiter.peek(principal.rate_key, principal.kind == "private", config, now)
+            trace.rate = core.limiter.peek(principal.rate_key, principal.kind != "oauth", config, now)
             if forced:
                 trace.applied.append("403")
             raise missing_scopes_error(missing or sorted(set().union(*route.scopes)))
         policy = {"429": TEN_SECONDLY, "429-daily": DAILY}.get(action)
         if policy is not None:
-            trace.rate = core.limiter.peek(principal.rate_key, principal.kind == "private", config, now)
+            trace.rate = core.limiter.peek(principal.rate_key, principal.kind != "oauth", config, now)
             trace.rate = trace.rate.exhausted(policy)
         else:
             policy, trace.rate = core.limiter.admit(
-                principal.rate_key, principal.kind == "private", config, now
+                principal.rate_key, principal.kind != "oauth", config, now
             )
     if policy is not None:
         trace.policy = policy
@@ -153,6 +151,7 @@ def _answer(
         resolved.subscriber,
         trace.decision,
         trace.requested_at,
+        resolved.version,
     )
     try:
         reply = route.handler(call)
@@ -175,7 +174,7 @@ def _server_error(status: int, correlation_id: str, headers: list[tuple[str, str
     return status, _GATEWAY_HTML.format(code=status, reason=reason).encode()
 
 
-def _record(core: EmulatorCore, req: Request, trace: _Trace, status: int | None) -> None:
+def _record(core: PortalState, req: Request, trace: _Trace, status: int | None) -> None:
     decision = trace.decision
     faults = [] if decision.action == "ok" else [decision.action]
     if decision.delay_s > 0:

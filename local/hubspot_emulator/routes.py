@@ -1,13 +1,13 @@
 """The route table: which handler serves a method and path, which scopes it needs, what body it reads.
 
-`/communication-preferences/v4/...` and the date-versioned `/communication-preferences/2026-03/...` twins
-resolve to the same routes. An unknown path is a 404 and a known path with the wrong method a 405, both
-in the `Error` shape.
+`/communication-preferences/{version}/...` resolves to the same routes for every served version (`v4`,
+`2026-03`, `2026-09`; `EmulatorConfig.retired_versions` takes some away). An unknown path, or a retired
+version's, is a 404 and a known path with the wrong method a 405, both in the `Error` shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote
@@ -20,11 +20,12 @@ from local.hubspot_emulator.auth import (
     SCOPE_READ_WRITE,
     SCOPE_WRITE,
 )
+from local.hubspot_emulator.config import API_VERSIONS
 from local.hubspot_emulator.messages import Call, Reply
 from local.hubspot_emulator.shapes import ApiError
 
 API_PREFIX = "/communication-preferences/"
-VERSIONS = ("v4", "2026-03")
+VERSIONS = API_VERSIONS
 OAUTH_TOKEN_PATH = "/oauth/v1/token"  # noqa: S105 - a URL path, not a secret
 
 BodyKind = Literal["json", "form", "none"]
@@ -49,10 +50,11 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """A matched route plus its `{subscriberIdString}` path parameter (URL-decoded), if any."""
+    """A matched route, its API version, and its `{subscriberIdString}` path parameter (URL-decoded)."""
 
     route: Route
     subscriber: str | None = None
+    version: str = ""
 
 
 OAUTH_TOKEN = Route("oauth/v1/token", None, (), "form")
@@ -81,22 +83,22 @@ _CONTACT_UNSUBSCRIBE_ALL: dict[str, Route] = {
 }
 
 
-def resolve(method: str, path: str) -> Resolved:
-    """The route for `method path`, or an `ApiError` 404/405."""
+def resolve(method: str, path: str, served: Collection[str] = VERSIONS) -> Resolved:
+    """The route for `method path` in one of the `served` versions, or an `ApiError` 404/405."""
     if path == OAUTH_TOKEN_PATH:
         return Resolved(_pick({"POST": OAUTH_TOKEN}, method, path))
     if path.startswith(API_PREFIX):
         version, _, rest = path[len(API_PREFIX) :].partition("/")
-        if version in VERSIONS:
+        if version in served:
             methods = _STATIC.get(rest)
             if methods is not None:
-                return Resolved(_pick(methods, method, path))
+                return Resolved(_pick(methods, method, path), None, version)
             parts = rest.split("/")
             if parts[0] == "statuses" and len(parts) in (2, 3) and parts[1] and parts[1] != "batch":
                 if len(parts) == 2:
-                    return Resolved(_pick(_CONTACT, method, path), unquote(parts[1]))
+                    return Resolved(_pick(_CONTACT, method, path), unquote(parts[1]), version)
                 if parts[2] == "unsubscribe-all":
-                    return Resolved(_pick(_CONTACT_UNSUBSCRIBE_ALL, method, path), unquote(parts[1]))
+                    return Resolved(_pick(_CONTACT_UNSUBSCRIBE_ALL, method, path), unquote(parts[1]), version)
     raise ApiError(
         404, "OBJECT_NOT_FOUND", f"No route for {method} {path[:200]}", sub_category="UNKNOWN_PATH"
     )

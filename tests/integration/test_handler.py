@@ -23,7 +23,7 @@ from local.hubspot_emulator import Faults
 from tests.factories import LambdaContext, sqs_event, sqs_record, status_body
 from tests.integration.conftest import TOKEN, Stack
 
-WRITE = "/communication-preferences/v4/statuses/batch/write"
+WRITE = "/communication-preferences/2026-03/statuses/batch/write"
 ROOT = Path(__file__).resolve().parents[2]
 Loader = Callable[..., ModuleType]
 

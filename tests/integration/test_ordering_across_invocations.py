@@ -18,8 +18,8 @@ from local.hubspot_emulator import Faults
 from tests.factories import LambdaContext, sqs_event, sqs_record, status_body, unsubscribe_all_body
 from tests.integration.conftest import TOKEN, Stack
 
-WRITE = "/communication-preferences/v4/statuses/batch/write"
-UNSUBSCRIBE = "/communication-preferences/v4/statuses/batch/unsubscribe-all"
+WRITE = "/communication-preferences/2026-03/statuses/batch/write"
+UNSUBSCRIBE = "/communication-preferences/2026-03/statuses/batch/unsubscribe-all"
 Loader = Callable[..., ModuleType]
 
 

@@ -11,8 +11,8 @@ from local.hubspot_emulator import Faults
 from tests.factories import LambdaContext, status_body, unsubscribe_all_body
 from tests.integration.conftest import Stack
 
-WRITE = "/communication-preferences/v4/statuses/batch/write"
-UNSUBSCRIBE = "/communication-preferences/v4/statuses/batch/unsubscribe-all"
+WRITE = "/communication-preferences/2026-03/statuses/batch/write"
+UNSUBSCRIBE = "/communication-preferences/2026-03/statuses/batch/unsubscribe-all"
 Loader = Callable[..., ModuleType]
 
 

@@ -7,7 +7,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 from urllib.parse import urlsplit
+
+from status_writer.routes import API_VERSIONS, BATCH_MODES, DEFAULT_API_VERSION
 
 # Every variable this code reads. The template sets each of them (a test checks both directions).
 ENVIRONMENT_VARIABLES: tuple[str, ...] = (
@@ -22,6 +25,8 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "RETRY_BACKOFF_MAX_SECONDS",
     "VERSION_TABLE_NAME",
     "DAILY_LIMIT_RETRY_SECONDS",
+    "HUBSPOT_API_VERSION",
+    "HUBSPOT_BATCH_MODE",
 )
 
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
@@ -50,6 +55,8 @@ class Settings:
     backoff_max_s: int = 900
     version_table: str | None = None  # the ordering ledger; None keeps ordering within an invocation only
     daily_retry_s: int | None = None  # park after a DAILY 429; None (0): until just after midnight UTC
+    api_version: str = DEFAULT_API_VERSION  # the path segment of every HubSpot call
+    batch_mode: str = "auto"  # auto | batch | per-contact (README: Outcomes, per-contact mode)
 
     @property
     def call_budget_ms(self) -> int:
@@ -103,12 +110,33 @@ class Settings:
             backoff_max_s=int(number("RETRY_BACKOFF_MAX_SECONDS", 900, 0, 43_200, True)),
             version_table=table,
             daily_retry_s=int(number("DAILY_LIMIT_RETRY_SECONDS", 0, 0, 43_200, True)) or None,
+            **_api_choices(env, problems),
         )
         if settings.backoff_base_s > settings.backoff_max_s:
             problems.append("RETRY_BACKOFF_BASE_SECONDS must not exceed RETRY_BACKOFF_MAX_SECONDS")
         if problems:
             raise ConfigurationError("invalid configuration: " + "; ".join(problems))
         return settings
+
+
+class _ApiChoices(TypedDict):
+    api_version: str
+    batch_mode: str
+
+
+def _api_choices(env: Mapping[str, str], problems: list[str]) -> _ApiChoices:
+    """HUBSPOT_API_VERSION and HUBSPOT_BATCH_MODE, each one of its allowed values (default when unset)."""
+
+    def choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+        raw = env.get(name, "").strip()
+        if raw and raw not in allowed:
+            problems.append(f"{name}={raw[:40]!r} is not one of: {', '.join(allowed)}")
+        return raw if raw in allowed else default
+
+    return _ApiChoices(
+        api_version=choice("HUBSPOT_API_VERSION", API_VERSIONS, DEFAULT_API_VERSION),
+        batch_mode=choice("HUBSPOT_BATCH_MODE", BATCH_MODES, "auto"),
+    )
 
 
 def _check_base_url(url: str) -> str | None:

@@ -23,10 +23,18 @@ from status_writer.config import Settings
 from status_writer.credentials import CredentialError, Credentials
 from status_writer.deadline import Deadline
 from status_writer.model import Failure, FailureCategory
+from status_writer.per_contact import (
+    RouteModes,
+    email_names,
+    email_result,
+    fan_out,
+    partial_request,
+    write_names,
+    write_result,
+)
 from status_writer.rate_limit import RateLimitPacer, RateLimitReport
+from status_writer.routes import ApiPaths, Route
 
-WRITE_PATH = "/communication-preferences/v4/statuses/batch/write"
-UNSUBSCRIBE_ALL_PATH = "/communication-preferences/v4/statuses/batch/unsubscribe-all"
 MAX_TEN_SECONDLY_RETRIES = 3
 MAX_RETRY_AFTER_S = 60.0
 MAX_DETAIL = 300
@@ -90,20 +98,49 @@ class HubSpotClient:
         credentials: Credentials,
         pacer: RateLimitPacer,
         sleep: Callable[[float], None] = time.sleep,
+        *,
+        paths: ApiPaths | None = None,
+        modes: RouteModes | None = None,
     ) -> None:
         self._client = http
         self._credentials = credentials
         self._pacer = pacer
         self._sleep = sleep
+        self.paths = paths or ApiPaths()
+        self.modes = modes or RouteModes()
 
     def close(self) -> None:
+        self.modes.close()
         self._client.close()
+
+    def inputs_per_call(self, route: Route, batch_limit: int) -> int:
+        """Inputs one call of ``route`` carries now: ``batch_limit``, or 1 in per-contact mode."""
+        return self.modes.inputs_per_call(route, batch_limit)
 
     def write_statuses(
         self, inputs: Sequence[Mapping[str, Any]], deadline: Deadline, stats: CallStats
     ) -> CallResult:
-        """One batch/write call (``PublicStatusRequest`` inputs)."""
-        return self._post(WRITE_PATH, None, {"inputs": list(inputs)}, deadline, stats)
+        """One batch/write call (``PublicStatusRequest`` inputs); in per-contact mode (or right after
+        the batch route answered 403 MISSING_SCOPES) one ``POST statuses/{email}`` per input."""
+        items = list(inputs)
+        if self.modes.take_batch(Route.WRITE):
+            answer = self._post(self.paths.batch_write, None, {"inputs": items}, deadline, stats)
+            if not self.modes.after_batch(Route.WRITE, answer):
+                return answer
+        shaped = fan_out(
+            items,
+            lambda item: self._post(
+                self.paths.contact_status(str(item["subscriberIdString"])),
+                None,
+                partial_request(item),
+                deadline,
+                stats,
+            ),
+            write_names,
+            write_result,
+            self.modes.executor(),
+        )
+        return CallResult(failure=shaped) if isinstance(shaped, Failure) else CallResult(body=shaped)
 
     def unsubscribe_all(
         self,
@@ -113,11 +150,26 @@ class HubSpotClient:
         deadline: Deadline,
         stats: CallStats,
     ) -> CallResult:
-        """One batch/unsubscribe-all call; ``verbose`` so the answer names each contact it applied to."""
+        """One batch/unsubscribe-all call; ``verbose`` so the answer names each contact it applied to.
+        In per-contact mode one ``POST statuses/{email}/unsubscribe-all`` per contact."""
         params: dict[str, str] = {"channel": channel, "verbose": "true"}
         if business_unit_id is not None:
             params["businessUnitId"] = str(business_unit_id)
-        return self._post(UNSUBSCRIBE_ALL_PATH, params, {"inputs": list(emails)}, deadline, stats)
+        addresses = list(emails)
+        if self.modes.take_batch(Route.UNSUBSCRIBE_ALL):
+            answer = self._post(
+                self.paths.batch_unsubscribe_all, params, {"inputs": addresses}, deadline, stats
+            )
+            if not self.modes.after_batch(Route.UNSUBSCRIBE_ALL, answer):
+                return answer
+        shaped = fan_out(
+            addresses,
+            lambda email: self._post(self.paths.contact_unsubscribe_all(email), params, {}, deadline, stats),
+            email_names,
+            email_result,
+            self.modes.executor(),
+        )
+        return CallResult(failure=shaped) if isinstance(shaped, Failure) else CallResult(body=shaped)
 
     def _post(
         self,

@@ -40,9 +40,11 @@ from status_writer.observability import logger, metrics, redact_emails
 from status_writer.order import order_with_unsubscribes
 from status_writer.outcomes import map_batch_response, map_unsubscribe_response
 from status_writer.parse import message_from_record, parse_message
+from status_writer.per_contact import RouteModes
 from status_writer.rate_limit import RateLimitPacer
 from status_writer.replay import replay_subscriber
 from status_writer.respond import batch_response, hold_back_fifo_groups
+from status_writer.routes import ApiPaths, route_of
 from status_writer.sequencing import Subscriber, SubscriberRecord, redelivered, screen
 from status_writer.visibility import VisibilityScheduler
 
@@ -89,7 +91,11 @@ class Runtime:
         return cls(
             settings=settings,
             hubspot=HubSpotClient(
-                http, Credentials(settings.secret_id, http, powertools_fetcher(AWS_CONFIG)), RateLimitPacer()
+                http,
+                Credentials(settings.secret_id, http, powertools_fetcher(AWS_CONFIG)),
+                RateLimitPacer(),
+                paths=ApiPaths(settings.api_version),
+                modes=RouteModes(settings.batch_mode, workers=settings.max_in_flight),
             ),
             dead_letters=DeadLetterQueue(sqs_client, settings.dead_letter_queue_url),
             visibility=VisibilityScheduler(sqs_client),
@@ -304,7 +310,9 @@ def _send(
     """Chunks go out in parallel (bounded by the executor); each chunk's answer maps to its inputs."""
     futures: list[tuple[Sequence[Item], Future[list[ItemResult]]]] = [
         (part, runtime.executor.submit(send_chunk, part, deadline, runtime.hubspot, stats))
-        for part in chunk(items, runtime.settings.batch_limit)
+        for part in chunk(
+            items, runtime.hubspot.inputs_per_call(route_of(items), runtime.settings.batch_limit)
+        )
     ]
     results: dict[str, ItemResult] = {}
     for part, future in futures:
