@@ -132,3 +132,28 @@ def test_resets_redirects_and_odd_content_types_end_in_one_outcome_each(
     assert failed(response) == expected
     assert dead_letter_ids(stack) == {}
     assert all("192.0.2.1" not in path for path, _ in hostile.requests)
+
+
+def test_a_write_confirmed_in_results_is_applied_though_an_error_names_its_contact(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN a 207 that confirms every write, with an error naming the first contact and the subscription
+    event = event_of(stack, 4)
+
+    def respond(path: str, body: Any) -> Answer:
+        answer = batch_answer(body, status=207)
+        answer["errors"] = [
+            {
+                "status": "error",
+                "category": "VALIDATION_ERROR",
+                "message": "user0@example.com: other subscription failed",
+                "context": {"ids": ["user0@example.com"], "subscriptionId": ["1001"]},
+            }
+        ]
+        return Answer(207, json.dumps(answer).encode())
+
+    with running_hostile(Profile(respond=respond)) as hostile:
+        response = load_handler(HUBSPOT_API_BASE_URL=hostile.url).handler(event, LambdaContext())
+    # THEN every record is applied: nothing comes back, nothing is dead-lettered
+    assert failed(response) == set()
+    assert dead_letter_ids(stack) == {}
