@@ -144,8 +144,11 @@ class HubSpotClient:
         while True:
             # The token first (the first call of an environment reads the secret, which takes a while):
             # the pacer counts a call from when it allows it, so the request must leave right after.
+            if not deadline.allows_call():
+                detail = "not enough time left for another HubSpot call"
+                return CallResult(failure=Failure(FailureCategory.TIME_BUDGET, detail, False))
             try:
-                token = self._credentials.access_token()
+                token = self._credentials.access_token(deadline)
             except CredentialError as error:
                 return CallResult(
                     failure=Failure(FailureCategory.AUTHENTICATION, str(error), permanent=False)
