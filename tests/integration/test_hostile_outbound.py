@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from local.hostile import Answer, Profile, batch_answer, running_hostile
-from tests.factories import LambdaContext
+from local.hubspot_emulator import Faults
+from tests.factories import LambdaContext, sqs_record
 from tests.integration.conftest import Stack
 from tests.integration.hostile_helpers import failed, ids, synthetic_event
 
@@ -72,3 +73,22 @@ def test_a_trickling_oauth_token_endpoint_is_cut_off_within_the_call_budget(
     assert elapsed < 6.0, elapsed
     assert failed(response) == ids(event)
     assert [path for path, _ in hostile.requests if "statuses" in path] == []
+
+
+def test_settling_against_a_hanging_sqs_ends_within_the_deadline_and_brings_records_back(
+    stack: Stack, load_handler: Loader, silent_endpoint: str
+) -> None:
+    # GIVEN 60 records HubSpot refuses with a retryable 503, 10 invalid ones for the DLQ, an SQS that
+    # never answers (every visibility change and DLQ send hangs for its timeouts), a 10 s invocation
+    stack.emulator.set_faults(Faults(error_rate=1.0, error_statuses=(503,)))
+    event = synthetic_event(60, stack.queue_arn)
+    event["Records"].extend(sqs_record("not json", queue_arn=stack.queue_arn) for _ in range(10))
+    app = load_handler(AWS_ENDPOINT_URL_SQS=silent_endpoint)
+    # WHEN the handler runs
+    started = time.monotonic()
+    response = app.handler(event, LambdaContext(timeout_ms=10_000))
+    elapsed = time.monotonic() - started
+    # THEN the 7 visibility batches and the DLQ batch ran side by side inside what was left, and every
+    # record comes back, the invalid ones too (their DLQ copy was never accepted)
+    assert elapsed < 9.5, elapsed  # a second is kept for the response
+    assert failed(response) == ids(event)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Sequence
 from typing import Any
 
+from status_writer.deadline import Deadline
 from status_writer.model import Failure, Message
 from status_writer.observability import logger, redact_emails
+from status_writer.within import run_within
 
 MAX_ATTRIBUTES = 10  # SQS's limit per message
 MAX_BATCH_BYTES = 200_000  # stay well under SendMessageBatch's payload limit
@@ -21,30 +24,41 @@ class DeadLetterQueue:
         self._sqs = sqs
         self._queue_url = queue_url
 
-    def send(self, failures: Sequence[tuple[Message, Failure]]) -> set[str]:
-        """Send each message; return the ids that SQS accepted. Never raises."""
+    def send(
+        self, failures: Sequence[tuple[Message, Failure]], *, deadline: Deadline | None = None
+    ) -> set[str]:
+        """Send each message; return the ids that SQS accepted. Never raises. With ``deadline`` the
+        batches go out in parallel and whatever has not been accepted when the time is over is not
+        (those records come back to the queue)."""
         if not failures or self._queue_url is None:
             return set()
-        accepted: set[str] = set()
-        for batch in _batches(
+        batches = _batches(
             [self._entry(index, message, failure) for index, (message, failure) in enumerate(failures)]
-        ):
-            try:
-                answer = self._sqs.send_message_batch(
-                    QueueUrl=self._queue_url, Entries=[entry for _, entry in batch]
-                )
-            except Exception as error:  # the DLQ refusing must never lose the message: it is retried
-                logger.warning(
-                    "dead-letter send failed", extra={"error": type(error).__name__, "count": len(batch)}
-                )
-                continue
-            ids = {entry["Id"]: message_id for message_id, entry in batch}
-            accepted.update(ids[item["Id"]] for item in answer.get("Successful", []) if item.get("Id") in ids)
-            for item in answer.get("Failed", []):
-                logger.warning(
-                    "dead-letter entry refused", extra={"code": item.get("Code"), "entry": item.get("Id")}
-                )
+        )
+        # Half of what is left: the visibility changes of the records that stay retryable come after.
+        limit_s = None if deadline is None else deadline.settle_time_s() / 2
+        accepted: set[str] = set()
+        calls = [functools.partial(self._send_batch, batch) for batch in batches]
+        for ids in run_within(calls, limit_s):
+            accepted.update(ids or ())
         return accepted
+
+    def _send_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> set[str]:
+        try:
+            answer = self._sqs.send_message_batch(
+                QueueUrl=self._queue_url, Entries=[entry for _, entry in batch]
+            )
+        except Exception as error:  # the DLQ refusing must never lose the message: it is retried
+            logger.warning(
+                "dead-letter send failed", extra={"error": type(error).__name__, "count": len(batch)}
+            )
+            return set()
+        ids = {entry["Id"]: message_id for message_id, entry in batch}
+        for item in answer.get("Failed", []):
+            logger.warning(
+                "dead-letter entry refused", extra={"code": item.get("Code"), "entry": item.get("Id")}
+            )
+        return {ids[item["Id"]] for item in answer.get("Successful", []) if item.get("Id") in ids}
 
     def _entry(self, index: int, message: Message, failure: Failure) -> tuple[str, dict[str, Any]]:
         attributes: dict[str, Any] = {

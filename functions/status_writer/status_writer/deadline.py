@@ -32,7 +32,7 @@ class Deadline:
         has less left before the margin (0 when nothing is left)."""
         return max(0.0, min(self._call_budget_ms, self.remaining_ms() - self._margin_ms) / 1000)
 
-    def settle_time_s(self, reserve_ms: int = 500) -> float:
+    def settle_time_s(self, reserve_ms: int = 1_000) -> float:
         """How long settling (DLQ, visibility changes) may still take: what is left but ``reserve_ms``
         for building and returning the response."""
         return max(0.0, (self.remaining_ms() - reserve_ms) / 1000)
