@@ -141,7 +141,8 @@ def _version_table(reader: _Reader) -> str | None:
 
 
 def _check_base_url(url: str) -> str | None:
-    """HTTPS only, except plain HTTP to a loopback host, so the token can never travel in clear."""
+    """Scheme, host, optional port and path prefix; nothing else. HTTPS only, except plain HTTP to a
+    loopback host, so the token can never travel in clear."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
@@ -151,6 +152,10 @@ def _check_base_url(url: str) -> str | None:
         return f"HUBSPOT_API_BASE_URL={url!r} is not an http(s) URL"
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         return f"HUBSPOT_API_BASE_URL={url!r} must use https (plain http is allowed only for loopback hosts)"
+    if "@" in parts.netloc:  # httpx would send it as Basic auth instead of the Bearer token
+        return "HUBSPOT_API_BASE_URL must not hold a user name or password (scheme, host, port and path only)"
+    if "?" in url or "#" in url:  # a query makes httpx replace every call's path with the base's
+        return f"HUBSPOT_API_BASE_URL={url!r} must not have a query or fragment (scheme, host, port and path only)"
     return None
 
 
