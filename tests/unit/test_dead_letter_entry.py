@@ -49,3 +49,10 @@ def test_a_small_copy_keeps_every_original_attribute_and_names_nothing_dropped()
 def test_a_body_too_big_for_any_copy_gets_none() -> None:
     # GIVEN a body that alone leaves no room for the error attributes THEN there is no copy to send
     assert entry_for(Message(message_id="m", position=0, body="x" * MAX_MESSAGE_BYTES)) is None
+
+
+def test_a_body_sqs_could_never_take_gets_no_copy_instead_of_raising() -> None:
+    # GIVEN a body holding a lone surrogate (SQS never delivers one, but a copy must not fail its batch)
+    message = Message(message_id="m", position=0, body='{"subscriberIdString": "\ud800@example.com"}')
+    # WHEN its copy is built THEN there is none: the record stays retryable for the queue's redrive
+    assert entry_for(message) is None

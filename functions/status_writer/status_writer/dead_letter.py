@@ -73,6 +73,9 @@ class DeadLetterQueue:
             "receive_count": {"DataType": "Number", "StringValue": str(message.receive_count)},
         }
         body = message.body if message.body else "(empty body)"
+        if _NOT_SQS_TEXT.search(body):  # SQS never delivers one; a copy of it would fail its batch
+            logger.warning("dead-letter copy not sendable to SQS", extra={"message_id": message.message_id})
+            return None
         optional = {
             name: converted
             for name, value in message.attributes.items()
