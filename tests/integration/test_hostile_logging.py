@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from local.hubspot_emulator import Faults
 from tests.factories import LambdaContext, status_body
 from tests.integration.conftest import TOKEN, Stack
 
 Loader = Callable[..., ModuleType]
+SERVICE = "hubspot-subscription-sync"  # POWERTOOLS_SERVICE_NAME in the integration stack
 SERVER_SIDE = ("moto", "werkzeug")  # the fake AWS's own loggers run in this process; not the function's
 
 
@@ -27,13 +29,19 @@ def lambda_root_logger() -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(name)s\t%(message)s"))
     handler.addFilter(lambda record: not record.name.startswith(SERVER_SIDE))
+    # The function's own logger does not propagate; its JSON lines are captured the same way.
+    function_logger = logging.getLogger(SERVICE)
+    own = logging.StreamHandler(stream)
+    own.setFormatter(LambdaPowertoolsFormatter())
     level = root.level
     root.addHandler(handler)
+    function_logger.addHandler(own)
     root.setLevel(logging.DEBUG)
     try:
         yield stream
     finally:
         root.removeHandler(handler)
+        function_logger.removeHandler(own)
         root.setLevel(level)
 
 
