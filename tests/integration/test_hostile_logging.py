@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from local.hubspot_emulator import Faults
@@ -19,6 +20,16 @@ from tests.integration.conftest import TOKEN, Stack
 Loader = Callable[..., ModuleType]
 SERVICE = "hubspot-subscription-sync"  # POWERTOOLS_SERVICE_NAME in the integration stack
 SERVER_SIDE = ("moto", "werkzeug")  # the fake AWS's own loggers run in this process; not the function's
+
+
+@pytest.fixture
+def function_logger() -> Iterator[Logger]:
+    """The function's Powertools logger, its level restored afterwards."""
+    from status_writer.observability import logger
+
+    level = logger.log_level
+    yield logger
+    logger.setLevel(level)
 
 
 @pytest.fixture
@@ -46,12 +57,19 @@ def lambda_root_logger() -> Iterator[io.StringIO]:
 
 
 def test_debug_logs_carry_no_token_and_no_raw_address(
-    stack: Stack, load_handler: Loader, lambda_root_logger: io.StringIO, capfd: pytest.CaptureFixture[str]
+    stack: Stack,
+    load_handler: Loader,
+    lambda_root_logger: io.StringIO,
+    function_logger: Logger,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     # GIVEN applied, dead-lettered (HubSpot refuses the subscription) and invalid updates, and a 503 that
     # is retried at once, at POWERTOOLS_LOG_LEVEL=DEBUG (the secret is read on the way)
     emails = ["ada.lovelace@example.com", "grace.hopper@example.com", "edsger@example.org"]
     app = load_handler(POWERTOOLS_LOG_LEVEL="DEBUG")  # the Init phase comes first, as in Lambda
+    # The function's logger took its level when first imported (maybe by another test): set it as a
+    # fresh execution environment would, from POWERTOOLS_LOG_LEVEL=DEBUG.
+    function_logger.setLevel(logging.DEBUG)
     stack.send(
         status_body(emails[0], 1001),
         status_body(emails[1], 999999),
