@@ -9,7 +9,6 @@ import random
 import socket
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -208,13 +207,3 @@ def running_hostile(profile: Profile | str, *, upstream: str | None = None) -> I
         yield started
     finally:
         started.stop()
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    """Poll ``predicate`` until true or ``timeout_s`` passes (for tests watching the server)."""
-    ends = time.monotonic() + timeout_s
-    while time.monotonic() < ends:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
