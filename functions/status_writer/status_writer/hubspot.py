@@ -213,7 +213,9 @@ class HubSpotClient:
                 raise
             try:
                 watchdog.watch(response.extensions.get("network_stream"))
-                return response, _read_capped(response, watchdog)
+                content = _read_capped(response, watchdog)
+                watchdog.finish()  # before close() hands the connection back to the pool
+                return response, content
             except httpx.HTTPError:
                 watchdog.raise_if_expired()
                 raise
@@ -310,14 +312,17 @@ class ResponseTooLarge(Exception):
 
 
 class _Watchdog:
-    """Ends one call when its time is over, whatever phase it is in: it shuts the call's socket down
-    (which wakes a read blocked on it) and remembers that it did, so the error reads as a timeout."""
+    """Ends one call when its time is over: it shuts the call's socket down (which wakes a read blocked
+    on it) and remembers that it did, so the error reads as a timeout. It learns the socket of a new
+    connection when it opens, that of a reused keep-alive one when the headers arrive; until then each
+    read of a reused connection is bounded by the call's time through the per-call timeouts."""
 
     def __init__(self, limit_s: float) -> None:
         self._ends_at = time.monotonic() + limit_s
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
         self.expired = False
+        self._finished = False
         self._timer = threading.Timer(limit_s, self._expire)
         self._timer.daemon = True
 
@@ -327,8 +332,13 @@ class _Watchdog:
 
     def __exit__(self, *exc_info: object) -> None:
         self._timer.cancel()
+        self.finish()
+
+    def finish(self) -> None:
+        """The answer is read: from now on the connection is the pool's, never to be shut down here."""
         with self._lock:
             self._socket = None
+            self._finished = True
 
     def trace(self, event: str, info: Mapping[str, Any]) -> None:
         """httpcore's trace hook: learn a new connection's socket as soon as it is open."""
@@ -358,6 +368,8 @@ class _Watchdog:
 
     def _expire(self) -> None:
         with self._lock:
+            if self._finished:
+                return
             self.expired = True
             found = self._socket
         if found is not None:
