@@ -273,3 +273,33 @@ def test_process_environment_is_the_default(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("HUBSPOT_BATCH_LIMIT", "7")
     result = Settings.from_environment()
     assert (result.secret_id, result.batch_limit) == ("from-os-environ", 7)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://user:pass@api.hubapi.com", "https://token@api.hubapi.com/v1", "http://me:x@127.0.0.1:8080"],
+)
+def test_a_base_url_with_userinfo_is_refused(url: str) -> None:
+    # GIVEN credentials in the URL (httpx would send Basic auth instead of the Bearer token) THEN refused
+    reason = problem(HUBSPOT_API_BASE_URL=url)
+    assert "must not hold a user name or password" in reason
+    assert "pass" not in reason.replace("password", "")  # the URL's secret part is not echoed
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.hubapi.com?x=1",
+        "https://api.hubapi.com/prefix?x=1",
+        "https://api.hubapi.com/#x",
+        "https://api.hubapi.com?",
+    ],
+)
+def test_a_base_url_with_a_query_or_fragment_is_refused(url: str) -> None:
+    assert "must not have a query or fragment" in problem(HUBSPOT_API_BASE_URL=url)
+
+
+def test_a_base_url_with_a_path_prefix_is_accepted() -> None:
+    assert settings(HUBSPOT_API_BASE_URL="https://proxy.example.test/hubspot").api_base_url.endswith(
+        "/hubspot"
+    )

@@ -315,14 +315,44 @@ def test_garbled_errors_are_ignored(errors: Any, sent: list[StatusUpdate]) -> No
     assert applied(map_batch_response(sent, body)) == [True, True, True]
 
 
-def test_an_input_both_in_results_and_named_by_an_error_is_not_applied(sent: list[StatusUpdate]) -> None:
-    # GIVEN contradictory answers for bob: a result and an error naming him and his subscription
+def test_a_result_confirming_the_write_wins_over_an_error_naming_the_same_key(
+    sent: list[StatusUpdate],
+) -> None:
+    # GIVEN HubSpot shows bob's write applied in results, and an error also names him and his subscription
     body = batch_body(
         results=[result_for(item) for item in sent],
         errors=[standard_error(context={"ids": ["bob@example.com"], "subscriptionId": ["1001"]})],
     )
-    # WHEN mapped THEN the error wins: never report applied what HubSpot also said failed
-    assert permanent(map_batch_response(sent, body)) == [None, None, True]
+    # WHEN mapped THEN the confirmation wins: HubSpot holds the status that was sent
+    assert applied(map_batch_response(sent, body)) == [True, True, True]
+
+
+def test_a_confirmed_write_is_not_failed_by_the_contacts_other_write(sent: list[StatusUpdate]) -> None:
+    # GIVEN ada/1001 confirmed, ada/2002 failed by an error naming only ada, bob unanswered
+    body = batch_body(
+        results=[result_for(sent[0])], errors=[standard_error(context={"ids": ["ada@example.com"]})]
+    )
+    # WHEN mapped THEN ada/1001 is applied, ada/2002 dead-letters, bob stays unknown (retried)
+    results = map_batch_response(sent, body)
+    assert applied(results) == [True, False, False]
+    assert permanent(results) == [None, True, False]
+
+
+def test_a_confirmed_write_is_not_failed_by_an_error_naming_only_its_subscription(
+    sent: list[StatusUpdate],
+) -> None:
+    # GIVEN "Subscription 1001 ..." as an error, yet bob's write to 1001 confirmed in results
+    body = batch_body(
+        results=[result_for(sent[2])], errors=[standard_error(context={"subscriptionId": ["1001"]})]
+    )
+    # THEN bob is applied; ada/1001 (unconfirmed) fails; ada/2002 stays unknown
+    assert permanent(map_batch_response(sent, body)) == [True, False, None]
+
+
+def test_every_input_errored_and_none_confirmed_all_fail(sent: list[StatusUpdate]) -> None:
+    # GIVEN errors naming every contact and no results (the all-fail case) THEN every input fails
+    errors = [standard_error(context={"ids": [item.email]}) for item in sent]
+    assert permanent(map_batch_response(sent, batch_body(errors=errors))) == [True, True, True]
 
 
 def test_a_permanent_verdict_is_not_hidden_by_a_retryable_one_for_the_same_input(
@@ -392,3 +422,19 @@ def test_other_categories_are_retryable(category: Any) -> None:
 def test_item_failure_detail_defaults_and_is_bounded() -> None:
     assert item_failure({}).detail == "UNKNOWN: no message"
     assert len(item_failure({"category": "VALIDATION_ERROR", "message": "x" * 10_000}).detail) == 300
+
+
+def test_an_unsubscribe_confirmed_in_results_wins_over_an_error_naming_the_contact() -> None:
+    # GIVEN ada's unsubscribe-all in results, and an error that names her too
+    from status_writer.outcomes import map_unsubscribe_response
+
+    from tests.unit.test_unsubscribe_all import unsubscribe
+
+    request = unsubscribe("ada@example.com", at="2026-01-05T10:00:00Z", message_id="u")
+    body = {
+        "status": "COMPLETE",
+        "results": [{"subscriberIdString": "ada@example.com", "statuses": []}],
+        "errors": [standard_error(context={"ids": ["ada@example.com"]})],
+    }
+    # WHEN mapped THEN it is applied
+    assert applied(map_unsubscribe_response([request], body)) == [True]

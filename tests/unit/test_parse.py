@@ -313,7 +313,9 @@ def test_null_explanation_counts_as_absent() -> None:
         ("2026-01-05T12:00:00+02:00", datetime(2026, 1, 5, 10, tzinfo=UTC)),
         ("2026-01-05T05:00:00-05:00", datetime(2026, 1, 5, 10, tzinfo=UTC)),
         ("2026-01-05T10:00:00", datetime(2026, 1, 5, 10, tzinfo=UTC)),  # naive: taken as UTC
-        ("1969-12-31T23:59:59Z", datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("2000-01-01T00:00:00Z", datetime(2000, 1, 1, tzinfo=UTC)),  # the earliest believable
+        ("2026-01-06T10:00:00Z", datetime(2026, 1, 6, 10, tzinfo=UTC)),  # a day past SentTimestamp
+        ("2026-01-05 10:00Z", datetime(2026, 1, 5, 10, tzinfo=UTC)),  # space separator, no seconds
     ],
 )
 def test_occurred_at_becomes_utc_microseconds(value: str, moment: datetime) -> None:
@@ -322,8 +324,8 @@ def test_occurred_at_becomes_utc_microseconds(value: str, moment: datetime) -> N
 
 
 def test_occurred_at_with_offset_and_its_utc_twin_compare_equal() -> None:
-    east = accepted(status_body(occurredAt="2026-06-01T02:30:00+05:30")).occurred_at_us
-    utc = accepted(status_body(occurredAt="2026-05-31T21:00:00Z")).occurred_at_us
+    east = accepted(status_body(occurredAt="2026-01-05T02:30:00+05:30")).occurred_at_us
+    utc = accepted(status_body(occurredAt="2026-01-04T21:00:00Z")).occurred_at_us
     assert east == utc
 
 
@@ -551,3 +553,94 @@ def test_message_from_record_with_a_non_string_body_gets_an_empty_body() -> None
 def test_message_from_record_turns_a_non_string_group_id_into_a_string() -> None:
     result = message_from_record({"messageId": "m-1", "body": "{}", "attributes": {"MessageGroupId": 12}}, 0)
     assert result.group_id == "12"
+
+
+# --- hostile text, dates and duplicate keys -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("character", "kind"),
+    [
+        ("\ud800", "a lone surrogate"),  # half an emoji, as a JavaScript producer cuts it
+        ("\x85", "control characters"),  # C1: NEL
+        ("\x9b", "control characters"),  # C1: CSI
+        ("\u202e", "a bidi override"),  # RIGHT-TO-LEFT OVERRIDE
+        ("\u2067", "a bidi override"),  # RIGHT-TO-LEFT ISOLATE
+        ("\ufdd0", "a non-character"),
+        ("\uffff", "a non-character"),
+        ("\U0010fffe", "a non-character"),
+    ],
+)
+def test_explanation_the_encoder_or_hubspot_cannot_take_is_rejected(character: str, kind: str) -> None:
+    # GIVEN free text with one unsafe code point (JSON-escaped, so the body itself is plain ASCII)
+    body = json.dumps(status_body(legalBasisExplanation=f"consent{character}given"))
+    # WHEN parsed THEN it is rejected, saying what and where, in a reason that is itself plain ASCII
+    reason = rejected(body)
+    assert f"legalBasisExplanation contains {kind}" in reason
+    assert "at 7" in reason
+    assert reason.isascii()
+
+
+@pytest.mark.parametrize("text", ["Einwilligung 😀 erteilt", "הסכמה ניתנה", "👩‍👩‍👧 family", "tab-free é"])
+def test_explanation_in_any_script_or_with_emoji_is_accepted(text: str) -> None:
+    assert (
+        accepted(json.loads(json.dumps(status_body(legalBasisExplanation=text)))).legal_basis_explanation
+        == text
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"subscriberIdString": "a@example.com", "subscriptionId": 1, "statusState": "SUBSCRIBED",'
+        ' "statusState": "UNSUBSCRIBED"}',
+        '{"Type": "Notification", "Message": "{\\"subscriberIdString\\": \\"a@example.com\\",'
+        ' \\"subscriptionId\\": 1, \\"subscriptionId\\": 2, \\"statusState\\": \\"SUBSCRIBED\\"}"}',
+    ],
+)
+def test_duplicate_json_keys_are_rejected_not_resolved_to_the_last(raw: str) -> None:
+    # GIVEN a body (bare or in an SNS envelope) that names one field twice WHEN parsed THEN rejected
+    assert "duplicate JSON key(s)" in rejected(raw)
+
+
+def test_keys_that_differ_only_in_case_are_not_duplicates() -> None:
+    raw = '{"subscriberIdString": "a@example.com", "subscriptionId": 1, "statusState": "SUBSCRIBED", "Id": 1}'
+    assert "unknown field(s): Id" in rejected(raw)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-01-05",  # date only
+        "2026-W02-1",  # week date
+        "2026-W02",
+        "2026-005",  # ordinal date
+        "20260105T100000Z",  # basic form
+        "2026-01-05T10",  # hours only
+        "2026-01-05T10:00:00.1234567Z",  # more than microseconds
+    ],
+)
+def test_occurred_at_must_be_a_full_extended_date_time(value: str) -> None:
+    assert "occurredAt is not a full ISO-8601 date-time" in rejected(status_body(occurredAt=value))
+
+
+@pytest.mark.parametrize("value", ["1999-12-31T23:59:59Z", "1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_occurred_at_before_2000_is_rejected(value: str) -> None:
+    assert "is before 2000-01-01" in rejected(status_body(occurredAt=value))
+
+
+@pytest.mark.parametrize(
+    "value", ["9999-12-31T23:59:59Z", "2026-01-06T10:00:01Z", "2026-01-06T11:00:01+01:00"]
+)
+def test_occurred_at_more_than_a_day_after_sent_timestamp_is_rejected(value: str) -> None:
+    # GIVEN SentTimestamp 2026-01-05T10:00Z WHEN occurredAt is more than a day later THEN rejected
+    assert "more than a day ahead" in rejected(status_body(occurredAt=value))
+
+
+def test_without_sent_timestamp_occurred_at_is_checked_against_now() -> None:
+    # GIVEN a record without SentTimestamp (0) and a clock at SENT_MS
+    late = message(status_body(occurredAt="2026-01-06T10:00:01Z"), sent_timestamp_ms=0)
+    fine = message(status_body(occurredAt="2026-01-06T09:59:59Z"), sent_timestamp_ms=0)
+    # WHEN parsed THEN the day's window runs from the clock
+    assert isinstance(parse_message(late, now_ms=SENT_MS), Rejected)
+    assert isinstance(parse_message(fine, now_ms=SENT_MS), StatusUpdate)

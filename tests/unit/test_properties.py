@@ -6,6 +6,7 @@ import json
 import string
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -71,9 +72,15 @@ valid_bodies = st.fixed_dictionaries(
         "channel": st.sampled_from(sorted(CHANNELS)),
         "legalBasis": st.sampled_from(sorted(LEGAL_BASES)),
         "legalBasisExplanation": st.text(
-            alphabet=st.characters(min_codepoint=0x20, exclude_characters="\x7f"), max_size=50
+            alphabet=st.characters(
+                exclude_categories=("Cc", "Cs", "Cn"),
+                exclude_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+            ),
+            max_size=50,
         ),
-        "occurredAt": st.datetimes(timezones=st.timezones()).map(lambda moment: moment.isoformat()),
+        "occurredAt": st.datetimes(
+            min_value=datetime(2000, 1, 2), max_value=datetime(2026, 1, 4), timezones=st.timezones()
+        ).map(lambda moment: moment.isoformat()),
     },
 )
 field_values = st.one_of(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from status_writer.rate_limit import (
     DEFAULT_INTERVAL_S,
+    DEFAULT_MAXIMUM,
     PROBE_TIMEOUT_S,
     PROBE_WAIT_S,
     RateLimitPacer,
@@ -195,15 +196,35 @@ def test_a_probe_that_does_not_answer_holds_the_others_back_only_until_the_timeo
     assert pacer.delay() == pytest.approx(PROBE_WAIT_S)
 
 
-def test_an_answer_without_rate_limit_headers_does_not_end_the_wait_for_the_probe() -> None:
-    # GIVEN a probe answered without X-HubSpot-RateLimit-* headers (nothing learnt)
+def test_an_answer_without_rate_limit_headers_ends_the_wait_for_the_probe() -> None:
+    # GIVEN a probe answered without X-HubSpot-RateLimit-* headers
     clock = Clock(0.0)
     pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0)
     assert pacer.delay() == 0.0
     clock.advance(0.1)
     pacer.observe(None, sent_at=0.0)
-    # THEN the others keep waiting until the probe times out
-    assert pacer.delay() == pytest.approx(PROBE_WAIT_S)
+    # THEN the documented default window (100 per 10 s) is assumed: the next call goes at once
+    assert pacer.delay() == 0.0
+
+
+def test_without_rate_limit_headers_the_pacer_uses_the_default_window_to_the_full_but_not_beyond() -> None:
+    # GIVEN one caller making calls back to back (50 ms each) whose answers never carry headers
+    clock = Clock(0.0)
+    pacer = RateLimitPacer(clock=clock, jitter=lambda: 0.0)
+    starts: list[float] = []
+    while clock.now < 60.0:
+        wait = pacer.delay()
+        if wait > 0:
+            clock.advance(wait)
+            continue
+        starts.append(clock.now)
+        sent_at = pacer.now()
+        clock.advance(0.05)
+        pacer.observe(None, sent_at=sent_at)
+    # THEN over a minute it made most of the default's 100 calls per 10 s (not ~1 a second) and no
+    # rolling 10 s window ever held more than 100
+    assert len(starts) >= 6 * 80, len(starts)
+    assert max(sum(1 for t in starts if s <= t < s + DEFAULT_INTERVAL_S) for s in starts) <= DEFAULT_MAXIMUM
 
 
 def test_a_report_older_than_one_interval_means_probing_again() -> None:

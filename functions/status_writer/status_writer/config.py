@@ -7,7 +7,6 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypedDict
 from urllib.parse import urlsplit
 
 from status_writer.routes import API_VERSIONS, BATCH_MODES, DEFAULT_API_VERSION
@@ -66,81 +65,99 @@ class Settings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every setting; report all problems at once."""
-        env = os.environ if environ is None else environ
-        problems: list[str] = []
-
-        def number(name: str, default: float, low: float, high: float, integer: bool) -> float:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = int(raw) if integer else float(raw)
-            except ValueError:
-                problems.append(f"{name}={raw!r} is not {'an integer' if integer else 'a number'}")
-                return default
-            if not low <= value <= high:
-                problems.append(f"{name}={raw} must be between {low:g} and {high:g}")
-                return default
-            return value
-
-        secret_id = env.get("HUBSPOT_SECRET_ID", "").strip()
-        if not secret_id:
-            problems.append("HUBSPOT_SECRET_ID is required (the Secrets Manager secret holding the token)")
-        base_url = env.get("HUBSPOT_API_BASE_URL", "").strip().rstrip("/") or DEFAULT_API_BASE_URL
-        url_problem = _check_base_url(base_url)
-        if url_problem:
-            problems.append(url_problem)
-        dlq = env.get("DEAD_LETTER_QUEUE_URL", "").strip() or None
-        if dlq is not None and not dlq.startswith(("https://", "http://")):
-            problems.append(f"DEAD_LETTER_QUEUE_URL={dlq!r} is not a queue URL")
-
-        table = env.get("VERSION_TABLE_NAME", "").strip() or None
-        if table is not None and not _TABLE_NAME.fullmatch(table):
-            problems.append(f"VERSION_TABLE_NAME={table!r} is not a DynamoDB table name")
-
+        reader = _Reader(os.environ if environ is None else environ)
         settings = cls(
-            secret_id=secret_id,
-            api_base_url=base_url,
-            batch_limit=int(number("HUBSPOT_BATCH_LIMIT", MAX_BATCH_LIMIT, 1, MAX_BATCH_LIMIT, True)),
-            max_in_flight=int(number("HUBSPOT_MAX_IN_FLIGHT", 4, 1, 64, True)),
-            connect_timeout_s=number("HUBSPOT_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 30, False),
-            read_timeout_s=number("HUBSPOT_READ_TIMEOUT_SECONDS", 10.0, 0.1, 120, False),
-            dead_letter_queue_url=dlq,
-            backoff_base_s=int(number("RETRY_BACKOFF_BASE_SECONDS", 30, 0, 43_200, True)),
-            backoff_max_s=int(number("RETRY_BACKOFF_MAX_SECONDS", 900, 0, 43_200, True)),
-            version_table=table,
-            daily_retry_s=int(number("DAILY_LIMIT_RETRY_SECONDS", 0, 0, 43_200, True)) or None,
-            **_api_choices(env, problems),
+            secret_id=_secret_id(reader),
+            api_base_url=_base_url(reader),
+            batch_limit=reader.integer("HUBSPOT_BATCH_LIMIT", MAX_BATCH_LIMIT, 1, MAX_BATCH_LIMIT),
+            max_in_flight=reader.integer("HUBSPOT_MAX_IN_FLIGHT", 4, 1, 64),
+            connect_timeout_s=reader.number("HUBSPOT_CONNECT_TIMEOUT_SECONDS", 3.0, 0.1, 30),
+            read_timeout_s=reader.number("HUBSPOT_READ_TIMEOUT_SECONDS", 10.0, 0.1, 120),
+            dead_letter_queue_url=_dead_letter_queue_url(reader),
+            backoff_base_s=reader.integer("RETRY_BACKOFF_BASE_SECONDS", 30, 0, 43_200),
+            backoff_max_s=reader.integer("RETRY_BACKOFF_MAX_SECONDS", 900, 0, 43_200),
+            version_table=_version_table(reader),
+            daily_retry_s=reader.integer("DAILY_LIMIT_RETRY_SECONDS", 0, 0, 43_200) or None,
+            api_version=reader.choice("HUBSPOT_API_VERSION", API_VERSIONS, DEFAULT_API_VERSION),
+            batch_mode=reader.choice("HUBSPOT_BATCH_MODE", BATCH_MODES, "auto"),
         )
         if settings.backoff_base_s > settings.backoff_max_s:
-            problems.append("RETRY_BACKOFF_BASE_SECONDS must not exceed RETRY_BACKOFF_MAX_SECONDS")
-        if problems:
-            raise ConfigurationError("invalid configuration: " + "; ".join(problems))
+            reader.problems.append("RETRY_BACKOFF_BASE_SECONDS must not exceed RETRY_BACKOFF_MAX_SECONDS")
+        if reader.problems:
+            raise ConfigurationError("invalid configuration: " + "; ".join(reader.problems))
         return settings
 
 
-class _ApiChoices(TypedDict):
-    api_version: str
-    batch_mode: str
+class _Reader:
+    """Reads variables from one environment and collects every problem, so all are reported at once."""
 
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
 
-def _api_choices(env: Mapping[str, str], problems: list[str]) -> _ApiChoices:
-    """HUBSPOT_API_VERSION and HUBSPOT_BATCH_MODE, each one of its allowed values (default when unset)."""
+    def text(self, name: str) -> str:
+        return str(self.env.get(name, "")).strip()
 
-    def choice(name: str, allowed: tuple[str, ...], default: str) -> str:
-        raw = env.get(name, "").strip()
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        """One of ``allowed`` (``default`` when unset); anything else is a problem naming the allowed values."""
+        raw = self.text(name)
         if raw and raw not in allowed:
-            problems.append(f"{name}={raw[:40]!r} is not one of: {', '.join(allowed)}")
+            self.problems.append(f"{name}={raw[:40]!r} is not one of: {', '.join(allowed)}")
         return raw if raw in allowed else default
 
-    return _ApiChoices(
-        api_version=choice("HUBSPOT_API_VERSION", API_VERSIONS, DEFAULT_API_VERSION),
-        batch_mode=choice("HUBSPOT_BATCH_MODE", BATCH_MODES, "auto"),
-    )
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        return self._parsed(name, default, low, high, integer=False)
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        return int(self._parsed(name, default, low, high, integer=True))
+
+    def _parsed(self, name: str, default: float, low: float, high: float, *, integer: bool) -> float:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw) if integer else float(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not {'an integer' if integer else 'a number'}")
+            return default
+        if not low <= value <= high:
+            self.problems.append(f"{name}={raw} must be between {low:g} and {high:g}")
+            return default
+        return value
+
+
+def _secret_id(reader: _Reader) -> str:
+    secret_id = reader.text("HUBSPOT_SECRET_ID")
+    if not secret_id:
+        reader.problems.append("HUBSPOT_SECRET_ID is required (the Secrets Manager secret holding the token)")
+    return secret_id
+
+
+def _base_url(reader: _Reader) -> str:
+    base_url = reader.text("HUBSPOT_API_BASE_URL").rstrip("/") or DEFAULT_API_BASE_URL
+    url_problem = _check_base_url(base_url)
+    if url_problem:
+        reader.problems.append(url_problem)
+    return base_url
+
+
+def _dead_letter_queue_url(reader: _Reader) -> str | None:
+    dlq = reader.text("DEAD_LETTER_QUEUE_URL") or None
+    if dlq is not None and not dlq.startswith(("https://", "http://")):
+        reader.problems.append(f"DEAD_LETTER_QUEUE_URL={dlq!r} is not a queue URL")
+    return dlq
+
+
+def _version_table(reader: _Reader) -> str | None:
+    table = reader.text("VERSION_TABLE_NAME") or None
+    if table is not None and not _TABLE_NAME.fullmatch(table):
+        reader.problems.append(f"VERSION_TABLE_NAME={table!r} is not a DynamoDB table name")
+    return table
 
 
 def _check_base_url(url: str) -> str | None:
-    """HTTPS only, except plain HTTP to a loopback host, so the token can never travel in clear."""
+    """Scheme, host, optional port and path prefix; nothing else. HTTPS only, except plain HTTP to a
+    loopback host, so the token can never travel in clear."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError for a port out of range or not a number)
@@ -150,6 +167,10 @@ def _check_base_url(url: str) -> str | None:
         return f"HUBSPOT_API_BASE_URL={url!r} is not an http(s) URL"
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         return f"HUBSPOT_API_BASE_URL={url!r} must use https (plain http is allowed only for loopback hosts)"
+    if "@" in parts.netloc:  # httpx would send it as Basic auth instead of the Bearer token
+        return "HUBSPOT_API_BASE_URL must not hold a user name or password (scheme, host, port and path only)"
+    if "?" in url or "#" in url:  # a query makes httpx replace every call's path with the base's
+        return f"HUBSPOT_API_BASE_URL={url!r} must not have a query or fragment (scheme, host, port and path only)"
     return None
 
 

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -25,6 +25,15 @@ EXPIRY_MARGIN_S = 60.0
 
 class CredentialError(RuntimeError):
     """No usable credential; the text never contains secret material."""
+
+
+class CallTime(Protocol):
+    """The part of the invocation's Deadline a credential read needs."""
+
+    def call_time_s(self) -> float: ...
+
+
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,20 +103,40 @@ class Credentials:
         self._lock = threading.Lock()
         self._oauth: tuple[OAuthGrant, str, float] | None = None  # grant, access token, expires at
         self._force_next = False
+        self._failed: tuple[CallTime, str] | None = None  # the invocation whose read failed, and why
 
-    def access_token(self) -> str:
-        with self._lock:
-            credential = self._read_secret()
-            if isinstance(credential, str):
-                return credential
-            if self._oauth is not None:
-                grant, token, expires_at = self._oauth
-                if grant == credential and self._clock() < expires_at:
-                    return token
-            token, lifetime_s = self._exchange(credential)
-            margin = min(EXPIRY_MARGIN_S, lifetime_s / 10)
-            self._oauth = (credential, token, self._clock() + lifetime_s - margin)
-            return token
+    def access_token(self, deadline: CallTime | None = None) -> str:
+        """The current token. With ``deadline`` (the invocation's), the whole read (Secrets Manager, then
+        the OAuth exchange) ends within the time a call may take, and a failure is remembered for the
+        rest of that invocation: the other chunks fail at once instead of each waiting again."""
+        limit_s = None if deadline is None else deadline.call_time_s()
+        if not self._lock.acquire(timeout=-1 if limit_s is None else limit_s):
+            raise CredentialError("timed out waiting for another thread's credential read")
+        try:
+            failed = self._failed
+            if deadline is not None and failed is not None and failed[0] is deadline:
+                raise CredentialError(f"{failed[1]} (earlier in this invocation)")
+            try:
+                return self._token() if limit_s is None else _bounded(self._token, limit_s)
+            except CredentialError as error:
+                if deadline is not None:
+                    self._failed = (deadline, str(error))
+                raise
+        finally:
+            self._lock.release()
+
+    def _token(self) -> str:
+        credential = self._read_secret()
+        if isinstance(credential, str):
+            return credential
+        if self._oauth is not None:
+            grant, token, expires_at = self._oauth
+            if grant == credential and self._clock() < expires_at:
+                return token
+        token, lifetime_s = self._exchange(credential)
+        margin = min(EXPIRY_MARGIN_S, lifetime_s / 10)
+        self._oauth = (credential, token, self._clock() + lifetime_s - margin)
+        return token
 
     def refresh(self, stale: str) -> None:
         """After a 401 with ``stale``: read the secret again (it may have been rotated) and drop the
@@ -158,3 +187,26 @@ class Credentials:
         except (TypeError, ValueError):
             lifetime_s = 1800.0
         return token, max(lifetime_s, 1.0)
+
+
+def _bounded(read: Callable[[], Result], limit_s: float) -> Result:
+    """``read()`` in a daemon thread, given up after ``limit_s``: a boto3 or httpx call cannot be
+    interrupted, and their timeouts bound each attempt or read, not the whole read. An abandoned read
+    ends on its own (its client's timeouts) and its result is dropped."""
+    outcome: list[Result] = []
+    problem: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(read())
+        except BaseException as error:  # handed to the caller below
+            problem.append(error)
+
+    worker = threading.Thread(target=run, name="credential-read", daemon=True)
+    worker.start()
+    worker.join(max(limit_s, 0.0))
+    if worker.is_alive():
+        raise CredentialError(f"reading the HubSpot credential took longer than the {limit_s:.1f} s left")
+    if problem:
+        raise problem[0]
+    return outcome[0]

@@ -7,8 +7,11 @@ expected failure.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +41,9 @@ from status_writer.routes import ApiPaths, Route
 MAX_TEN_SECONDLY_RETRIES = 3
 MAX_RETRY_AFTER_S = 60.0
 MAX_DETAIL = 300
+# The largest answer read: a full batch/write answer is ~60 KiB; past this it is not HubSpot's (and a
+# 60 MB body would take a 256 MB function down). What was sent is then unknown, so it is retried.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -60,7 +66,7 @@ class CallStats:
 class _Request:
     path: str
     params: Mapping[str, str] | None
-    payload: Mapping[str, Any]
+    content: bytes  # the JSON body, encoded once before the first attempt
 
 
 @dataclass(slots=True)
@@ -182,13 +188,19 @@ class HubSpotClient:
         """POST with the in-call retries: a credential refresh after a 401, waits after ten-secondly
         429s and one quick retry after a 5xx or connection failure, each only while the time budget
         allows."""
-        request = _Request(path, params, payload)
+        content = _encode(payload)
+        if content is None:  # costs only the inputs that caused it: the caller bisects a rejection
+            return CallResult(rejected="the request could not be encoded as UTF-8 JSON")
+        request = _Request(path, params, content)
         attempts = _Attempts()
         while True:
             # The token first (the first call of an environment reads the secret, which takes a while):
             # the pacer counts a call from when it allows it, so the request must leave right after.
+            if not deadline.allows_call():
+                detail = "not enough time left for another HubSpot call"
+                return CallResult(failure=Failure(FailureCategory.TIME_BUDGET, detail, False))
             try:
-                token = self._credentials.access_token()
+                token = self._credentials.access_token(deadline)
             except CredentialError as error:
                 return CallResult(
                     failure=Failure(FailureCategory.AUTHENTICATION, str(error), permanent=False)
@@ -207,12 +219,7 @@ class HubSpotClient:
         started = time.perf_counter()
         sent_at = self._pacer.now()
         try:
-            response = self._client.post(
-                request.path,
-                params=request.params,
-                json=request.payload,
-                headers={"Authorization": f"Bearer {token}"},
-            )
+            response, content = self._exchange(request, token, deadline.call_time_s())
         except httpx.HTTPError as error:
             stats.record((time.perf_counter() - started) * 1000, throttled=False)
             # After a timeout the write may or may not have happened: it is retried later through SQS
@@ -220,21 +227,63 @@ class HubSpotClient:
             if not isinstance(error, httpx.TimeoutException) and self._quick_retry(deadline, attempts):
                 return None
             return CallResult(failure=_network_failure(error))
+        except ResponseTooLarge:
+            stats.record((time.perf_counter() - started) * 1000, throttled=False)
+            detail = f"HubSpot's answer is larger than {MAX_RESPONSE_BYTES} bytes: not known to be applied"
+            return CallResult(failure=Failure(FailureCategory.UNKNOWN_OUTCOME, detail, permanent=False))
         stats.record((time.perf_counter() - started) * 1000, throttled=response.status_code == 429)
         self._pacer.observe(RateLimitReport.from_headers(response.headers), sent_at=sent_at)
         if response.status_code == 429:
             self._pacer.release(sent_at)
-        return self._on_response(response, token, deadline, attempts)
+        return self._on_response(response, _json_or_none(content), token, deadline, attempts)
+
+    def _exchange(self, request: _Request, token: str, limit_s: float) -> tuple[httpx.Response, bytes]:
+        """Send and read the whole answer within ``limit_s`` as ONE bound: httpx's timeouts bound each
+        read, so a body trickling a byte at a time would otherwise hold the call far past it. Raises
+        ``httpx.TimeoutException`` when the time is over, ``ResponseTooLarge`` past the size cap."""
+        configured = self._client.timeout
+        timeout = httpx.Timeout(
+            connect=_at_most(configured.connect, limit_s),
+            read=_at_most(configured.read, limit_s),
+            write=_at_most(configured.write, limit_s),
+            pool=_at_most(configured.pool, limit_s),
+        )
+        with _Watchdog(limit_s) as watchdog:
+            built = self._client.build_request(
+                "POST",
+                request.path,
+                params=request.params,
+                content=request.content,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                timeout=timeout,
+                extensions={"trace": watchdog.trace},
+            )
+            try:
+                response = self._client.send(built, stream=True)
+            except httpx.HTTPError:
+                watchdog.raise_if_expired()
+                raise
+            try:
+                watchdog.watch(response.extensions.get("network_stream"))
+                content = _read_capped(response, watchdog)
+                watchdog.finish()  # before close() hands the connection back to the pool
+                return response, content
+            except httpx.HTTPError:
+                watchdog.raise_if_expired()
+                raise
+            finally:
+                response.close()
 
     def _on_response(
-        self, response: httpx.Response, token: str, deadline: Deadline, attempts: _Attempts
+        self, response: httpx.Response, body: Any, token: str, deadline: Deadline, attempts: _Attempts
     ) -> CallResult | None:
+        """Trust an answer only in HubSpot's documented shapes: a 2xx that is not a batch body leaves
+        the outcome unknown (retried, never bisected), a 400/413 that is not HubSpot's error body (a
+        proxy's HTML page) says HubSpot was not reached."""
         status = response.status_code
-        body = _json_or_none(response)
-        if status in (200, 207):
-            return CallResult(body=body)
-        if status in (400, 413):
-            return CallResult(rejected=_error_text(status, body))
+        answer = _batch_answer(status, body)
+        if answer is not None:
+            return answer
         if status == 429:
             return self._on_throttled(response, body, deadline, attempts)
         if status == 401 and not attempts.refreshed:
@@ -310,11 +359,141 @@ def make_http_client(settings: Settings, transport: httpx.BaseTransport | None =
     )
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+class ResponseTooLarge(Exception):
+    """HubSpot's answer passed MAX_RESPONSE_BYTES; reading stopped there."""
+
+
+class _Watchdog:
+    """Ends one call when its time is over: it shuts the call's socket down (which wakes a read blocked
+    on it) and remembers that it did, so the error reads as a timeout. It learns the socket of a new
+    connection when it opens, that of a reused keep-alive one when the headers arrive; until then each
+    read of a reused connection is bounded by the call's time through the per-call timeouts."""
+
+    def __init__(self, limit_s: float) -> None:
+        self._ends_at = time.monotonic() + limit_s
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self.expired = False
+        self._finished = False
+        self._timer = threading.Timer(limit_s, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        self.finish()
+
+    def finish(self) -> None:
+        """The answer is read: from now on the connection is the pool's, never to be shut down here."""
+        with self._lock:
+            self._socket = None
+            self._finished = True
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpcore's trace hook: learn a new connection's socket as soon as it is open."""
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            self.watch(info.get("return_value"))
+
+    def watch(self, stream: Any) -> None:
+        """Take the socket of ``stream`` (an httpcore network stream) to shut it down on expiry."""
+        get_extra_info = getattr(stream, "get_extra_info", None)
+        found = get_extra_info("socket") if callable(get_extra_info) else None
+        if isinstance(found, socket.socket):
+            with self._lock:
+                self._socket = found
+                expired = self.expired
+            if expired:
+                self._shutdown(found)
+
+    def check(self) -> None:
+        """Raise once the call's time is over (between reads of a body that keeps trickling)."""
+        if self.expired or time.monotonic() >= self._ends_at:
+            self.expired = True
+            raise httpx.ReadTimeout("the call's time budget is used up")
+
+    def raise_if_expired(self) -> None:
+        if self.expired:
+            raise httpx.ReadTimeout("the call's time budget is used up")
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self.expired = True
+            found = self._socket
+        if found is not None:
+            self._shutdown(found)
+
+    @staticmethod
+    def _shutdown(found: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # already closed
+            found.shutdown(socket.SHUT_RDWR)
+
+
+def _read_capped(response: httpx.Response, watchdog: _Watchdog) -> bytes:
+    """The decoded body, read in pieces; stops past MAX_RESPONSE_BYTES or when the time is over."""
+    content = bytearray()
+    for piece in response.iter_bytes():
+        content += piece
+        if len(content) > MAX_RESPONSE_BYTES:
+            raise ResponseTooLarge
+        watchdog.check()
+    return bytes(content)
+
+
+def _encode(payload: Mapping[str, Any]) -> bytes | None:
+    """The request body as httpx would encode it; None for what cannot be (e.g. a lone surrogate)."""
     try:
-        return response.json()
-    except ValueError:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
         return None
+
+
+def _at_most(configured: float | None, limit_s: float) -> float:
+    return limit_s if configured is None else min(configured, limit_s)
+
+
+def _json_or_none(content: bytes) -> Any:
+    try:
+        return json.loads(content) if content else None
+    except (ValueError, RecursionError):
+        return None
+
+
+def _batch_answer(status: int, body: Any) -> CallResult | None:
+    """The result of a 200/207/400/413 answer, judged by its body's shape; None for other statuses."""
+    if status in (200, 207):
+        if _is_batch_body(body):
+            return CallResult(body=body)
+        detail = f"HTTP {status} with a body that is not a batch response: not known to be applied"
+        return CallResult(failure=Failure(FailureCategory.UNKNOWN_OUTCOME, detail, permanent=False))
+    if status in (400, 413):
+        if _is_error_body(body):
+            return CallResult(rejected=_error_text(status, body))
+        detail = f"HTTP {status} with a body that is not HubSpot's error shape (a proxy answered?)"
+        return CallResult(failure=Failure(FailureCategory.HUBSPOT_UNAVAILABLE, detail, permanent=False))
+    return None
+
+
+def _is_batch_body(body: Any) -> bool:
+    """HubSpot's batch response: an object with a string ``status`` and a ``results`` list."""
+    return (
+        isinstance(body, Mapping)
+        and isinstance(body.get("status"), str)
+        and isinstance(body.get("results"), list)
+    )
+
+
+def _is_error_body(body: Any) -> bool:
+    """HubSpot's error response: an object with a string ``message`` and a ``category`` or ``status``."""
+    return (
+        isinstance(body, Mapping)
+        and isinstance(body.get("message"), str)
+        and (isinstance(body.get("category"), str) or body.get("status") == "error")
+    )
 
 
 def _policy_name(body: Any) -> str | None:

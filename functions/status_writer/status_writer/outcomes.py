@@ -1,9 +1,11 @@
 """Map HubSpot's answers back to inputs. Pure: no I/O.
 
 For 200 and 207 alike, an input is applied only if a result with its (subscriberIdString,
-subscriptionId) came back. ``errors[]`` are matched to inputs through any ``context`` value (the keys
-HubSpot uses are undocumented, so every value is searched). Whatever stays unmatched is a retryable
-failure, never silently a success. A ``status`` other than ``COMPLETE`` means nothing is known to be
+subscriptionId) came back; such a confirming result wins over any error that also seems to name the
+input (an error about the contact's other subscription, or naming only a subscription id, says nothing
+about a write HubSpot shows applied). ``errors[]`` are matched to the other inputs through any
+``context`` value (the keys HubSpot uses are undocumented, so every value is searched). Whatever stays
+unmatched is a retryable failure, never silently a success. A ``status`` other than ``COMPLETE`` means nothing is known to be
 applied.
 """
 
@@ -39,13 +41,9 @@ def map_batch_response(inputs: Sequence[StatusUpdate], body: Any) -> list[ItemRe
     confirmed = set(_result_keys(body.get("results")))
     failures = _match_errors(inputs, body.get("errors"))
     return [
-        ItemResult(failures[index])
-        if index in failures
-        else (
-            APPLIED
-            if (update.email.lower(), update.subscription_id) in confirmed
-            else ItemResult(UNKNOWN_OUTCOME)
-        )
+        APPLIED
+        if (update.email.lower(), update.subscription_id) in confirmed
+        else ItemResult(failures.get(index, UNKNOWN_OUTCOME))
         for index, update in enumerate(inputs)
     ]
 
@@ -77,9 +75,9 @@ def map_unsubscribe_response(inputs: Sequence[UnsubscribeAll], body: Any) -> lis
             if failure.permanent or email not in failures:
                 failures[email] = failure
     return [
-        ItemResult(failures[request.email.lower()])
-        if request.email.lower() in failures
-        else (APPLIED if request.email.lower() in confirmed else ItemResult(UNKNOWN_OUTCOME))
+        APPLIED
+        if request.email.lower() in confirmed
+        else ItemResult(failures.get(request.email.lower(), UNKNOWN_OUTCOME))
         for request in inputs
     ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,6 +67,24 @@ _EMAIL = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Free text HubSpot stores and shows: no C0/C1 controls, no lone surrogates (the UTF-8 encoder refuses
+# them: a JavaScript producer emits one when it cuts an emoji in half), no non-characters, and no bidi
+# embeddings, overrides or isolates (they make a stored text read differently from what it holds).
+_UNSAFE_TEXT = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\u202a-\u202e\u2066-\u2069]"
+    "|[\ufffe\uffff\U0001fffe\U0001ffff\U0002fffe\U0002ffff\U0003fffe\U0003ffff\U0004fffe\U0004ffff"
+    "\U0005fffe\U0005ffff\U0006fffe\U0006ffff\U0007fffe\U0007ffff\U0008fffe\U0008ffff\U0009fffe"
+    "\U0009ffff\U000afffe\U000affff\U000bfffe\U000bffff\U000cfffe\U000cffff\U000dfffe\U000dffff"
+    "\U000efffe\U000effff\U000ffffe\U000fffff\U0010fffe\U0010ffff]"
+)
+# A full date-time: calendar date, "T" (or a space), hours and minutes, optional seconds and fraction,
+# optional offset. Date-only, week-date, ordinal and basic (no separators) forms are refused.
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?"
+)
+EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_AHEAD = timedelta(days=1)  # how far occurredAt may be ahead of when SQS accepted the message
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -99,27 +118,50 @@ def message_from_record(record: Mapping[str, Any], position: int) -> Message:
     )
 
 
-def parse_message(message: Message) -> StatusUpdate | UnsubscribeAll | Rejected:
+def parse_message(message: Message, now_ms: int | None = None) -> StatusUpdate | UnsubscribeAll | Rejected:
     """Validate one message body; a Rejected carries a reason fit for the DLQ attribute. A body with
-    ``"action": "UNSUBSCRIBE_ALL"`` is an unsubscribe-from-all; without ``action``, a status update."""
+    ``"action": "UNSUBSCRIBE_ALL"`` is an unsubscribe-from-all; without ``action``, a status update.
+    ``occurredAt`` is checked against the message's SentTimestamp, or ``now_ms`` (default: the clock)
+    when the record has none."""
     try:
         body = unwrap(_loads(message.body))
+        latest = _latest_occurred_at(message, now_ms)
         if isinstance(body, dict) and body.get("action") is not None:
-            return _unsubscribe_all(message, body)
+            return _unsubscribe_all(message, body, latest)
         if isinstance(body, dict) and "action" in body:
             body = {name: value for name, value in body.items() if name != "action"}
-        return _status_update(message, body)
+        return _status_update(message, body, latest)
     except InvalidMessage as error:
         return Rejected(message=message, reason=str(error))
+
+
+def _latest_occurred_at(message: Message, now_ms: int | None) -> datetime:
+    """The newest occurredAt believable for this message: a day past when SQS accepted it."""
+    reference_ms = message.sent_timestamp_ms
+    if reference_ms <= 0:
+        reference_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return _EPOCH + timedelta(milliseconds=reference_ms) + MAX_CLOCK_AHEAD
 
 
 def _loads(raw: str) -> Any:
     if not raw.strip():
         raise InvalidMessage("body is empty")
     try:
-        return json.loads(raw)
+        return json.loads(raw, object_pairs_hook=_unique_keys)
+    except InvalidMessage:
+        raise
     except (ValueError, RecursionError) as error:
         raise InvalidMessage(f"body is not valid JSON: {str(error)[:120]}") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys repeat is ambiguous (parsers differ on which one wins): refused."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        names = [key for key, _ in pairs]
+        repeated = sorted({key for key in names if names.count(key) > 1})
+        raise InvalidMessage("duplicate JSON key(s): " + ", ".join(ascii(key) for key in repeated)[:200])
+    return result
 
 
 def unwrap(body: Any) -> Any:
@@ -136,7 +178,7 @@ def unwrap(body: Any) -> Any:
     return body
 
 
-def _status_update(message: Message, body: Any) -> StatusUpdate:
+def _status_update(message: Message, body: Any, latest: datetime) -> StatusUpdate:
     if not isinstance(body, dict):
         raise InvalidMessage(f"body must be a JSON object, not {type(body).__name__}")
     unknown = [] if body.keys() <= FIELDS else sorted(set(body) - FIELDS)
@@ -159,11 +201,11 @@ def _status_update(message: Message, body: Any) -> StatusUpdate:
         if body.get("legalBasis") is None
         else _enum("legalBasis", body["legalBasis"], LEGAL_BASES),
         legal_basis_explanation=_explanation(body.get("legalBasisExplanation")),
-        occurred_at_us=_occurred_at(body.get("occurredAt")),
+        occurred_at_us=_occurred_at(body.get("occurredAt"), latest),
     )
 
 
-def _unsubscribe_all(message: Message, body: dict[str, Any]) -> UnsubscribeAll:
+def _unsubscribe_all(message: Message, body: dict[str, Any], latest: datetime) -> UnsubscribeAll:
     if body["action"] != UNSUBSCRIBE_ALL:
         shown = repr(body["action"])[:60]
         raise InvalidMessage(f"action must be {UNSUBSCRIBE_ALL} (or absent for a status update); got {shown}")
@@ -177,7 +219,7 @@ def _unsubscribe_all(message: Message, body: dict[str, Any]) -> UnsubscribeAll:
         email=_email(body["subscriberIdString"]),
         channel="EMAIL" if body.get("channel") is None else _enum("channel", body["channel"], CHANNELS),
         business_unit_id=_business_unit_id(body.get("businessUnitId")),
-        occurred_at_us=_occurred_at(body.get("occurredAt")),
+        occurred_at_us=_occurred_at(body.get("occurredAt"), latest),
     )
 
 
@@ -234,23 +276,46 @@ def _explanation(value: Any) -> str | None:
         raise InvalidMessage("legalBasisExplanation must be a string")
     if len(value) > MAX_EXPLANATION_LENGTH:
         raise InvalidMessage(f"legalBasisExplanation is longer than {MAX_EXPLANATION_LENGTH} characters")
-    if _CONTROL.search(value):
-        raise InvalidMessage("legalBasisExplanation contains control characters")
+    unsafe = _UNSAFE_TEXT.search(value)
+    if unsafe:
+        found = unsafe.group()
+        raise InvalidMessage(
+            f"legalBasisExplanation contains {_kind_of(found)} {found!a} at {unsafe.start()}"
+        )
     return value
 
 
-def _occurred_at(value: Any) -> int | None:
-    """ISO-8601 to microseconds since the epoch; a time without an offset is taken as UTC."""
+def _kind_of(character: str) -> str:
+    code = ord(character)
+    if code <= 0x9F:
+        return "control characters"
+    if 0xD800 <= code <= 0xDFFF:
+        return "a lone surrogate"
+    if 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
+        return "a bidi override"
+    return "a non-character"
+
+
+def _occurred_at(value: Any, latest: datetime) -> int | None:
+    """ISO-8601 date-time to microseconds since the epoch; a time without an offset is taken as UTC.
+    Only 2000-01-01 up to a day past ``latest``'s reference is believable: a far-future time would make
+    every later genuine update of the key "superseded" for as long as the ordering ledger remembers it."""
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > 40:
         raise InvalidMessage("occurredAt must be an ISO-8601 date-time string")
+    if not _DATE_TIME.fullmatch(value):
+        raise InvalidMessage(f"occurredAt is not a full ISO-8601 date-time: {value[:40]!a}")
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidMessage(f"occurredAt is not an ISO-8601 date-time: {value[:40]!r}") from None
+        raise InvalidMessage(f"occurredAt is not an ISO-8601 date-time: {value[:40]!a}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    if moment < EARLIEST_OCCURRED_AT:
+        raise InvalidMessage(f"occurredAt {value} is before {EARLIEST_OCCURRED_AT:%Y-%m-%d}")
+    if moment > latest:
+        raise InvalidMessage(f"occurredAt {value} is more than a day ahead of when the message was sent")
     return (moment - _EPOCH) // _MICROSECOND
 
 

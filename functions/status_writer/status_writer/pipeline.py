@@ -164,7 +164,7 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
         if report.outcomes.get(message_id) is Outcome.APPLIED:
             report.outcomes[message_id] = Outcome.SUPERSEDED
 
-    _settle_failures(messages, report, runtime)
+    _settle_failures(messages, report, runtime, deadline)
     _log_and_measure(messages, report)
     report.response = batch_response(messages, report.outcomes)
     return report
@@ -382,7 +382,9 @@ def _unanswered(
     return again(left, deadline, hubspot, stats) + again(right, deadline, hubspot, stats)
 
 
-def _settle_failures(messages: Sequence[Message], report: BatchReport, runtime: Runtime) -> None:
+def _settle_failures(
+    messages: Sequence[Message], report: BatchReport, runtime: Runtime, deadline: Deadline
+) -> None:
     """Permanent failures to the DLQ (or back to SQS if that fails); retryable ones get a backoff."""
     for message_id, failure in report.failures.items():
         report.outcomes[message_id] = Outcome.DEAD_LETTERED if failure.permanent else Outcome.RETRYABLE
@@ -393,7 +395,7 @@ def _settle_failures(messages: Sequence[Message], report: BatchReport, runtime: 
         for message in messages
         if report.outcomes.get(message.message_id) is Outcome.DEAD_LETTERED
     ]
-    accepted = runtime.dead_letters.send(to_dead_letter)
+    accepted = runtime.dead_letters.send(to_dead_letter, deadline=deadline)
     for message, failure in to_dead_letter:
         if message.message_id not in accepted:
             report.outcomes[message.message_id] = Outcome.RETRYABLE
@@ -427,7 +429,7 @@ def _settle_failures(messages: Sequence[Message], report: BatchReport, runtime: 
             )
         )
     if delays:
-        runtime.visibility.postpone(delays)
+        runtime.visibility.postpone(delays, deadline=deadline)
 
 
 def _log_and_measure(messages: Sequence[Message], report: BatchReport) -> None:

@@ -23,6 +23,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 DEFAULT_INTERVAL_S = 10.0
+# Without rate-limit headers, the window is taken to be HubSpot's lowest documented burst limit: 100
+# calls per 10 s (Free and Starter private apps; Professional and Enterprise allow 190). Waiting for a
+# report that never comes held this environment to one call per probe timeout, about one call a second.
+DEFAULT_MAXIMUM = 100
 PROBE_TIMEOUT_S = 1.0  # a probe that has not answered by then no longer holds the others back
 PROBE_WAIT_S = 0.01
 
@@ -34,6 +38,7 @@ class RateLimitReport:
     maximum: int
     remaining: int
     interval_s: float
+    assumed: bool = False  # made up from DEFAULT_MAXIMUM for an answer that carried no headers
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimitReport | None:
@@ -183,19 +188,32 @@ class RateLimitPacer:
         return self._clock()
 
     def observe(self, report: RateLimitReport | None, sent_at: float | None = None) -> None:
-        """Record a response's headers. ``sent_at`` (from ``now()``) is when its request left: HubSpot
+        """Record a response's headers (None: it had none, see DEFAULT_MAXIMUM). ``sent_at`` (from ``now()``) is when its request left: HubSpot
         counted every call that reached it before that one, but not necessarily the calls started since,
         so those stay counted against the reported remainder. A report about an older request than the
         one already known, or sent before a Retry-After wait began, is ignored."""
-        if report is None:
-            return
         with self._lock:
             stamp = self._clock() if sent_at is None else sent_at
+            if report is None:
+                report = self._assumed_report(stamp)
+                if report is None:
+                    return
             if stamp < self._reported_at:
                 return
             self._report = report
             self._reported_at = stamp
             self._interval_s = report.interval_s
+
+    def _assumed_report(self, stamp: float) -> RateLimitReport | None:
+        """For an answer without headers: a recent real report stands; otherwise the documented default
+        window, with this environment's own calls in it as the only ones known."""
+        known = self._report
+        if known is not None and not known.assumed and stamp - self._reported_at < known.interval_s:
+            return None
+        interval = DEFAULT_INTERVAL_S
+        starts = self._own_starts
+        own = bisect_right(starts, stamp) - bisect_right(starts, stamp - interval)
+        return RateLimitReport(DEFAULT_MAXIMUM, max(0, DEFAULT_MAXIMUM - own), interval, assumed=True)
 
     def release(self, sent_at: float) -> None:
         """A call HubSpot refused (429) took no slot: forget its start, or one interval later it would
