@@ -20,7 +20,7 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 export SAM_CLI_TELEMETRY := 0
 export __SAM_CLI_APP_DIR := $(CURDIR)/.sam-cli
 
-.PHONY: help venv tools-venv lint format typecheck test run chaos bench emulator clean
+.PHONY: help venv tools-venv lint format typecheck test run chaos bench dlq emulator clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ chaos: venv  ## the full fault-injection suite with its invariants
 
 bench: venv  ## the performance figures, written to bench/results/latest.json
 	$(VPY) -m bench.run $(ARGS)
+
+dlq: venv  ## the dead-letter queue: ARGS="--stack NAME list|show ID|export|replay [--yes]" (README "Deploying")
+	$(VPY) -m local.ops.dlq $(ARGS)
 
 emulator: venv  ## the HubSpot emulator alone (ARGS="--port 8090 --token pat-local")
 	$(VPY) -m local.hubspot_emulator --host 127.0.0.1 $(ARGS)
