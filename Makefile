@@ -20,10 +20,18 @@ UV_VENV := .uv
 FIND_UV := UV=$$(command -v uv || { test -x $(UV_VENV)/bin/uv && echo $(UV_VENV)/bin/uv; })
 LOCK_FLAGS := --quiet --universal --python-version 3.11
 
-# Every AWS call of a local run or test goes to loopback unless a target points it at moto.
-export AWS_DEFAULT_REGION ?= us-east-1
-export AWS_ACCESS_KEY_ID ?= testing
-export AWS_SECRET_ACCESS_KEY ?= testing
+# Local runs and tests get dummy credentials and a region (moto accepts any). Only those targets: the
+# deploying ones and `make dlq --stack` use the user's own AWS configuration, untouched.
+LOCAL_AWS_TARGETS := test run chaos bench emulator validate-sam validate-cfn-lint validate-checkov
+$(LOCAL_AWS_TARGETS): export AWS_DEFAULT_REGION ?= us-east-1
+$(LOCAL_AWS_TARGETS): export AWS_ACCESS_KEY_ID ?= testing
+$(LOCAL_AWS_TARGETS): export AWS_SECRET_ACCESS_KEY ?= testing
+# `make dlq` against a local moto stack (AWS_ENDPOINT_URL set): the same dummy defaults.
+ifdef AWS_ENDPOINT_URL
+dlq: export AWS_DEFAULT_REGION ?= us-east-1
+dlq: export AWS_ACCESS_KEY_ID ?= testing
+dlq: export AWS_SECRET_ACCESS_KEY ?= testing
+endif
 export SAM_CLI_TELEMETRY := 0
 export __SAM_CLI_APP_DIR ?= $(CURDIR)/.sam-cli
 
