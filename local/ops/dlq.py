@@ -18,6 +18,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from local.ops import letters as dl
 from local.ops import queues
 
@@ -61,6 +63,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser().parse_args(argv)
     if args.max < 1:
         parser().error("--max must be at least 1")
+    try:
+        return _run(args, out)
+    except (BotoCoreError, ClientError) as error:  # no credentials, no such queue, access denied
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
     sqs, cloudformation = queues.clients(args.region)
     try:
         found = queues.resolve(cloudformation, args.stack, args.dlq_url, args.queue_url)

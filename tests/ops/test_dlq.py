@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,8 @@ import pytest
 
 from local.ops.dlq import main
 from tests.ops.conftest import OpsStack
+
+REPO = Path(__file__).resolve().parents[2]
 
 INVALID = {"subscriberIdString": "ada@example.com", "subscriptionId": 1001, "status": "SUBSCRIBED"}
 UNKNOWN_SUBSCRIPTION = {
@@ -180,6 +184,45 @@ def test_the_stack_outputs_name_the_queues(filled: OpsStack) -> None:
     assert code == 0
     assert "3 read:" in text
     assert run("--stack", "no-such-stack", "list")[0] == 1
+
+
+def test_make_dlq_reaches_a_local_stack_named_only_by_aws_endpoint_url(filled: OpsStack, aws: str) -> None:
+    # GIVEN no AWS credentials or region at all, only the local stack's endpoint
+    make_bin = shutil.which("make")
+    if make_bin is None:
+        pytest.skip("make is not on PATH")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_ENDPOINT_URL"] = aws
+
+    # WHEN the operator runs the documented target (the venv taken as it is)
+    result = subprocess.run(  # noqa: S603 - make from PATH, fixed arguments
+        [
+            make_bin,
+            "-s",
+            "-o",
+            ".venv/.stamp-run",
+            "-o",
+            ".uv/.stamp",
+            "dlq",
+            f"ARGS=--dlq-url {filled.dlq_url} list",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    # THEN it lists the DLQ (the Makefile gives a local endpoint dummy credentials)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 message(s)" in result.stdout
+
+
+def test_a_queue_that_does_not_exist_is_one_clear_line(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run("--dlq-url", f"{aws}/123456789012/no-such-queue", "list")
+    assert code == 1
+    assert capsys.readouterr().err.startswith("error: ")
 
 
 def test_bad_arguments_exit_2_with_usage() -> None:

@@ -90,7 +90,7 @@ def test_sam_build_packages_the_code_and_the_pinned_layer(sam_build: SamBuild) -
 
 @pytest.mark.slow
 def test_a_second_make_build_reuses_the_cache(sam_build: SamBuild, sam_app_dir: Path) -> None:
-    # GIVEN the session's `make build` WHEN it runs again on the same sources and cache
+    # GIVEN the `make build` the other tests use WHEN it runs again on the same sources and cache
     result = make(
         "build",
         quiet_tool_environment(sam_app_dir),
