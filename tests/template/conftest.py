@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.template.tooling import TEMPLATE, SamBuild, find_python313, quiet_tool_environment, run_tool, tool
+from tests.template.tooling import SamBuild, find_python313, make, quiet_tool_environment, tool
 
 
 @pytest.fixture(scope="session")
@@ -25,22 +25,10 @@ def python313() -> Path:
 
 @pytest.fixture(scope="session")
 def sam_build(tmp_path_factory: pytest.TempPathFactory, sam_app_dir: Path, python313: Path) -> SamBuild:
-    """`sam build` of template.yaml with pyenv's 3.13 on PATH, once per session, into a temp dir."""
-    sam = tool("sam")
+    """`make build` (sam build with pyenv's 3.13 on PATH), once per session, into a temp dir."""
+    tool("sam")
     out = tmp_path_factory.mktemp("sam-build")
-    env = quiet_tool_environment(sam_app_dir, extra_path=python313.parent)
-    result = run_tool(
-        [
-            sam,
-            "build",
-            "--template-file",
-            TEMPLATE,
-            "--build-dir",
-            out / "build",
-            "--cache-dir",
-            out / "cache",
-        ],
-        env,
-    )
+    env = quiet_tool_environment(sam_app_dir)
+    result = make("build", env, f"BUILD_DIR={out / 'build'}", f"CACHE_DIR={out / 'cache'}")
     assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
     return SamBuild(root=out / "build", python313=python313)

@@ -296,12 +296,18 @@ def test_function_role_grants_exactly_what_the_function_does(template: dict[str,
     function = template["Resources"]["StatusWriterFunction"]["Properties"]
     role = template["Resources"]["StatusWriterRole"]["Properties"]
 
-    # THEN the function uses this role only (SAM Policies, managed policies and X-Ray would add
-    # AWS-managed policies with Resource "*")...
+    # THEN the function uses this role only (SAM Policies would add AWS-managed policies with
+    # Resource "*"; X-Ray's, which has no other form, only with the Tracing parameter Active)...
     assert function["Role"] == {"Fn::GetAtt": ["StatusWriterRole", "Arn"]}
     assert "Policies" not in function
-    assert "ManagedPolicyArns" not in role
-    assert function.get("Tracing", "PassThrough") == "PassThrough"
+    assert function["Tracing"] == {"Ref": "Tracing"}
+    assert role["ManagedPolicyArns"] == {
+        "Fn::If": [
+            "TracingActive",
+            [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"}],
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
     # ...and the role allows polling this queue, sending to this DLQ and reading this one secret
     grants = {
         statement["Sid"]: (sorted(as_list(statement["Action"])), statement["Resource"])
@@ -324,6 +330,22 @@ def test_function_role_grants_exactly_what_the_function_does(template: dict[str,
     )
     assert grants["DecryptTheHubSpotToken"] == (["kms:Decrypt"], {"Ref": "HubSpotSecretKmsKeyArn"})
     assert grants["WriteOwnLogs"][0] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+def test_tracing_is_off_by_default_and_active_only_when_asked(template: dict[str, Any]) -> None:
+    # GIVEN the function and its role resolved with the default parameters and with Tracing=Active
+    def traced(overrides: dict[str, str]) -> tuple[str, list[str]]:
+        evaluator = Evaluator(template, parameter_values(template, overrides))
+        function = evaluator.resolve(template["Resources"]["StatusWriterFunction"])["Properties"]
+        role = evaluator.resolve(template["Resources"]["StatusWriterRole"])["Properties"]
+        return function["Tracing"], role.get("ManagedPolicyArns", [])
+
+    # THEN by default nothing is traced and no managed policy is attached; Active attaches X-Ray's only
+    assert template["Parameters"]["Tracing"]["Default"] == "PassThrough"
+    assert traced({}) == ("PassThrough", [])
+    mode, policies = traced({"Tracing": "Active"})
+    assert mode == "Active"
+    assert [arn.rsplit("/", 1)[-1] for arn in policies] == ["AWSXRayDaemonWriteAccess"]
 
 
 def test_kms_decrypt_is_granted_only_for_a_given_customer_key(template: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
-"""The template passes cfn-lint, `sam validate --lint` and checkov, and `sam build` packages the function
-and its layer for python3.13 (tools from .venv-tools, all offline)."""
+"""`make validate` passes (cfn-lint with the serverless rules, `sam validate --lint`, checkov) and
+`make build` packages the function and its layer for python3.13 (tools from .venv-tools, all offline).
+Each test runs the Makefile target itself."""
 
 from __future__ import annotations
 
@@ -10,17 +11,26 @@ from typing import Any
 import pytest
 
 from local.aws.template_model import load_template
-from tests.template.tooling import REPO, TEMPLATE, SamBuild, quiet_tool_environment, run_tool, tool
+from tests.template.tooling import (
+    REPO,
+    TEMPLATE,
+    SamBuild,
+    make,
+    quiet_tool_environment,
+    tool,
+    tool_module,
+)
 
 pytestmark = pytest.mark.tools
 
 
-def test_cfn_lint_reports_nothing(sam_app_dir: Path) -> None:
-    # GIVEN cfn-lint from the tools venv
-    cfn_lint = tool("cfn-lint")
+def test_cfn_lint_with_the_serverless_rules_reports_nothing(sam_app_dir: Path) -> None:
+    # GIVEN cfn-lint and its serverless rules from the tools venv
+    tool("cfn-lint")
+    tool_module("cfn_lint_serverless")
 
-    # WHEN it lints the template
-    result = run_tool([cfn_lint, "--format", "parseable", TEMPLATE], quiet_tool_environment(sam_app_dir))
+    # WHEN `make validate-cfn-lint` lints the template
+    result = make("validate-cfn-lint", quiet_tool_environment(sam_app_dir))
 
     # THEN it matches no rule at all (errors, warnings or informational)
     assert (result.returncode, result.stdout.strip()) == (0, ""), result.stdout + result.stderr
@@ -28,12 +38,10 @@ def test_cfn_lint_reports_nothing(sam_app_dir: Path) -> None:
 
 def test_sam_validate_with_lint_accepts_the_template(sam_app_dir: Path) -> None:
     # GIVEN the SAM CLI from the tools venv
-    sam = tool("sam")
+    tool("sam")
 
-    # WHEN it validates the template with linting on
-    result = run_tool(
-        [sam, "validate", "--lint", "--template-file", TEMPLATE], quiet_tool_environment(sam_app_dir)
-    )
+    # WHEN `make validate-sam` validates the template with linting on
+    result = make("validate-sam", quiet_tool_environment(sam_app_dir))
 
     # THEN the template is valid SAM and lints clean
     assert result.returncode == 0, result.stdout + result.stderr
@@ -43,13 +51,10 @@ def test_sam_validate_with_lint_accepts_the_template(sam_app_dir: Path) -> None:
 @pytest.mark.slow
 def test_checkov_fails_no_check_and_every_skip_is_explained(sam_app_dir: Path) -> None:
     # GIVEN checkov from the tools venv, without its download of vendor guidelines
-    checkov = tool("checkov")
+    tool("checkov")
 
-    # WHEN it scans the template
-    result = run_tool(
-        [checkov, "--skip-download", "--framework", "cloudformation", "--output", "json", "--file", TEMPLATE],
-        quiet_tool_environment(sam_app_dir),
-    )
+    # WHEN `make validate-checkov` scans the template (as JSON, to read each check)
+    result = make("validate-checkov", quiet_tool_environment(sam_app_dir), "CHECKOV_ARGS=--output json")
     report: dict[str, Any] = json.loads(result.stdout)
     results = report["results"]
 
@@ -89,3 +94,21 @@ def test_sam_build_packages_the_code_and_the_pinned_layer(sam_build: SamBuild) -
     built = load_template(sam_build.root / "template.yaml")["Resources"]
     assert built["StatusWriterFunction"]["Properties"]["CodeUri"] == "StatusWriterFunction"
     assert built["DependenciesLayer"]["Properties"]["ContentUri"] == "DependenciesLayer"
+
+
+@pytest.mark.slow
+def test_a_second_make_build_reuses_the_cache(sam_build: SamBuild, sam_app_dir: Path) -> None:
+    # GIVEN the `make build` the other tests use WHEN it runs again on the same sources and cache
+    result = make(
+        "build",
+        quiet_tool_environment(sam_app_dir),
+        f"BUILD_DIR={sam_build.root}",
+        f"CACHE_DIR={sam_build.root.parent / 'cache'}",
+    )
+
+    # THEN the layer's pinned dependencies are not resolved and installed again: SAM sees the same
+    # manifest and only copies sources (samconfig.toml: cached = true)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Manifest is not changed for (DependenciesLayer)" in output, output
+    assert "PythonPipBuilder:ResolveDependencies" not in output, output

@@ -32,6 +32,24 @@ def tool(name: str) -> Path:
     return path
 
 
+def tool_module(name: str) -> None:
+    """A Python package in .venv-tools (e.g. a cfn-lint plugin): skipped locally when missing, a failure in CI."""
+    if not any(TOOLS_BIN.parent.glob(f"lib/python3.*/site-packages/{name}/__init__.py")):
+        message = f".venv-tools has no {name}: run `make tools-venv` (requirements-tools.txt)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def make(target: str, env: Mapping[str, str], *variables: str) -> subprocess.CompletedProcess[str]:
+    """Run a Makefile target as the README documents it, so what is tested is the target itself. The
+    tools venv is taken as it is (``-o``): the tests never reinstall it."""
+    make_bin = shutil.which("make")
+    if make_bin is None:
+        pytest.skip("make is not on PATH")
+    return run_tool([make_bin, "-s", "-o", ".venv-tools/.stamp", target, *variables], env)
+
+
 def pyenv_root() -> Path | None:
     """$(pyenv root), without requiring pyenv on PATH when PYENV_ROOT is set."""
     if os.environ.get("PYENV_ROOT"):

@@ -45,6 +45,21 @@ def test_nothing_exceeds_the_sqs_twelve_hour_ceiling() -> None:
     assert retry_delay_s(10**9, 30, 10**12) == SQS_MAX_VISIBILITY_S
 
 
+@pytest.mark.parametrize("floor_s", [None, 43_200, 100_000])
+def test_a_postponement_never_reaches_past_twelve_hours_from_the_receive(floor_s: int | None) -> None:
+    # GIVEN a message received at t=0 that waited the largest batching window (300 s) for its batch,
+    # in an invocation that runs Lambda's longest timeout (900 s) before it sets the postponement
+    received_at = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
+    postponed_at = received_at + timedelta(seconds=300 + 900)
+
+    # WHEN the longest delay the function can choose is set then
+    delay = retry_delay_s(30, 30, 10**9, floor_s=floor_s)
+
+    # THEN the message becomes visible again no later than SQS's 12 hours after the receive
+    assert postponed_at + timedelta(seconds=delay) <= received_at + timedelta(hours=12)
+    assert delay == 43_200 - 300 - 900
+
+
 @pytest.mark.parametrize("count", [0, -1, -1000])
 def test_receive_count_of_zero_or_less_counts_as_first_receive(count: int) -> None:
     assert retry_delay_s(count, 30, 900) == 30

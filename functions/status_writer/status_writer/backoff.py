@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-# SQS caps a message's visibility at 12 hours counted from its receipt, so a postponement must leave
-# room for the time the invocation already ran (at most Lambda's 15-minute timeout).
-SQS_MAX_VISIBILITY_S = 43_200 - 900
+# SQS refuses a visibility timeout reaching past 12 hours counted from the message's receive. The
+# receive comes up to the largest batching window before the invocation starts, and the invocation
+# sets the postponement at its end, up to Lambda's largest timeout later: a postponement leaves room
+# for both (README "Outcomes").
+SQS_VISIBILITY_LIMIT_S = 43_200
+MAX_BATCHING_WINDOW_S = 300
+MAX_FUNCTION_TIMEOUT_S = 900
+SQS_MAX_VISIBILITY_S = SQS_VISIBILITY_LIMIT_S - MAX_BATCHING_WINDOW_S - MAX_FUNCTION_TIMEOUT_S
 
 
 def retry_delay_s(receive_count: int, base_s: int, cap_s: int, floor_s: int | None = None) -> int:
     """Exponential in the receive count (base, 2 x base, 4 x base, ...) up to ``cap_s``, and never
-    below ``floor_s`` (e.g. the time until HubSpot's daily limit resets)."""
+    below ``floor_s`` (e.g. the time until HubSpot's daily limit resets); never past
+    ``SQS_MAX_VISIBILITY_S``, the longest postponement SQS accepts at the end of any invocation."""
     exponent = min(max(receive_count, 1) - 1, 20)
     delay = min(cap_s, base_s * (2**exponent))
     if floor_s is not None:
@@ -22,7 +28,7 @@ def retry_delay_s(receive_count: int, base_s: int, cap_s: int, floor_s: int | No
 def seconds_until_daily_reset(now: datetime, margin_s: int = 300) -> int:
     """Time until the next midnight UTC plus a margin: when HubSpot's daily limit has surely rolled over
     for UTC accounts. HubSpot resets at midnight in the account's own time zone, which the API does not
-    report; an account west of UTC retries once more and waits again (capped at SQS's 12 hours)."""
+    report; an account west of UTC retries once more and waits again (capped at SQS_MAX_VISIBILITY_S)."""
     current = now.astimezone(UTC)
     midnight = datetime(current.year, current.month, current.day, tzinfo=UTC) + timedelta(days=1)
     return min(SQS_MAX_VISIBILITY_S, int((midnight - current).total_seconds()) + margin_s)
