@@ -240,7 +240,7 @@ def _count_ledger_items() -> Counter[str]:
             items["read"] += len(parsed.get("Items", []))
 
     events = boto3._get_default_session().events
-    events.register("before-call", before)
+    events.register("before-parameter-build", before)  # its params are the API call's own
     events.register("after-call", after)
     return items
 
