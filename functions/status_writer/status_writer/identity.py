@@ -2,7 +2,7 @@
 
 Outcomes are kept per message id, and SQS answers by message id. Records that share an id (or have
 none) must not merge their outcomes: each gets an id of its own for the invocation, and the response
-reports the SQS id if any record carrying it must come back (README "Outcomes").
+reports the SQS id if any record carrying it must come back.
 """
 
 from __future__ import annotations
