@@ -56,7 +56,8 @@ def history(*items: StatusUpdate | UnsubscribeAll) -> History:
 def steps(plan: Plan) -> list[list[str]]:
     """Per step: batch message ids, and ``resend:<key>`` for history entries re-sent."""
     return [
-        [
+        [u.message.message_id for u in step.plain]
+        + [
             p.update.message.message_id if p.update else f"resend:{p.entry.key[0]}{p.entry.key[1]}"
             for p in step.items
         ]
@@ -237,6 +238,9 @@ Sent = dict[Any, list[tuple[int, Entry]]]  # per contact: (step, entry) in step 
 def _sent(plan: Plan) -> Sent:
     sequence: Sent = {}
     for index, step in enumerate(plan.steps):
+        for update in step.plain:
+            assert not step.opt_outs
+            sequence.setdefault(update.subscriber, []).append((index, entry_of(update)))
         for planned in step.items:
             assert planned.entry.opt_out == step.opt_outs
             sequence.setdefault(planned.contact, []).append((index, planned.entry))
@@ -310,6 +314,7 @@ def test_the_plan_leaves_every_key_at_its_newest_version_and_never_sends_older_a
     sequence = _sent(plan)
     # every batch update is either planned once or superseded, never both
     planned_ids = [p.update.message.message_id for s in plan.steps for p in s.items if p.update]
+    planned_ids += [u.message.message_id for s in plan.steps for u in s.plain]
     assert len(planned_ids) == len(set(planned_ids))
     assert set(planned_ids) | set(plan.superseded) == {u.message.message_id for u in updates}
     assert not set(planned_ids) & set(plan.superseded)

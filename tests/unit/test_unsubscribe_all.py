@@ -90,7 +90,11 @@ def test_duplicate_unsubscribes_coalesce_per_email_channel_and_brand() -> None:
 
 def sent_in_steps(plan: Plan) -> list[list[str]]:
     """Message ids per step, oldest step first."""
-    return [[p.update.message.message_id for p in step.items if p.update is not None] for step in plan.steps]
+    return [
+        [u.message.message_id for u in step.plain]
+        + [p.update.message.message_id for p in step.items if p.update is not None]
+        for step in plan.steps
+    ]
 
 
 def test_a_write_older_than_a_portal_wide_unsubscribe_is_superseded() -> None:

@@ -76,7 +76,7 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
     ledger = invocation.runtime.ledger
     if ledger is None:
         plan = build_plan({}, updates)
-        return Delivery(_send_plan(invocation, plan).results, dict(plan.superseded))
+        return Delivery(_send_plan(invocation, plan, record=False).results, dict(plan.superseded))
     try:
         histories = ledger.read({update.subscriber for update in updates})
     except LedgerError as error:
@@ -143,7 +143,7 @@ def _record(
     return {contact: mine[contact] for contact in report.conflicts if contact in mine}, set(report.failed)
 
 
-def _send_plan(invocation: Invocation, plan: Plan) -> _Sent:
+def _send_plan(invocation: Invocation, plan: Plan, *, record: bool = True) -> _Sent:
     """Step by step, oldest first; a contact's writes wait for its earlier opt-outs to apply."""
     sent = _Sent()
     for step in plan.steps:
@@ -152,16 +152,23 @@ def _send_plan(invocation: Invocation, plan: Plan) -> _Sent:
         for planned in ready:
             if not step.opt_outs and planned.contact in sent.blocked:
                 _held(planned, sent)
-        for planned, result in zip(go, _send_step(invocation, step, go), strict=True):
+        results = _send_step(invocation, step, go)
+        for update, result in zip(step.plain, results, strict=False):
+            sent.results[update.message.message_id] = result
+            if record and result.failure is None:  # only the ledger needs what applied per contact
+                sent.applied.setdefault(update.subscriber, []).append(update)
+                sent.changed.add(update.subscriber)
+        for planned, result in zip(go, results[len(step.plain) :], strict=True):
             _note(planned, result, step.opt_outs, sent)
     return sent
 
 
 def _send_step(invocation: Invocation, step: Step, items: Sequence[Planned]) -> list[ItemResult]:
+    """One call round: the step's plain writes first, then its planned inputs, results in that order."""
     updates = [update_of(planned) for planned in items]
     if step.opt_outs:
         return send_opt_outs(invocation, [u for u in updates if isinstance(u, UnsubscribeAll)])
-    return send_writes(invocation, [u for u in updates if isinstance(u, StatusUpdate)])
+    return send_writes(invocation, [*step.plain, *(u for u in updates if isinstance(u, StatusUpdate))])
 
 
 def _held(planned: Planned, sent: _Sent) -> None:

@@ -78,8 +78,12 @@ class Planned:
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One round of calls. ``plain``: batch writes of contacts with nothing to order (no history, no
+    opt-out, no doubt), always due and never held: kept as they are, as most writes are."""
+
     opt_outs: bool
     items: tuple[Planned, ...]
+    plain: tuple[StatusUpdate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,25 +129,28 @@ def build_plan(
 ) -> Plan:
     """The steps for every contact of the batch. ``updates`` are coalesced (one per key); ``doubts`` are
     messages whose earlier delivery may have reached HubSpot unrecorded (redeliveries)."""
-    by_contact: dict[Contact, list[Update]] = {}
-    for update in updates:
-        by_contact.setdefault(update.subscriber, []).append(update)
     doubted: dict[Contact, list[Update]] = {}
     for update in doubts:
         doubted.setdefault(update.subscriber, []).append(update)
+    ordered = {contact for contact, history in histories.items() if history.entries}
+    ordered.update(doubted)
+    ordered.update(update.subscriber for update in updates if type(update) is UnsubscribeAll)
+    plain: list[StatusUpdate] = []
+    by_contact: dict[Contact, list[Update]] = {}
+    for update in updates:
+        contact = update.subscriber
+        if contact in ordered:
+            by_contact.setdefault(contact, []).append(update)
+        elif type(update) is StatusUpdate:
+            plain.append(update)
     superseded: dict[str, str | None] = {}
     sequences: list[list[Planned]] = []
-    for contact in sorted({*by_contact, *doubted}):
+    for contact in sorted(ordered):
         history = histories.get(contact, History())
-        mine = by_contact.get(contact, [])
-        if not history.entries and contact not in doubted and all(type(u) is StatusUpdate for u in mine):
-            # The common case, kept cheap: only writes, nothing recorded, no doubt: one write step.
-            sequences.append([Planned(contact, None, u, i, 0) for i, u in enumerate(mine)])
-            continue
         sequence, lost = plan_contact(contact, history, by_contact.get(contact, []), doubted.get(contact, []))
         sequences.append(sequence)
         superseded.update(lost)
-    return Plan(steps=_steps(sequences), superseded=superseded)
+    return Plan(steps=_steps(sequences, plain), superseded=superseded)
 
 
 def plan_contact(
@@ -229,12 +236,15 @@ def _sequence(
     return sequence
 
 
-def _steps(sequences: Sequence[Sequence[Planned]]) -> tuple[Step, ...]:
-    steps: dict[int, list[Planned]] = {}
+def _steps(sequences: Sequence[Sequence[Planned]], plain: Sequence[StatusUpdate]) -> tuple[Step, ...]:
+    steps: dict[int, list[Planned]] = {0: []} if plain else {}
     for sequence in sequences:
         for planned in sequence:
             steps.setdefault(planned.step, []).append(planned)
-    return tuple(Step(opt_outs=bool(index % 2), items=tuple(steps[index])) for index in sorted(steps))
+    return tuple(
+        Step(opt_outs=bool(index % 2), items=tuple(steps[index]), plain=tuple(plain) if index == 0 else ())
+        for index in sorted(steps)
+    )
 
 
 def is_due(planned: Planned, took_effect: Set[int]) -> bool:
