@@ -139,6 +139,7 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
     )
     transport = ReplayTransport(core)
     aws = _count_aws_calls()
+    items = _count_ledger_items()
     app._runtime = Runtime.create(app.SETTINGS, transport=transport, sqs=NoSqs())  # type: ignore[attr-defined]
     fresh = bool(command.get("fresh"))
     first_update = int(command.get("first_update", 0))
@@ -153,6 +154,7 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
             _check(handler(events[0], LambdaContext(timeout_ms=int(TIMEOUT_S * 1000))))
         misses_before = transport.misses
         aws.clear()
+        items.clear()
         handler_cpu, handler_wall, loads_cpu = [], [], []
         for run in range(int(reps)):
             the_event = events[run + 1] if fresh else events[0]
@@ -185,6 +187,9 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
                 "body_bytes_mean": round(sum(len(b) for b in bodies) / len(bodies)),
                 "replay_misses": transport.misses - misses_before,
                 "aws_calls_per_invocation": {name: count / int(reps) for name, count in sorted(aws.items())},
+                "dynamodb_items_per_update": {
+                    name: round(count / (int(reps) * size), 3) for name, count in sorted(items.items())
+                },
             }
         )
     answer: dict[str, Any] = {"ok": True, "sizes": results, "sqs_calls": NoSqs.calls}
@@ -205,6 +210,40 @@ def _count_aws_calls() -> Counter[str]:
 
     boto3._get_default_session().events.register("before-call", count)
     return calls
+
+
+def _count_ledger_items() -> Counter[str]:
+    """DynamoDB items the ledger's requests name: keys asked for by BatchGetItem and GetItem, items a
+    Query returned ("read"); actions of TransactWriteItems, requests of BatchWriteItem and single-item
+    writes ("written")."""
+    import boto3
+
+    items: Counter[str] = Counter()
+
+    def before(model: Any, params: Mapping[str, Any], **_: Any) -> None:
+        if model.service_model.service_name != "dynamodb":
+            return
+        if model.name == "BatchGetItem":
+            items["read"] += sum(
+                len(table.get("Keys", [])) for table in params.get("RequestItems", {}).values()
+            )
+        elif model.name == "GetItem":
+            items["read"] += 1
+        elif model.name == "TransactWriteItems":
+            items["written"] += len(params.get("TransactItems", []))
+        elif model.name == "BatchWriteItem":
+            items["written"] += sum(len(requests) for requests in params.get("RequestItems", {}).values())
+        elif model.name in {"PutItem", "UpdateItem", "DeleteItem"}:
+            items["written"] += 1
+
+    def after(model: Any, parsed: Mapping[str, Any], **_: Any) -> None:
+        if model.service_model.service_name == "dynamodb" and model.name == "Query":
+            items["read"] += len(parsed.get("Items", []))
+
+    events = boto3._get_default_session().events
+    events.register("before-parameter-build", before)  # its params are the API call's own
+    events.register("after-call", after)
+    return items
 
 
 def _json_loads_cpu(bodies: list[str]) -> float:

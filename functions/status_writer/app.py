@@ -10,6 +10,7 @@ from typing import Any
 from status_writer.config import Settings
 from status_writer.observability import logger, metrics
 from status_writer.pipeline import Runtime, process_batch
+from status_writer.respond import PartialBatchResponse
 
 # Read at start-up: a missing or invalid setting fails the init phase with a clear message.
 SETTINGS = Settings.from_environment()
@@ -18,7 +19,7 @@ _runtime: Runtime | None = None  # clients are built on the first invocation and
 
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> PartialBatchResponse:
     global _runtime  # noqa: PLW0603 - one runtime per execution environment, by design
     if _runtime is None:
         _runtime = Runtime.create(SETTINGS)

@@ -37,7 +37,12 @@ def test_unsubscribe_all_opts_the_contact_out_of_everything(stack: Stack, load_h
     # GIVEN a contact subscribed to two subscriptions
     handler = load_handler().handler
     stack.send(status_body("ada@example.com", 1001), status_body("ada@example.com", 1002))
-    assert handler(stack.receive_event(2), LambdaContext()) == {"batchItemFailures": []}
+    first = stack.receive_event(2)
+    assert handler(first, LambdaContext()) == {"batchItemFailures": []}
+    # (deleted as the event source mapping deletes a batch without failures: with the queue's 1 s
+    # visibility timeout, a slow first invocation would otherwise see them come back below)
+    for record in first["Records"]:
+        stack.sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=record["receiptHandle"])
     # WHEN an unsubscribe-all for the contact (another case) arrives
     stack.send(unsubscribe_all_body("ADA@example.com"))
     response = handler(stack.receive_event(1), LambdaContext())

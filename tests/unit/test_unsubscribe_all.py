@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from status_writer.coalesce import coalesce
 from status_writer.model import Rejected, StatusUpdate, UnsubscribeAll
-from status_writer.order import order_with_unsubscribes
 from status_writer.outcomes import map_unsubscribe_response
 from status_writer.parse import parse_message
+from status_writer.plan import Plan, build_plan
 
 from tests.factories import status_body, unsubscribe_all_body
 from tests.unit.helpers import message
@@ -85,49 +85,57 @@ def test_duplicate_unsubscribes_coalesce_per_email_channel_and_brand() -> None:
     assert plan.superseded_by == {"u1": "u2"}
 
 
-# --- order -------------------------------------------------------------------------------------------
+# --- order (the ordering plan without a ledger: an empty history) -----------------------------------
+
+
+def sent_in_steps(plan: Plan) -> list[list[str]]:
+    """Message ids per step, oldest step first."""
+    return [
+        [u.message.message_id for u in step.plain]
+        + [p.update.message.message_id for p in step.items if p.update is not None]
+        for step in plan.steps
+    ]
 
 
 def test_a_write_older_than_a_portal_wide_unsubscribe_is_superseded() -> None:
     older = write(at="2026-01-05T09:00:00Z", message_id="w")
     opt_out = unsubscribe(at="2026-01-05T10:00:00Z", message_id="u")
-    ordering = order_with_unsubscribes([older], [opt_out])
-    assert ordering.superseded_by == {"w": "u"}
-    assert (ordering.first, ordering.then) == ([], [])
+    plan = build_plan({}, [opt_out, older])
+    assert plan.superseded == {"w": "u"}
+    assert sent_in_steps(plan) == [["u"]]
 
 
 def test_a_write_newer_than_the_unsubscribe_goes_after_it() -> None:
     resubscribe = write(at="2026-01-05T11:00:00Z", message_id="w")
     opt_out = unsubscribe(at="2026-01-05T10:00:00Z", message_id="u")
-    ordering = order_with_unsubscribes([resubscribe], [opt_out])
-    assert [w.message.message_id for w in ordering.then] == ["w"]
-    assert ordering.waits_for == {"w": ["u"]}
-    assert ordering.first == []
+    plan = build_plan({}, [opt_out, resubscribe])
+    assert sent_in_steps(plan) == [["u"], ["w"]]
+    assert [step.opt_outs for step in plan.steps] == [True, False]
 
 
 def test_a_write_older_than_a_brand_wide_unsubscribe_goes_before_it() -> None:
     older = write(at="2026-01-05T09:00:00Z", message_id="w")
     opt_out = unsubscribe(business_unit_id=1, at="2026-01-05T10:00:00Z", message_id="u")
-    ordering = order_with_unsubscribes([older], [opt_out])
-    assert [w.message.message_id for w in ordering.first] == ["w"]
-    assert ordering.superseded_by == {}
+    plan = build_plan({}, [opt_out, older])
+    assert sent_in_steps(plan) == [["w"], ["u"]]
+    assert plan.superseded == {}
 
 
 def test_writes_of_other_contacts_are_not_ordered() -> None:
     other = write("bob@example.com", at="2026-01-05T09:00:00Z", message_id="w")
     opt_out = unsubscribe("ada@example.com", at="2026-01-05T10:00:00Z", message_id="u")
-    ordering = order_with_unsubscribes([other], [opt_out])
-    assert [w.message.message_id for w in ordering.first] == ["w"]
+    plan = build_plan({}, [opt_out, other])
+    assert sent_in_steps(plan)[0] == ["w"]
 
 
-def test_a_write_between_two_brand_unsubscribes_goes_first() -> None:
+def test_a_write_between_two_brand_unsubscribes_goes_between_them() -> None:
     # GIVEN brand 1 opted out before the write and brand 2 after it
     before = unsubscribe(business_unit_id=1, at="2026-01-05T09:00:00Z", message_id="u1")
     between = write(at="2026-01-05T10:00:00Z", message_id="w")
     after = unsubscribe(business_unit_id=2, at="2026-01-05T11:00:00Z", message_id="u2")
-    # THEN it is sent before both (erring towards the opt-out)
-    ordering = order_with_unsubscribes([between], [before, after])
-    assert [w.message.message_id for w in ordering.first] == ["w"]
+    # THEN it is sent in version order: after the older opt-out, before the newer one
+    plan = build_plan({}, [before, after, between])
+    assert sent_in_steps(plan) == [["u1"], ["w"], ["u2"]]
 
 
 # --- outcomes ----------------------------------------------------------------------------------------

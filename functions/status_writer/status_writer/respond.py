@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TypedDict
 
 from status_writer.model import Message, Outcome
+
+
+class ItemFailure(TypedDict):
+    itemIdentifier: str
+
+
+class PartialBatchResponse(TypedDict):
+    """What the handler returns to the SQS event source mapping (ReportBatchItemFailures)."""
+
+    batchItemFailures: list[ItemFailure]
 
 
 def hold_back_fifo_groups(messages: Sequence[Message], outcomes: Mapping[str, Outcome]) -> dict[str, Outcome]:
@@ -28,15 +39,22 @@ def hold_back_fifo_groups(messages: Sequence[Message], outcomes: Mapping[str, Ou
 
 
 def batch_response(
-    messages: Sequence[Message], outcomes: Mapping[str, Outcome]
-) -> dict[str, list[dict[str, str]]]:
+    messages: Sequence[Message], outcomes: Mapping[str, Outcome], reported: Mapping[str, str] | None = None
+) -> PartialBatchResponse:
     """``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}`` for exactly the retryable messages.
 
     A message with no recorded outcome is reported too: nothing is deleted that was not handled.
+    ``reported`` maps an id made unique for the invocation (``identity``) to the SQS id to report;
+    an SQS id shared by several records is reported once, if any of them must come back.
     """
-    failures = [
-        {"itemIdentifier": message.message_id}
-        for message in messages
-        if outcomes.get(message.message_id, Outcome.RETRYABLE) is Outcome.RETRYABLE
-    ]
+    names = reported or {}
+    failures: list[ItemFailure] = []
+    listed: set[str] = set()
+    for message in messages:
+        if outcomes.get(message.message_id, Outcome.RETRYABLE) is not Outcome.RETRYABLE:
+            continue
+        identifier = names.get(message.message_id, message.message_id)
+        if identifier not in listed:
+            listed.add(identifier)
+            failures.append({"itemIdentifier": identifier})
     return {"batchItemFailures": failures}

@@ -1,0 +1,208 @@
+"""Carry out the ordering plan: send its steps, record what applied, re-plan the contacts another
+invocation recorded for meanwhile. Each batch update ends with one result; a contact whose re-sends
+could not all be done has its updates come back (``REPLAY_INCOMPLETE``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from status_writer.ledger import LedgerError, VersionLedger
+from status_writer.model import Failure, FailureCategory, ItemResult, StatusUpdate, UnsubscribeAll
+from status_writer.observability import logger
+from status_writer.plan import (
+    Contact,
+    EntryKey,
+    History,
+    Plan,
+    Planned,
+    Step,
+    Update,
+    build_plan,
+    committed,
+    entry_of,
+    is_due,
+    update_of,
+)
+from status_writer.runtime import Invocation
+from status_writer.send import send_opt_outs, send_writes
+
+AWAITING_UNSUBSCRIBE_ALL = Failure(
+    FailureCategory.AWAITING_UNSUBSCRIBE_ALL,
+    "sent only after the same contact's older unsubscribe-all applies; that did not happen yet",
+    permanent=False,
+)
+LEDGER_UNAVAILABLE = Failure(
+    FailureCategory.LEDGER_UNAVAILABLE, "the version ledger could not be read or written", permanent=False
+)
+REPLAY_INCOMPLETE = Failure(
+    FailureCategory.REPLAY_INCOMPLETE,
+    "applied, but a crossing update of the same contact could not be re-sent in order yet",
+    permanent=False,
+)
+# Failures after which HubSpot may or may not have applied the call.
+UNCERTAIN = frozenset(
+    {FailureCategory.UNKNOWN_OUTCOME, FailureCategory.NETWORK, FailureCategory.HUBSPOT_UNAVAILABLE}
+)
+ROUNDS = 3
+
+
+@dataclass
+class Delivery:
+    """The result of every batch update planned (superseded by the history: applied, and listed)."""
+
+    results: dict[str, ItemResult] = field(default_factory=dict)
+    superseded: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
+class _Sent:
+    """What sending one plan did, per contact."""
+
+    results: dict[str, ItemResult] = field(default_factory=dict)
+    applied: dict[Contact, list[Update]] = field(default_factory=dict)
+    dropped: dict[Contact, set[EntryKey]] = field(default_factory=dict)
+    changed: set[Contact] = field(default_factory=set)  # HubSpot may hold something new for them
+    incomplete: set[Contact] = field(default_factory=set)
+    took_effect: dict[Contact, set[int]] = field(default_factory=dict)  # sequence places (plan.is_due)
+    blocked: set[Contact] = field(default_factory=set)  # an opt-out did not apply: later writes wait
+
+
+Mine = dict[Contact, tuple[list[Update], list[Update]]]  # per contact: applied here, and doubted
+
+
+def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[Update]) -> Delivery:
+    """Plan and send ``updates`` (coalesced); with the ledger, against each contact's history."""
+    ledger = invocation.runtime.ledger
+    if ledger is None:
+        plan = build_plan({}, updates)
+        return Delivery(_send_plan(invocation, plan, record=False).results, dict(plan.superseded))
+    try:
+        histories = ledger.read({update.subscriber for update in updates})
+    except LedgerError as error:
+        logger.warning("version ledger unavailable; the batch comes back", extra={"error": str(error)})
+        return Delivery({u.message.message_id: ItemResult(LEDGER_UNAVAILABLE) for u in updates})
+    plan = build_plan(histories, updates, doubts)
+    sent = _send_plan(invocation, plan)
+    delivery = Delivery(sent.results, dict(plan.superseded))
+    for message_id, winner in plan.superseded.items():
+        if winner is None:
+            delivery.results[message_id] = ItemResult()
+    doubted: dict[Contact, list[Update]] = {}
+    for update in doubts:
+        doubted.setdefault(update.subscriber, []).append(update)
+    mine = {c: (sent.applied.get(c, []), doubted.get(c, [])) for c in sent.changed}
+    unsettled, unfinished = _record(ledger, histories, sent, mine, delivery)
+    unfinished |= sent.incomplete
+    for _ in range(ROUNDS - 1):
+        if not unsettled or not invocation.deadline.allows_call():
+            break
+        unsettled, undone = _replan(invocation, ledger, unsettled, delivery)
+        unfinished |= undone
+    _incomplete(updates, unfinished | set(unsettled), delivery)
+    return delivery
+
+
+def _replan(
+    invocation: Invocation, ledger: VersionLedger, mine: Mine, delivery: Delivery
+) -> tuple[Mine, set[Contact]]:
+    """Another invocation recorded for these contacts meanwhile: read again and plan what this one
+    applied, as updates and as doubts (it may have landed after theirs)."""
+    try:
+        histories = ledger.read(mine)
+    except LedgerError as error:
+        logger.warning("replay could not read the ledger", extra={"error": str(error)})
+        return {}, set(mine)
+    applied = [update for updates, _ in mine.values() for update in updates]
+    doubts = [update for updates, doubted in mine.values() for update in (*updates, *doubted)]
+    sent = _send_plan(invocation, build_plan(histories, applied, doubts))
+    undone = {
+        u.subscriber for u in applied if not sent.results.get(u.message.message_id, ItemResult()).applied
+    }
+    sent.results.clear()  # these updates applied before: their results stand unless the replay fails
+    conflicts, failed = _record(ledger, histories, sent, {c: mine[c] for c in sent.changed}, delivery)
+    return conflicts, undone | sent.incomplete | failed
+
+
+def _record(
+    ledger: VersionLedger, histories: Mapping[Contact, History], sent: _Sent, mine: Mine, delivery: Delivery
+) -> tuple[Mine, set[Contact]]:
+    """Commit every contact HubSpot may hold something new for; return the conflicted contacts (with
+    what to plan again for them) and the contacts that could not be recorded."""
+    changes = []
+    for contact in sorted(sent.changed):
+        seen = histories.get(contact, History())
+        entries = [entry_of(u) for u in sent.applied.get(contact, [])]
+        changes.append((contact, seen, committed(seen, entries, sent.dropped.get(contact, set()))))
+    report = ledger.commit(changes)
+    if report.failed:
+        logger.warning("version ledger unavailable after sending", extra={"contacts": len(report.failed)})
+    for contact in report.failed:
+        for update in sent.applied.get(contact, []):
+            delivery.results[update.message.message_id] = ItemResult(LEDGER_UNAVAILABLE)
+    return {contact: mine[contact] for contact in report.conflicts if contact in mine}, set(report.failed)
+
+
+def _send_plan(invocation: Invocation, plan: Plan, *, record: bool = True) -> _Sent:
+    """Step by step, oldest first; a contact's writes wait for its earlier opt-outs to apply."""
+    sent = _Sent()
+    for step in plan.steps:
+        ready = [p for p in step.items if is_due(p, sent.took_effect.get(p.contact, set()))]
+        go = [p for p in ready if step.opt_outs or p.contact not in sent.blocked]
+        for planned in ready:
+            if not step.opt_outs and planned.contact in sent.blocked:
+                _held(planned, sent)
+        results = _send_step(invocation, step, go)
+        for update, result in zip(step.plain, results, strict=False):
+            sent.results[update.message.message_id] = result
+            if record and result.failure is None:  # only the ledger needs what applied per contact
+                sent.applied.setdefault(update.subscriber, []).append(update)
+                sent.changed.add(update.subscriber)
+        for planned, result in zip(go, results[len(step.plain) :], strict=True):
+            _note(planned, result, step.opt_outs, sent)
+    return sent
+
+
+def _send_step(invocation: Invocation, step: Step, items: Sequence[Planned]) -> list[ItemResult]:
+    """One call round: the step's plain writes first, then its planned inputs, results in that order."""
+    updates = [update_of(planned) for planned in items]
+    if step.opt_outs:
+        return send_opt_outs(invocation, [u for u in updates if isinstance(u, UnsubscribeAll)])
+    return send_writes(invocation, [*step.plain, *(u for u in updates if isinstance(u, StatusUpdate))])
+
+
+def _held(planned: Planned, sent: _Sent) -> None:
+    if planned.update is None:
+        sent.incomplete.add(planned.contact)
+    else:
+        sent.results[planned.update.message.message_id] = ItemResult(AWAITING_UNSUBSCRIBE_ALL)
+
+
+def _note(planned: Planned, result: ItemResult, opt_out: bool, sent: _Sent) -> None:
+    """One input's result: what took effect, what to record, what blocks or is left undone."""
+    failure = result.failure
+    contact = planned.contact
+    if failure is None or failure.category in UNCERTAIN:
+        sent.took_effect.setdefault(contact, set()).add(planned.index)
+    if planned.update is not None:
+        sent.results[planned.update.message.message_id] = result
+        if failure is None:
+            sent.applied.setdefault(contact, []).append(planned.update)
+            sent.changed.add(contact)
+    else:
+        sent.changed.add(contact)
+        if failure is not None and failure.permanent:
+            sent.dropped.setdefault(contact, set()).add(planned.entry.key)  # nothing left to keep in order
+        elif failure is not None:
+            sent.incomplete.add(contact)
+    if opt_out and failure is not None and not (planned.update is None and failure.permanent):
+        sent.blocked.add(contact)
+
+
+def _incomplete(updates: Sequence[Update], contacts: set[Contact], delivery: Delivery) -> None:
+    """A contact whose re-sends are not all done: its updates that stood come back, to finish them."""
+    for update in updates:
+        message_id = update.message.message_id
+        result = delivery.results.get(message_id)
+        if update.subscriber in contacts and result is not None and result.applied:
+            delivery.results[message_id] = ItemResult(REPLAY_INCOMPLETE)

@@ -1,0 +1,64 @@
+"""The ordering ledger's DynamoDB item shapes. Pure: no I/O.
+
+One item per contact: ``pk`` a hash of email and channel (no address in a key), ``sk`` ``CONTACT``,
+``n`` the recordings so far (the optimistic-concurrency check), ``h`` the applied entries as one
+compact JSON object (``{"S:1001": [version, input], "U:ALL": [...]}``) and ``expires_at`` the TTL.
+A batch of 100 updates then reads and writes one item per contact, not one per key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from status_writer.plan import Contact, Entry, EntryKey, History
+
+SORT_KEY = "CONTACT"
+RETENTION_S = 35 * 86_400  # longer than any message can live in SQS (14 days) plus its DLQ redrive
+
+
+def partition(contact: Contact) -> str:
+    email, channel = contact
+    return hashlib.sha256(f"{email}\n{channel}".encode()).hexdigest()[:40]
+
+
+def key_of(contact: Contact) -> dict[str, Any]:
+    return {"pk": {"S": partition(contact)}, "sk": {"S": SORT_KEY}}
+
+
+def history_of(item: Mapping[str, Any] | None) -> History:
+    """The contact's history from its item (an absent item: never recorded)."""
+    if item is None:
+        return History()
+    raw = json.loads(item.get("h", {}).get("S", "{}"))
+    entries: dict[EntryKey, Entry] = {}
+    for name, (stamp, payload) in (raw if isinstance(raw, dict) else {}).items():
+        kind, _, scope = str(name).partition(":")
+        entries[(kind, scope)] = Entry((kind, scope), str(stamp), payload)
+    return History(entries=entries, count=int(item.get("n", {}).get("N", "0")))
+
+
+def put_item(
+    table: str, contact: Contact, seen: History, entries: Mapping[EntryKey, Entry], now_s: float
+) -> dict[str, Any]:
+    """A conditional Put (one TransactWriteItems action): it holds only if nobody recorded for the
+    contact since ``seen`` was read."""
+    encoded = {f"{e.key[0]}:{e.key[1]}": [e.version, e.payload] for e in entries.values()}
+    put: dict[str, Any] = {
+        "TableName": table,
+        "Item": {
+            **key_of(contact),
+            "n": {"N": str(seen.count + 1)},
+            "h": {"S": json.dumps(encoded, separators=(",", ":"))},
+            "expires_at": {"N": str(int(now_s) + RETENTION_S)},
+        },
+    }
+    # "n" is no reserved word, so no ExpressionAttributeNames: every map costs botocore CPU per item.
+    if seen.count == 0:
+        put["ConditionExpression"] = "attribute_not_exists(n)"
+    else:
+        put["ConditionExpression"] = "n = :seen"
+        put["ExpressionAttributeValues"] = {":seen": {"N": str(seen.count)}}
+    return {"Put": put}

@@ -1,0 +1,287 @@
+"""The ordering plan: from what the ledger holds of a contact and what this batch brings, the steps to
+send, oldest first. Pure: no I/O. README "Outcomes" (the ordering paragraphs) and docs/ordering.md
+state the rules; in short:
+
+- every entry has a key (a subscription, or an opt-out scope: one brand or ``ALL``) and a version
+  (``occurredAt``, else ``SentTimestamp``); a contact's entries go out in version order, writes of
+  all contacts batched together, each run of opt-outs a barrier between them;
+- a batch update the history holds in a newer version, or in the same version with the same payload
+  (a duplicate), is superseded; the same version with another payload is a later arrival and wins,
+  as the later position wins within a batch (one tie rule everywhere);
+- a write older than a newer portal-wide opt-out (in the history or the batch) is superseded;
+- a history entry that a sent update may have undone (an opt-out after a write, a write after an
+  opt-out, a same-key update that may have landed after it) is re-sent after it; that re-send is due
+  only once what triggered it took effect, except when the trigger is a *doubt*: a redelivered or
+  duplicate message whose earlier delivery may have reached HubSpot at any time.
+
+With no history (the ledger off) the same plan orders one invocation; with the ledger it also
+repairs what crossed another invocation. Writes between two brand opt-outs go between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
+from typing import Any
+
+from status_writer.model import Message, StatusUpdate, UnsubscribeAll
+
+Contact = tuple[str, str]  # (lower-case email, channel)
+EntryKey = tuple[str, str]  # ("S", subscription id) or ("U", opt-out scope)
+Update = StatusUpdate | UnsubscribeAll
+PORTAL_WIDE = "ALL"
+WRITE, OPT_OUT = "S", "U"
+_HISTORY, _BATCH = 0, 1  # at equal versions, what arrived later (the batch) sorts later
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One applied (or to-be-applied) input as HubSpot takes it, with its key and version."""
+
+    key: EntryKey
+    version: str
+    payload: Mapping[str, Any]
+
+    @property
+    def opt_out(self) -> bool:
+        return self.key[0] == OPT_OUT
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the ledger holds for one contact: the newest applied entry per key, and how often it was
+    recorded (the optimistic-concurrency check; 0: never)."""
+
+    entries: Mapping[EntryKey, Entry] = field(default_factory=dict)
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One input to send: a batch update (``update`` set) or a history entry re-sent (``update`` None)."""
+
+    contact: Contact
+    resent: Entry | None  # the history entry re-sent; None for a batch update
+    update: Update | None
+    index: int  # place in the contact's sequence
+    step: int  # even: a write step; odd: an opt-out step
+    triggers: frozenset[int] = frozenset()  # earlier sequence places that may have undone a re-send
+    unconditional: bool = False  # a doubt triggered the re-send: due whatever this invocation did
+
+    @property
+    def entry(self) -> Entry:
+        if self.resent is not None:
+            return self.resent
+        assert self.update is not None
+        return entry_of(self.update)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One round of calls. ``plain``: batch writes of contacts with nothing to order (no history, no
+    opt-out, no doubt), always due and never held: kept as they are, as most writes are."""
+
+    opt_outs: bool
+    items: tuple[Planned, ...]
+    plain: tuple[StatusUpdate, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    steps: tuple[Step, ...]
+    superseded: Mapping[str, str | None]  # message id -> the batch winner's id, None: the history's
+
+
+def version(update: Update) -> str:
+    """A sortable version: occurredAt (or SentTimestamp) in microseconds, then SentTimestamp."""
+    sent_ms = max(0, update.message.sent_timestamp_ms)
+    occurred = update.occurred_at_us if update.occurred_at_us is not None else sent_ms * 1000
+    return f"{max(0, occurred):020d}.{sent_ms:015d}"
+
+
+def opt_out_scope(business_unit_id: int | None) -> str:
+    return PORTAL_WIDE if business_unit_id is None else str(business_unit_id)
+
+
+def entry_of(update: Update) -> Entry:
+    if isinstance(update, UnsubscribeAll):
+        payload = {
+            "subscriberIdString": update.email,
+            "channel": update.channel,
+            "businessUnitId": update.business_unit_id,
+        }
+        return Entry((OPT_OUT, opt_out_scope(update.business_unit_id)), version(update), payload)
+    return Entry((WRITE, str(update.subscription_id)), version(update), update.to_input())
+
+
+def held(history: History, entry: Entry) -> bool:
+    """The history already holds this entry or a newer one of its key (the one tie rule)."""
+    known = history.entries.get(entry.key)
+    return known is not None and (
+        known.version > entry.version or (known.version == entry.version and known.payload == entry.payload)
+    )
+
+
+def build_plan(
+    histories: Mapping[Contact, History],
+    updates: Iterable[Update],
+    doubts: Iterable[Update] = (),
+) -> Plan:
+    """The steps for every contact of the batch. ``updates`` are coalesced (one per key); ``doubts`` are
+    messages whose earlier delivery may have reached HubSpot unrecorded (redeliveries)."""
+    doubted: dict[Contact, list[Update]] = {}
+    for update in doubts:
+        doubted.setdefault(update.subscriber, []).append(update)
+    ordered = {contact for contact, history in histories.items() if history.entries}
+    ordered.update(doubted)
+    ordered.update(update.subscriber for update in updates if type(update) is UnsubscribeAll)
+    plain: list[StatusUpdate] = []
+    by_contact: dict[Contact, list[Update]] = {}
+    for update in updates:
+        contact = update.subscriber
+        if contact in ordered:
+            by_contact.setdefault(contact, []).append(update)
+        elif type(update) is StatusUpdate:
+            plain.append(update)
+    superseded: dict[str, str | None] = {}
+    sequences: list[list[Planned]] = []
+    for contact in sorted(ordered):
+        history = histories.get(contact, History())
+        sequence, lost = plan_contact(contact, history, by_contact.get(contact, []), doubted.get(contact, []))
+        sequences.append(sequence)
+        superseded.update(lost)
+    return Plan(steps=_steps(sequences, plain), superseded=superseded)
+
+
+def plan_contact(
+    contact: Contact, history: History, updates: Sequence[Update], doubts: Sequence[Update]
+) -> tuple[list[Planned], dict[str, str | None]]:
+    """One contact's sequence (oldest first) and the batch updates it supersedes."""
+    superseded: dict[str, str | None] = {}
+    fresh: list[tuple[Entry, Update]] = []
+    doubt_entries = [entry_of(update) for update in doubts]
+    for update in sorted(updates, key=lambda u: isinstance(u, StatusUpdate)):  # opt-outs first
+        entry = entry_of(update)
+        if held(history, entry):
+            superseded[update.message.message_id] = None
+            if history.entries[entry.key].version == entry.version:
+                doubt_entries.append(entry)  # a duplicate: its first copy's replay may have been cut short
+            continue
+        covered, winner = (False, None) if entry.opt_out else _newer_portal_opt_out(entry, history, fresh)
+        if covered:
+            superseded[update.message.message_id] = winner
+            continue
+        fresh.append((entry, update))
+    return _sequence(contact, history, fresh, doubt_entries), superseded
+
+
+def _newer_portal_opt_out(
+    entry: Entry, history: History, fresh: Sequence[tuple[Entry, Update]]
+) -> tuple[bool, str | None]:
+    """Whether a portal-wide opt-out newer than a write covers it, and its message id (None: the
+    history's)."""
+    for opt_out, update in fresh:
+        if opt_out.key == (OPT_OUT, PORTAL_WIDE) and opt_out.version > entry.version:
+            return True, update.message.message_id
+    known = history.entries.get((OPT_OUT, PORTAL_WIDE))
+    return known is not None and known.version > entry.version, None
+
+
+def _interferes(earlier: Entry, later: Entry) -> bool:
+    """Sending ``earlier`` may have undone ``later``: an opt-out covers writes, a write re-subscribes
+    what an opt-out covered, and an update of the same key overwrites."""
+    return earlier.key == later.key or earlier.opt_out != later.opt_out
+
+
+def _doubt_undoes(doubt: Entry, entry: Entry) -> bool:
+    """A doubted delivery may have landed after ``entry`` (the same key's recorded copy excepted)."""
+    if doubt.key == entry.key:
+        return doubt.version < entry.version
+    return _interferes(doubt, entry)
+
+
+def _sequence(
+    contact: Contact, history: History, fresh: Sequence[tuple[Entry, Update]], doubts: Sequence[Entry]
+) -> list[Planned]:
+    """Walk the contact's entries in version order; a history entry is re-sent when something earlier
+    in the walk (sent now, re-sent, or doubted) may have undone it."""
+    replaced = {entry.key for entry, _ in fresh}
+    walk: list[tuple[tuple[str, int, int], Entry, Update | None, bool]] = []
+    walk += [
+        ((e.version, _HISTORY, 0), e, None, False) for k, e in history.entries.items() if k not in replaced
+    ]
+    walk += [((e.version, _BATCH, u.message.position), e, u, False) for e, u in fresh]
+    walk += [((e.version, _HISTORY, -1), e, None, True) for e in doubts]
+    walk.sort(key=lambda element: element[0])
+    sequence: list[Planned] = []
+    doubted: list[Entry] = []
+    step = 0
+    for _, entry, update, is_doubt in walk:
+        if is_doubt:
+            doubted.append(entry)
+            continue
+        triggers: frozenset[int] = frozenset()
+        unconditional = False
+        if update is None:
+            triggers = frozenset(p.index for p in sequence if _interferes(p.entry, entry))
+            unconditional = any(_doubt_undoes(d, entry) for d in doubted) or any(
+                sequence[i].unconditional for i in triggers
+            )
+            if not triggers and not unconditional:
+                continue
+        if entry.opt_out != bool(step % 2):
+            step += 1
+        resent = entry if update is None else None
+        sequence.append(Planned(contact, resent, update, len(sequence), step, triggers, unconditional))
+    return sequence
+
+
+def _steps(sequences: Sequence[Sequence[Planned]], plain: Sequence[StatusUpdate]) -> tuple[Step, ...]:
+    steps: dict[int, list[Planned]] = {0: []} if plain else {}
+    for sequence in sequences:
+        for planned in sequence:
+            steps.setdefault(planned.step, []).append(planned)
+    return tuple(
+        Step(opt_outs=bool(index % 2), items=tuple(steps[index]), plain=tuple(plain) if index == 0 else ())
+        for index in sorted(steps)
+    )
+
+
+def is_due(planned: Planned, took_effect: Set[int]) -> bool:
+    """A batch update is always due; a re-send once a doubt or something it follows took effect."""
+    return planned.update is not None or planned.unconditional or bool(planned.triggers & took_effect)
+
+
+def committed(
+    history: History, applied: Iterable[Entry], dropped: Iterable[EntryKey] = ()
+) -> dict[EntryKey, Entry]:
+    """The entries to record: the history, minus re-sends HubSpot rejects for good (an archived
+    subscription: nothing left to keep in order), plus what applied now."""
+    gone = set(dropped)
+    entries = {key: entry for key, entry in history.entries.items() if key not in gone}
+    for entry in applied:
+        entries[entry.key] = entry
+    return entries
+
+
+RESEND = Message(message_id="", position=-1, body="")  # what a re-sent history entry stands on
+
+
+def update_of(planned: Planned) -> Update:
+    """What to send for a planned input: the batch update, or the history entry rebuilt as one."""
+    if planned.update is not None:
+        return planned.update
+    payload = planned.entry.payload
+    email, channel = str(payload["subscriberIdString"]), str(payload.get("channel") or "EMAIL")
+    if planned.entry.opt_out:
+        brand = payload.get("businessUnitId")
+        return UnsubscribeAll(RESEND, email, channel, brand if isinstance(brand, int) else None)
+    return StatusUpdate(
+        RESEND,
+        email,
+        int(payload["subscriptionId"]),
+        str(payload["statusState"]),
+        channel,
+        payload.get("legalBasis"),
+        payload.get("legalBasisExplanation"),
+    )

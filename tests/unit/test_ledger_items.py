@@ -1,0 +1,104 @@
+"""The ledger's DynamoDB item shapes (ledger_items.py) and the commit's per-transaction verdicts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+from status_writer.ledger import VersionLedger
+from status_writer.ledger_items import RETENTION_S, SORT_KEY, history_of, partition, put_item
+from status_writer.model import StatusUpdate
+from status_writer.plan import History, entry_of
+
+from tests.unit.helpers import update
+
+ADA = ("ada@example.com", "EMAIL")
+
+
+def test_one_item_per_contact_holds_every_entry_and_reads_back_the_same() -> None:
+    # GIVEN two entries of one contact
+    entries = {
+        e.key: e for e in (entry_of(update(subscription_id=1001)), entry_of(update(subscription_id=1002)))
+    }
+    # WHEN shaped as the first recording
+    action = put_item("versions", ADA, History(), entries, now_s=1_000)
+    item = action["Put"]["Item"]
+    # THEN it is one item keyed by the contact's hash, no address in a key, with the entries in one
+    # attribute, the count 1 and the TTL
+    assert item["pk"] == {"S": partition(ADA)}
+    assert "ada" not in item["pk"]["S"]
+    assert item["sk"] == {"S": SORT_KEY}
+    assert item["n"] == {"N": "1"}
+    assert item["expires_at"] == {"N": str(1_000 + RETENTION_S)}
+    assert len(json.loads(item["h"]["S"])) == 2
+    assert action["Put"]["ConditionExpression"] == "attribute_not_exists(n)"
+    assert history_of(item) == History(entries=entries, count=1)
+
+
+def test_a_later_recording_is_conditional_on_the_count_read() -> None:
+    action = put_item("versions", ADA, History(count=4), {}, now_s=0)
+    assert action["Put"]["ConditionExpression"] == "n = :seen"
+    assert action["Put"]["ExpressionAttributeValues"] == {":seen": {"N": "4"}}
+    assert action["Put"]["Item"]["n"] == {"N": "5"}
+
+
+def test_a_missing_item_is_an_empty_history() -> None:
+    assert history_of(None) == History()
+
+
+class FakeDynamoDB:
+    """Answers transact_write_items from a script of errors, one per call (None: success)."""
+
+    def __init__(self, *answers: Exception | None) -> None:
+        self.answers = list(answers)
+        self.calls: list[list[dict[str, Any]]] = []
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append(TransactItems)
+        answer = self.answers.pop(0)
+        if answer is not None:
+            raise answer
+        return {}
+
+
+def cancelled(*codes: str) -> ClientError:
+    error = ClientError(
+        {"Error": {"Code": "TransactionCanceledException", "Message": "x"}}, "TransactWriteItems"
+    )
+    error.response["CancellationReasons"] = [{"Code": code} for code in codes]  # type: ignore[typeddict-unknown-key]
+    return error
+
+
+def changes(count: int) -> list[Any]:
+    writes: list[StatusUpdate] = [update(f"u{n}@example.com", message_id=f"m{n}") for n in range(count)]
+    return [(w.subscriber, History(), {entry_of(w).key: entry_of(w)}) for w in writes]
+
+
+def test_a_conflicting_contact_is_reported_and_the_rest_recorded() -> None:
+    # GIVEN a transaction whose second contact's condition fails
+    db = FakeDynamoDB(cancelled("None", "ConditionalCheckFailed", "None"), None)
+    # WHEN three contacts are committed
+    report = VersionLedger(db, "versions").commit(changes(3))
+    # THEN the second is a conflict, the other two are written in a retry
+    assert report.conflicts == {("u1@example.com", "EMAIL")}
+    assert report.failed == set()
+    assert len(db.calls[1]) == 2
+
+
+def test_one_failing_transaction_costs_only_its_contacts() -> None:
+    # GIVEN 150 contacts (two transactions) and DynamoDB refusing the first
+    db = FakeDynamoDB(
+        ClientError({"Error": {"Code": "ValidationException", "Message": "x"}}, "TransactWriteItems"), None
+    )
+    report = VersionLedger(db, "versions").commit(changes(150))
+    # THEN the first transaction's 100 contacts failed, the other 50 are recorded
+    assert len(report.failed) == 100
+    assert [len(call) for call in db.calls] == [100, 50]
+
+
+def test_every_transaction_failing_fails_every_contact() -> None:
+    db = FakeDynamoDB(RuntimeError("down"), RuntimeError("down"))
+    report = VersionLedger(db, "versions").commit(changes(101))
+    assert len(report.failed) == 101
+    assert report.conflicts == set()
