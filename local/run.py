@@ -27,15 +27,16 @@ import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from local.aws import template_model
-from local.aws.event_source import SqsEventSource
+from local.aws.event_source import EventSourceMapping, SqsEventSource
 from local.aws.stack import CLOSED_PORT, guard_environment, local_aws
+from local.hubspot_emulator.faults import PROFILES
 from local.workload.checks import verify_run
 from local.workload.drive import Pipeline, forward_receive, start_sources, stop_all, wait_for_drain
 from local.workload.feeder import Feeder
-from local.workload.plan import DEFAULT_MESSAGES, Plan, make_plan
+from local.workload.plan import DEFAULT_MESSAGES, Plan, event_files, make_plan
 from local.workload.progress import Progress
 from local.workload.summary import Summary, print_summary
 from local.workload.tally import RunTally
@@ -51,9 +52,16 @@ MAX_SHARDS = 10  # a byQueue RedriveAllowPolicy lists at most 10 source queues
 # --------------------------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr and exit status 2, before anything is started."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The CLI (`make run ARGS="..."`)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="make run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     _workload_arguments(parser.add_argument_group("workload"))
@@ -92,7 +100,13 @@ def _pipeline_arguments(group: argparse._ArgumentGroup) -> None:
         metavar="NAME=VALUE",
         help="override a function environment variable (deviates from the template; shown in the output)",
     )
-    group.add_argument("--faults", default="none", help="emulator fault profile: none, flaky, throttled, ...")
+    group.add_argument(
+        "--faults",
+        default="none",
+        choices=sorted(PROFILES),
+        metavar="PROFILE",
+        help=f"emulator fault profile, one of: {', '.join(sorted(PROFILES))} (docs/emulator.md)",
+    )
     group.add_argument("--concurrency", type=int, help="concurrent invocations (default: MaximumConcurrency)")
     group.add_argument(
         "--shards", type=int, default=1, help="identical source queues sharing the slots (max 10)"
@@ -105,7 +119,7 @@ def _pipeline_arguments(group: argparse._ArgumentGroup) -> None:
         "--preload", action="store_true", help="send everything before draining (slow on moto)"
     )
     group.add_argument(
-        "--drain-timeout", type=float, default=900.0, help="seconds to wait for the queue to empty"
+        "--drain-timeout", type=float, default=900.0, help="seconds to wait for the queue to empty (> 0)"
     )
     group.add_argument(
         "--tolerate-reordering",
@@ -144,7 +158,26 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise ValueError(f"--shards is at most {MAX_SHARDS}")
     if not 0 <= args.poll_wait <= 20:
         raise ValueError("--poll-wait must be within 0..20")
+    if not args.drain_timeout > 0:
+        raise ValueError("--drain-timeout must be > 0")
+    if not args.template.is_file():
+        raise ValueError(f"--template {args.template}: no such file")
     args.parameters = _pairs(args.parameter, "--parameter")
+    try:  # the template's own constraints, as CloudFormation checks them at deploy time
+        settings = template_model.deployment_settings(args.template, args.parameters or None)
+        EventSourceMapping(  # and the event source mapping's, as Lambda checks them
+            queue_url="",
+            queue_arn="arn:aws:sqs:us-east-1:123456789012:check",
+            batch_size=settings.batch_size,
+            batching_window_s=settings.batching_window_s,
+            maximum_concurrency=settings.maximum_concurrency,
+        )
+    except KeyError as exc:
+        raise ValueError(f"--parameter: {exc.args[0]}") from None
+    except ValueError as exc:
+        raise ValueError(f"--parameter: {exc}") from None
+    if not args.no_events and not args.real_hubspot and not event_files(args.events):
+        raise ValueError(f"--events {args.events!r} matches no file (or pass --no-events)")
     args.env_overrides = _pairs(args.env, "--env")
     args.subscription_id_list = None
     if args.subscription_ids:
