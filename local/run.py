@@ -345,7 +345,7 @@ def _run_pipeline(
                     slots=plan.slots_per_shard[shard],
                     poll_wait_s=args.poll_wait,
                     log_dir=logs_dir,
-                    on_receive=forward_receive(pipeline, shard),
+                    on_receive=forward_receive(pipeline, shard, tally),
                     on_invocation=tally.record,
                 )
             )

@@ -17,10 +17,10 @@ from local.workload.summary import Summary
 from local.workload.tally import RunTally
 from local.workload.verify import (
     StatusLookup,
-    check_state,
     key_history,
     lost_messages,
     unexpected_dead_letters,
+    verify_state,
 )
 
 
@@ -43,7 +43,8 @@ def verify_run(
     sent_items = [item for item in items if item.message_id]
     letters = read_dead_letters(sqs, provisioned.dead_letter_queue.url)
     lost = lost_messages(sent_items, tally.deleted_ids, letters)
-    checked, mismatches = check_state(sent_items, lookup, tally.windows, letters.ids)
+    state = verify_state(sent_items, lookup, tally.windows, letters.ids, sent_ms=tally.sent_ms)
+    checked, mismatches = state.checked, state.mismatches
     summary.sent = feeder.sent
     summary.send_errors = len(feeder.send_errors)
     summary.applied = tally.applied
@@ -72,6 +73,7 @@ def verify_run(
     ][:5]
     summary.state_keys_checked = checked
     summary.state_mismatches = len(mismatches)
+    summary.ties_accepted = state.ties_accepted
     summary.stale_overwrites = sum(1 for m in mismatches if m.stale_overwrite)
     summary.mismatch_samples = [m.to_dict() for m in mismatches[:5]]
     if mismatches:  # the full story of each key, for whoever investigates

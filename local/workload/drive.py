@@ -16,6 +16,7 @@ from local.aws.provision import Provisioned
 from local.aws.queues import queue_depth
 from local.workload.feeder import Feeder
 from local.workload.progress import Progress
+from local.workload.tally import RunTally
 
 
 @dataclass
@@ -27,10 +28,14 @@ class Pipeline:
     progress: Progress | None = None
 
 
-def forward_receive(pipeline: Pipeline, shard: int) -> Any:
+def forward_receive(pipeline: Pipeline, shard: int, tally: RunTally | None = None) -> Any:
+    """The event source's on_receive hook: the feeder's flow control, and the tally's SentTimestamps."""
+
     def forward(slot: int, records: list[dict[str, Any]]) -> None:
         if pipeline.feeder is not None:
             pipeline.feeder.note_received(shard, records)
+        if tally is not None:
+            tally.note_received(records)
 
     return forward
 

@@ -31,6 +31,7 @@ class Summary:
     state_keys_checked: int = 0
     state_mismatches: int = 0
     stale_overwrites: int = 0
+    ties_accepted: int = 0  # keys at either of two updates the function cannot order
     mismatch_samples: list[dict[str, Any]] = field(default_factory=list)
     lost_samples: list[dict[str, Any]] = field(default_factory=list)
     send_errors: int = 0
@@ -91,6 +92,7 @@ def format_table(summary: Summary) -> str:
         *(f"    {sample['message_id']} ({sample['why']}): {sample['body']}" for sample in s.lost_samples),
         _row("keys checked in HubSpot", s.state_keys_checked),
         _row("keys not at their newest update", s.state_mismatches, f"stale overwrites {s.stale_overwrites}"),
+        _row("keys tied, accepted either way", s.ties_accepted, "same version in different batches"),
         _row("valid updates dead-lettered", s.unexpected_dead_letters),
     ]
     for sample in s.mismatch_samples:
