@@ -54,7 +54,28 @@ class Summary:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ok"] = self.ok
+        if self.interrupted:
+            for name in CHECK_FIELDS:
+                data.pop(name)
         return data
+
+
+# Figures only the end-of-run checks produce: an interrupted run never ran them, so it shows none.
+CHECK_FIELDS = (
+    "expected_dead_lettered",
+    "unexpected_dead_letters",
+    "emulator_requests",
+    "in_flight",
+    "lost",
+    "lost_unsettled",
+    "lost_missing_dead_letter",
+    "state_keys_checked",
+    "state_mismatches",
+    "stale_overwrites",
+    "ties_accepted",
+    "mismatch_samples",
+    "lost_samples",
+)
 
 
 def _row(label: str, value: object, note: str = "") -> str:
@@ -70,7 +91,11 @@ def format_table(summary: Summary) -> str:
         _row("messages sent", s.sent, f"send errors: {s.send_errors}" if s.send_errors else ""),
         _row("applied to HubSpot", s.applied),
         _row("superseded by a newer update", s.superseded),
-        _row("dead-lettered", s.dead_lettered, f"oracle expected {s.expected_dead_lettered}"),
+        _row(
+            "dead-lettered",
+            s.dead_lettered,
+            "" if s.interrupted else f"oracle expected {s.expected_dead_lettered}",
+        ),
     ]
     for reason, count in s.dead_lettered_by_reason.items():
         lines.append(_row(f"  {reason}", count))
@@ -80,11 +105,15 @@ def format_table(summary: Summary) -> str:
         _row(
             "HubSpot calls",
             s.hubspot_calls,
-            "" if s.emulator_requests is None else f"emulator saw {s.emulator_requests}",
+            "" if s.emulator_requests is None or s.interrupted else f"emulator saw {s.emulator_requests}",
         ),
         _row("HubSpot 429s", s.hubspot_429s),
         _row("wall time (s)", f"{s.wall_s:.1f}", f"drain {s.drain_s:.1f} s"),
         _row("messages/s", f"{s.messages_per_s:.1f}", "sent / drain time"),
+    ]
+    if s.interrupted:
+        return "\n".join([*lines, "", _interrupted(s)])
+    lines += [
         "",
         "Checks",
         _row("left in flight (visible+not visible)", s.in_flight, "must be 0"),
@@ -108,6 +137,14 @@ def format_table(summary: Summary) -> str:
         "RESULT: OK" if s.ok else "RESULT: FAILED - " + "; ".join(s.problems),
     ]
     return "\n".join(lines)
+
+
+def _interrupted(summary: Summary) -> str:
+    why = "; ".join(summary.problems) or "interrupted"
+    return (
+        f"RESULT: INTERRUPTED - {why}: stopped before the end-of-run checks, so none ran and none are\n"
+        "shown; the figures above are what was counted until then (exit status 130)"
+    )
 
 
 def print_summary(summary: Summary, out: TextIO) -> None:
