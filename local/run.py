@@ -41,6 +41,7 @@ from local.workload.progress import Progress
 from local.workload.summary import Summary, print_summary
 from local.workload.tally import RunTally
 from local.workload.verify import StatusLookup, emulator_lookup, hubspot_api_lookup
+from local.workload.waiting import PostponementLog, Waiting
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_TOKEN = "pat-local-run"  # noqa: S105 - the emulator's own token, loopback only
@@ -320,7 +321,10 @@ def _run_pipeline(
     from local.hubspot_emulator import profile, running_emulator
 
     with contextlib.ExitStack() as stack:
-        aws = stack.enter_context(local_aws(logs_dir, pristine=args.pristine_moto))
+        visibility_log = logs_dir / "visibility.jsonl"
+        aws = stack.enter_context(
+            local_aws(logs_dir, pristine=args.pristine_moto, visibility_log=visibility_log)
+        )
         overrides = dict(args.parameters)
         emulator = None
         if args.real_hubspot:
@@ -336,6 +340,14 @@ def _run_pipeline(
         provisioned = deployment.provisioned
         _describe(plan, deployment.settings, provisioned.notes, args, logs_dir)
         stack.callback(stop_all, pipeline)
+        postponements = PostponementLog(visibility_log, {queue.name for queue in provisioned.queues})
+        backoff_max_s = float(  # the function's backoff cap: a longer postponement is a DAILY park
+            deployment.function_spec(0, overrides=args.env_overrides).environment["RETRY_BACKOFF_MAX_SECONDS"]
+        )
+
+        def waiting() -> Waiting:
+            return postponements.waiting(tally.settled(), backoff_max_s)
+
         for shard in range(plan.shards):
             spec = deployment.function_spec(shard, overrides=args.env_overrides)
             pipeline.sources.append(
@@ -359,11 +371,20 @@ def _run_pipeline(
         )
         total = len(plan.workload)
         if not args.quiet:
-            pipeline.progress = Progress(lambda: _progress_status(tally, feeder, pipeline.sources, total))
+            pipeline.progress = Progress(
+                lambda: _progress_status(tally, feeder, pipeline.sources, total, waiting())
+            )
             pipeline.progress.start()
         feeder.start()
         sqs = aws.client("sqs")
-        drained = wait_for_drain(sqs, provisioned, feeder, pipeline.sources, args.drain_timeout)
+        drained = wait_for_drain(
+            sqs,
+            provisioned,
+            feeder,
+            pipeline.sources,
+            args.drain_timeout,
+            parked=lambda: len(waiting().parked),
+        )
         summary.drain_s = round(time.monotonic() - init_done, 2)
         if pipeline.progress:
             pipeline.progress.stop()
@@ -383,6 +404,7 @@ def _run_pipeline(
             drained=drained,
             strict_order=not args.tolerate_reordering,
             logs_dir=logs_dir,
+            waiting=waiting(),
         )
 
 
@@ -403,8 +425,9 @@ def _real_hubspot(
 
 
 def _progress_status(
-    tally: RunTally, feeder: Feeder, sources: Sequence[SqsEventSource], total: int
+    tally: RunTally, feeder: Feeder, sources: Sequence[SqsEventSource], total: int, waiting: Waiting
 ) -> tuple[int, int, str]:
+    """The progress line: what is done, and what the run waits for (backoff, 429s, parked messages)."""
     snap = tally.snapshot()
     busy = sum(source.busy_slots for source in sources)
     extra = (
@@ -413,6 +436,9 @@ def _progress_status(
     )
     if snap["failed_invocations"]:
         extra += f"  failed {snap['failed_invocations']}"
+    waits = waiting.describe(time.time())
+    if waits:
+        extra += f"  | waiting: {waits}"
     return snap["deleted"], total, extra
 
 

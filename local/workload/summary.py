@@ -28,6 +28,9 @@ class Summary:
     lost: int = 0
     lost_unsettled: int = 0
     lost_missing_dead_letter: int = 0
+    parked: int = 0  # postponed until HubSpot's daily limit resets: not lost
+    parked_until: str | None = None
+    parked_keys: int = 0
     state_keys_checked: int = 0
     state_mismatches: int = 0
     stale_overwrites: int = 0
@@ -69,6 +72,9 @@ CHECK_FIELDS = (
     "lost",
     "lost_unsettled",
     "lost_missing_dead_letter",
+    "parked",
+    "parked_until",
+    "parked_keys",
     "state_keys_checked",
     "state_mismatches",
     "stale_overwrites",
@@ -119,6 +125,11 @@ def format_table(summary: Summary) -> str:
         _row("left in flight (visible+not visible)", s.in_flight, "must be 0"),
         _row("lost", s.lost, f"unsettled {s.lost_unsettled}, missing from DLQ {s.lost_missing_dead_letter}"),
         *(f"    {sample['message_id']} ({sample['why']}): {sample['body']}" for sample in s.lost_samples),
+        _row(
+            "parked (DAILY limit), not lost",
+            s.parked,
+            f"until {s.parked_until}; {s.parked_keys} keys not checked yet" if s.parked else "",
+        ),
         _row("keys checked in HubSpot", s.state_keys_checked),
         _row("keys not at their newest update", s.state_mismatches, f"stale overwrites {s.stale_overwrites}"),
         _row("keys tied, accepted either way", s.ties_accepted, "same version in different batches"),

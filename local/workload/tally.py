@@ -85,6 +85,11 @@ class RunTally:
                 if isinstance(stamp, str) and stamp.isdigit():
                     self.sent_ms[str(record["messageId"])] = int(stamp)
 
+    def settled(self) -> frozenset[str]:
+        """The messageIds deleted so far (applied, superseded or dead-lettered by the function)."""
+        with self._lock:
+            return frozenset(self.deleted_ids)
+
     def snapshot(self) -> dict[str, int]:
         """The figures the progress line shows."""
         with self._lock:
