@@ -5,11 +5,13 @@ real handler in per-slot worker processes fed by a local SQS event source - then
     make run ARGS="--messages 500 --faults throttled"
     make run ARGS="--parameter BatchSize=10 --parameter MaximumBatchingWindowInSeconds=0"
     make run ARGS="--real-hubspot --token-env HUBSPOT_TOKEN --subscription-ids 123,456"
+    make run ARGS="--keep"                    # then leave moto and the emulator up for make dlq
 
 Every setting the deployed stack has (batch size, batching window, MaximumConcurrency, maxReceiveCount,
 visibility timeout, function timeout, memory, environment) is read from template.yaml. Without
 --real-hubspot nothing leaves 127.0.0.1. Exit status: 0 when every check passed, 1 when something was
-lost or a check failed, 2 for bad arguments, 130 when interrupted.
+lost or a check failed, 2 for bad arguments, 130 when interrupted before the checks ran (with --keep,
+the Ctrl-C that stops what was kept leaves the run's own status).
 """
 
 from __future__ import annotations
@@ -25,13 +27,23 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
 from local.aws import template_model
 from local.aws.event_source import EventSourceMapping, SqsEventSource
-from local.aws.stack import CLOSED_PORT, guard_environment, local_aws
+from local.aws.provision import Provisioned
+from local.aws.stack import (
+    CLOSED_PORT,
+    DUMMY_CREDENTIALS,
+    REGION,
+    LocalAws,
+    endpoint_variables,
+    guard_environment,
+    local_aws,
+)
 from local.hubspot_emulator.faults import PROFILES
 from local.workload.checks import verify_run
 from local.workload.drive import Pipeline, forward_receive, start_sources, stop_all, wait_for_drain
@@ -136,6 +148,12 @@ def _pipeline_arguments(group: argparse._ArgumentGroup) -> None:
         help="run moto without local.aws.moto.speed_up_sqs (slower)",
     )
     group.add_argument("--logs", type=Path, help="keep worker and moto logs in this directory")
+    group.add_argument(
+        "--keep",
+        action="store_true",
+        help="after the run, leave moto and the emulator running and print how to reach them "
+        "(e.g. for make dlq); Ctrl-C stops them",
+    )
     group.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -252,9 +270,18 @@ def _confirm_real(args: argparse.Namespace, base_url: str, messages: int) -> Non
         raise SystemExit("not confirmed; nothing was sent")
 
 
-def run(args: argparse.Namespace) -> Summary:
+@dataclass
+class Kept:
+    """What --keep leaves running after the run: its cleanup, and how to reach it."""
+
+    stack: contextlib.ExitStack
+    lines: list[str]
+
+
+def run(args: argparse.Namespace) -> tuple[Summary, Kept | None]:
     """Start everything, send, drain, verify; stop everything whatever happens (also on Ctrl-C, when
-    the summary carries what was known at that point)."""
+    the summary carries what was known at that point), except what --keep leaves running (returned,
+    for the caller to stop)."""
     from local.hubspot_emulator import EmulatorConfig
 
     started = time.monotonic()
@@ -272,8 +299,9 @@ def run(args: argparse.Namespace) -> Summary:
     guard_environment(CLOSED_PORT)  # until moto is up, a stray AWS call hits a closed port
     tally = RunTally()
     pipeline = Pipeline()
+    kept = None
     try:
-        _run_pipeline(
+        kept = _run_pipeline(
             args,
             plan=plan,
             summary=summary,
@@ -289,10 +317,10 @@ def run(args: argparse.Namespace) -> Summary:
     summary.wall_s = round(time.monotonic() - started, 2)
     summary.messages_per_s = round(summary.sent / summary.drain_s, 1) if summary.drain_s else 0.0
     sys.stdout.write(f"\nlogs: {logs_dir}\n")
-    if summary.ok and args.logs is None:
+    if summary.ok and args.logs is None and kept is None:
         shutil.rmtree(logs_dir, ignore_errors=True)
         sys.stdout.write("(removed: the run passed; pass --logs DIR to keep them)\n")
-    return summary
+    return summary, kept
 
 
 def _partial_figures(summary: Summary, tally: RunTally, pipeline: Pipeline) -> None:
@@ -317,7 +345,7 @@ def _run_pipeline(
     pipeline: Pipeline,
     logs_dir: Path,
     emulator_config: Any,
-) -> None:
+) -> Kept | None:
     from local.hubspot_emulator import profile, running_emulator
 
     with contextlib.ExitStack() as stack:
@@ -406,6 +434,46 @@ def _run_pipeline(
             logs_dir=logs_dir,
             waiting=waiting(),
         )
+        if not args.keep:
+            return None
+        return Kept(stack.pop_all(), _reach(aws, provisioned, emulator, token))
+
+
+def _reach(aws: LocalAws, provisioned: Provisioned, emulator: Any, token: str) -> list[str]:
+    """How to reach what --keep leaves running: the environment to export, the queues, the emulator."""
+    variables = {
+        **endpoint_variables(aws.endpoints),
+        "AWS_DEFAULT_REGION": REGION,
+        **DUMMY_CREDENTIALS,
+    }
+    lines = [
+        "",
+        "Kept running (--keep): moto" + (" and the HubSpot emulator" if emulator else "") + ".",
+        "Use them from another shell with:",
+        *(f"  export {name}={value}" for name, value in variables.items()),
+        *(f"  queue:  {queue.url}" for queue in provisioned.queues),
+        f"  DLQ:    {provisioned.dead_letter_queue.url}",
+    ]
+    if emulator is not None:
+        lines.append(f"  HubSpot emulator: {emulator.base_url} (token {token})")
+    lines += [
+        f'  e.g.    make dlq ARGS="list --dlq-url {provisioned.dead_letter_queue.url}"',
+        "Ctrl-C stops everything.",
+    ]
+    return lines
+
+
+def hold(kept: Kept) -> None:
+    """Print how to reach what --keep left running and wait for Ctrl-C (or SIGTERM)."""
+    sys.stdout.write("\n".join(kept.lines) + "\n")
+    sys.stdout.flush()
+    try:
+        with _signals_raise():
+            while True:
+                time.sleep(3600)
+    except Interrupted:
+        sys.stdout.write("stopping what --keep left running...\n")
+        sys.stdout.flush()
 
 
 def _real_hubspot(
@@ -469,9 +537,10 @@ def _describe(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m local.run`."""
     args = parse_args(argv)
+    kept = None
     try:
         with _signals_raise():
-            summary = run(args)
+            summary, kept = run(args)
     except Interrupted as exc:  # before the pipeline started: nothing to report yet
         summary = Summary(interrupted=True, problems=[f"interrupted ({exc})"])
     except (SystemExit, KeyboardInterrupt):
@@ -480,6 +549,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         summary = Summary(problems=[f"{type(exc).__name__}: {exc}"])
     print_summary(summary, sys.stdout)
+    if kept is not None:
+        with kept.stack:
+            hold(kept)
     if summary.interrupted:
         return 130
     return 0 if summary.ok else 1

@@ -47,6 +47,7 @@ def verify_run(
     sent_items = [item for item in items if item.message_id]
     parked = waiting.parked if waiting else frozenset()
     letters = read_dead_letters(sqs, provisioned.dead_letter_queue.url)
+    _make_visible(sqs, provisioned.dead_letter_queue.url, letters.messages)
     lost = lost_messages(sent_items, tally.deleted_ids, letters)
     lost["unsettled"] = [message_id for message_id in lost["unsettled"] if message_id not in parked]
     not_yet = {key for item in sent_items if item.message_id in parked for key, _ in item.expectation.effects}
@@ -95,6 +96,20 @@ def verify_run(
         sys.stdout.write(f"note: {tally.missing_batch_logs} invocations logged no 'batch processed' line\n")
     for sample in tally.failure_samples:
         sys.stdout.write(f"note: a batch failed as a whole: {sample}\n")
+
+
+def _make_visible(sqs: Any, queue_url: str, messages: Sequence[dict[str, Any]]) -> None:
+    """Reading hid the DLQ's messages; show them again, so whoever inspects the DLQ next (`make dlq`
+    against a `--keep` run) sees every one."""
+    for start in range(0, len(messages), 10):
+        chunk = messages[start : start + 10]
+        sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(chunk)
+            ],
+        )
 
 
 def judge(summary: Summary, *, drained: bool, strict_order: bool) -> None:
