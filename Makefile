@@ -20,7 +20,7 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 export SAM_CLI_TELEMETRY := 0
 export __SAM_CLI_APP_DIR := $(CURDIR)/.sam-cli
 
-.PHONY: help venv tools-venv lint format typecheck test run chaos bench emulator clean
+.PHONY: help venv tools-venv lint format typecheck test run chaos bench emulator clean invoke
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,3 +69,7 @@ emulator: venv  ## the HubSpot emulator alone (ARGS="--port 8090 --token pat-loc
 
 clean:  ## remove build output and virtual environments
 	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .sam-cli .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+EVENT ?= events/sqs-batch.json
+invoke: venv  ## one event through the real handler on moto + the emulator, no Docker (EVENT=events/....json)
+	$(VPY) -m local.invoke $(EVENT) $(ARGS)

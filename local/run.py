@@ -65,7 +65,7 @@ MAX_SHARDS = 10  # a byQueue RedriveAllowPolicy lists at most 10 source queues
 # --------------------------------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
+class CliParser(argparse.ArgumentParser):
     """Bad arguments: one line on stderr and exit status 2, before anything is started."""
 
     def error(self, message: str) -> NoReturn:
@@ -74,7 +74,7 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The CLI (`make run ARGS="..."`)."""
-    parser = _Parser(
+    parser = CliParser(
         prog="make run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     _workload_arguments(parser.add_argument_group("workload"))
@@ -181,7 +181,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise ValueError("--drain-timeout must be > 0")
     if not args.template.is_file():
         raise ValueError(f"--template {args.template}: no such file")
-    args.parameters = _pairs(args.parameter, "--parameter")
+    args.parameters = parameter_pairs(args.parameter, "--parameter")
     try:  # the template's own constraints, as CloudFormation checks them at deploy time
         settings = template_model.deployment_settings(args.template, args.parameters or None)
         EventSourceMapping(  # and the event source mapping's, as Lambda checks them
@@ -197,7 +197,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise ValueError(f"--parameter: {exc}") from None
     if not args.no_events and not args.real_hubspot and not event_files(args.events):
         raise ValueError(f"--events {args.events!r} matches no file (or pass --no-events)")
-    args.env_overrides = _pairs(args.env, "--env")
+    args.env_overrides = parameter_pairs(args.env, "--env")
     args.subscription_id_list = None
     if args.subscription_ids:
         try:
@@ -210,7 +210,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
         )
 
 
-def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
+def parameter_pairs(values: Sequence[str], flag: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for value in values:
         name, sep, text = value.partition("=")
