@@ -22,7 +22,7 @@ LOCK_FLAGS := --quiet --universal --python-version 3.11
 
 # Local runs and tests get dummy credentials and a region (moto accepts any). Only those targets: the
 # deploying ones and `make dlq --stack` use the user's own AWS configuration, untouched.
-LOCAL_AWS_TARGETS := test run chaos bench emulator validate-sam validate-cfn-lint validate-checkov
+LOCAL_AWS_TARGETS := test run chaos bench emulator invoke validate-sam validate-cfn-lint validate-checkov
 $(LOCAL_AWS_TARGETS): export AWS_DEFAULT_REGION ?= us-east-1
 $(LOCAL_AWS_TARGETS): export AWS_ACCESS_KEY_ID ?= testing
 $(LOCAL_AWS_TARGETS): export AWS_SECRET_ACCESS_KEY ?= testing
@@ -44,7 +44,7 @@ CACHE_DIR ?= .aws-sam/cache
 CHECKOV_ARGS ?= --compact --quiet
 
 .PHONY: help venv run-venv tools-venv lock lint format typecheck test run chaos bench dlq emulator \
-	build validate validate-sam validate-cfn-lint validate-checkov deploy clean
+	build validate validate-sam validate-cfn-lint validate-checkov deploy clean invoke
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -157,3 +157,7 @@ deploy: build  ## sam deploy: guided the first time (no saved answers or no stac
 
 clean:  ## remove build output and virtual environments
 	rm -rf $(VENV) $(TOOLS_VENV) $(UV_VENV) .aws-sam .sam-cli .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+EVENT ?= events/sqs-batch.json
+invoke: run-venv  ## one event through the real handler on moto + the emulator, no Docker (EVENT=events/....json)
+	$(VPY) -m local.invoke $(EVENT) $(ARGS)

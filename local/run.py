@@ -5,11 +5,13 @@ real handler in per-slot worker processes fed by a local SQS event source - then
     make run ARGS="--messages 500 --faults throttled"
     make run ARGS="--parameter BatchSize=10 --parameter MaximumBatchingWindowInSeconds=0"
     make run ARGS="--real-hubspot --token-env HUBSPOT_TOKEN --subscription-ids 123,456"
+    make run ARGS="--keep"                    # then leave moto and the emulator up for make dlq
 
 Every setting the deployed stack has (batch size, batching window, MaximumConcurrency, maxReceiveCount,
 visibility timeout, function timeout, memory, environment) is read from template.yaml. Without
 --real-hubspot nothing leaves 127.0.0.1. Exit status: 0 when every check passed, 1 when something was
-lost or a check failed, 2 for bad arguments, 130 when interrupted.
+lost or a check failed, 2 for bad arguments, 130 when interrupted before the checks ran (with --keep,
+the Ctrl-C that stops what was kept leaves the run's own status).
 """
 
 from __future__ import annotations
@@ -25,21 +27,33 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from local.aws import template_model
-from local.aws.event_source import SqsEventSource
-from local.aws.stack import CLOSED_PORT, guard_environment, local_aws
+from local.aws.event_source import EventSourceMapping, SqsEventSource
+from local.aws.provision import Provisioned
+from local.aws.stack import (
+    CLOSED_PORT,
+    DUMMY_CREDENTIALS,
+    REGION,
+    LocalAws,
+    endpoint_variables,
+    guard_environment,
+    local_aws,
+)
+from local.hubspot_emulator.faults import PROFILES
 from local.workload.checks import verify_run
 from local.workload.drive import Pipeline, forward_receive, start_sources, stop_all, wait_for_drain
 from local.workload.feeder import Feeder
-from local.workload.plan import DEFAULT_MESSAGES, Plan, make_plan
+from local.workload.plan import DEFAULT_MESSAGES, Plan, event_files, make_plan
 from local.workload.progress import Progress
 from local.workload.summary import Summary, print_summary
 from local.workload.tally import RunTally
 from local.workload.verify import StatusLookup, emulator_lookup, hubspot_api_lookup
+from local.workload.waiting import PostponementLog, Waiting
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_TOKEN = "pat-local-run"  # noqa: S105 - the emulator's own token, loopback only
@@ -51,9 +65,16 @@ MAX_SHARDS = 10  # a byQueue RedriveAllowPolicy lists at most 10 source queues
 # --------------------------------------------------------------------------------------------------
 
 
+class CliParser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr and exit status 2, before anything is started."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The CLI (`make run ARGS="..."`)."""
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="make run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     _workload_arguments(parser.add_argument_group("workload"))
@@ -92,7 +113,13 @@ def _pipeline_arguments(group: argparse._ArgumentGroup) -> None:
         metavar="NAME=VALUE",
         help="override a function environment variable (deviates from the template; shown in the output)",
     )
-    group.add_argument("--faults", default="none", help="emulator fault profile: none, flaky, throttled, ...")
+    group.add_argument(
+        "--faults",
+        default="none",
+        choices=sorted(PROFILES),
+        metavar="PROFILE",
+        help=f"emulator fault profile, one of: {', '.join(sorted(PROFILES))} (docs/emulator.md)",
+    )
     group.add_argument("--concurrency", type=int, help="concurrent invocations (default: MaximumConcurrency)")
     group.add_argument(
         "--shards", type=int, default=1, help="identical source queues sharing the slots (max 10)"
@@ -105,7 +132,7 @@ def _pipeline_arguments(group: argparse._ArgumentGroup) -> None:
         "--preload", action="store_true", help="send everything before draining (slow on moto)"
     )
     group.add_argument(
-        "--drain-timeout", type=float, default=900.0, help="seconds to wait for the queue to empty"
+        "--drain-timeout", type=float, default=900.0, help="seconds to wait for the queue to empty (> 0)"
     )
     group.add_argument(
         "--tolerate-reordering",
@@ -121,6 +148,12 @@ def _pipeline_arguments(group: argparse._ArgumentGroup) -> None:
         help="run moto without local.aws.moto.speed_up_sqs (slower)",
     )
     group.add_argument("--logs", type=Path, help="keep worker and moto logs in this directory")
+    group.add_argument(
+        "--keep",
+        action="store_true",
+        help="after the run, leave moto and the emulator running and print how to reach them "
+        "(e.g. for make dlq); Ctrl-C stops them",
+    )
     group.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -144,8 +177,27 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise ValueError(f"--shards is at most {MAX_SHARDS}")
     if not 0 <= args.poll_wait <= 20:
         raise ValueError("--poll-wait must be within 0..20")
-    args.parameters = _pairs(args.parameter, "--parameter")
-    args.env_overrides = _pairs(args.env, "--env")
+    if not args.drain_timeout > 0:
+        raise ValueError("--drain-timeout must be > 0")
+    if not args.template.is_file():
+        raise ValueError(f"--template {args.template}: no such file")
+    args.parameters = parameter_pairs(args.parameter, "--parameter")
+    try:  # the template's own constraints, as CloudFormation checks them at deploy time
+        settings = template_model.deployment_settings(args.template, args.parameters or None)
+        EventSourceMapping(  # and the event source mapping's, as Lambda checks them
+            queue_url="",
+            queue_arn="arn:aws:sqs:us-east-1:123456789012:check",
+            batch_size=settings.batch_size,
+            batching_window_s=settings.batching_window_s,
+            maximum_concurrency=settings.maximum_concurrency,
+        )
+    except KeyError as exc:
+        raise ValueError(f"--parameter: {exc.args[0]}") from None
+    except ValueError as exc:
+        raise ValueError(f"--parameter: {exc}") from None
+    if not args.no_events and not args.real_hubspot and not event_files(args.events):
+        raise ValueError(f"--events {args.events!r} matches no file (or pass --no-events)")
+    args.env_overrides = parameter_pairs(args.env, "--env")
     args.subscription_id_list = None
     if args.subscription_ids:
         try:
@@ -158,7 +210,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
         )
 
 
-def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
+def parameter_pairs(values: Sequence[str], flag: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for value in values:
         name, sep, text = value.partition("=")
@@ -218,9 +270,18 @@ def _confirm_real(args: argparse.Namespace, base_url: str, messages: int) -> Non
         raise SystemExit("not confirmed; nothing was sent")
 
 
-def run(args: argparse.Namespace) -> Summary:
+@dataclass
+class Kept:
+    """What --keep leaves running after the run: its cleanup, and how to reach it."""
+
+    stack: contextlib.ExitStack
+    lines: list[str]
+
+
+def run(args: argparse.Namespace) -> tuple[Summary, Kept | None]:
     """Start everything, send, drain, verify; stop everything whatever happens (also on Ctrl-C, when
-    the summary carries what was known at that point)."""
+    the summary carries what was known at that point), except what --keep leaves running (returned,
+    for the caller to stop)."""
     from local.hubspot_emulator import EmulatorConfig
 
     started = time.monotonic()
@@ -238,8 +299,9 @@ def run(args: argparse.Namespace) -> Summary:
     guard_environment(CLOSED_PORT)  # until moto is up, a stray AWS call hits a closed port
     tally = RunTally()
     pipeline = Pipeline()
+    kept = None
     try:
-        _run_pipeline(
+        kept = _run_pipeline(
             args,
             plan=plan,
             summary=summary,
@@ -255,10 +317,10 @@ def run(args: argparse.Namespace) -> Summary:
     summary.wall_s = round(time.monotonic() - started, 2)
     summary.messages_per_s = round(summary.sent / summary.drain_s, 1) if summary.drain_s else 0.0
     sys.stdout.write(f"\nlogs: {logs_dir}\n")
-    if summary.ok and args.logs is None:
+    if summary.ok and args.logs is None and kept is None:
         shutil.rmtree(logs_dir, ignore_errors=True)
         sys.stdout.write("(removed: the run passed; pass --logs DIR to keep them)\n")
-    return summary
+    return summary, kept
 
 
 def _partial_figures(summary: Summary, tally: RunTally, pipeline: Pipeline) -> None:
@@ -283,11 +345,14 @@ def _run_pipeline(
     pipeline: Pipeline,
     logs_dir: Path,
     emulator_config: Any,
-) -> None:
+) -> Kept | None:
     from local.hubspot_emulator import profile, running_emulator
 
     with contextlib.ExitStack() as stack:
-        aws = stack.enter_context(local_aws(logs_dir, pristine=args.pristine_moto))
+        visibility_log = logs_dir / "visibility.jsonl"
+        aws = stack.enter_context(
+            local_aws(logs_dir, pristine=args.pristine_moto, visibility_log=visibility_log)
+        )
         overrides = dict(args.parameters)
         emulator = None
         if args.real_hubspot:
@@ -303,6 +368,14 @@ def _run_pipeline(
         provisioned = deployment.provisioned
         _describe(plan, deployment.settings, provisioned.notes, args, logs_dir)
         stack.callback(stop_all, pipeline)
+        postponements = PostponementLog(visibility_log, {queue.name for queue in provisioned.queues})
+        backoff_max_s = float(  # the function's backoff cap: a longer postponement is a DAILY park
+            deployment.function_spec(0, overrides=args.env_overrides).environment["RETRY_BACKOFF_MAX_SECONDS"]
+        )
+
+        def waiting() -> Waiting:
+            return postponements.waiting(tally.settled(), backoff_max_s)
+
         for shard in range(plan.shards):
             spec = deployment.function_spec(shard, overrides=args.env_overrides)
             pipeline.sources.append(
@@ -312,7 +385,7 @@ def _run_pipeline(
                     slots=plan.slots_per_shard[shard],
                     poll_wait_s=args.poll_wait,
                     log_dir=logs_dir,
-                    on_receive=forward_receive(pipeline, shard),
+                    on_receive=forward_receive(pipeline, shard, tally),
                     on_invocation=tally.record,
                 )
             )
@@ -326,11 +399,20 @@ def _run_pipeline(
         )
         total = len(plan.workload)
         if not args.quiet:
-            pipeline.progress = Progress(lambda: _progress_status(tally, feeder, pipeline.sources, total))
+            pipeline.progress = Progress(
+                lambda: _progress_status(tally, feeder, pipeline.sources, total, waiting())
+            )
             pipeline.progress.start()
         feeder.start()
         sqs = aws.client("sqs")
-        drained = wait_for_drain(sqs, provisioned, feeder, pipeline.sources, args.drain_timeout)
+        drained = wait_for_drain(
+            sqs,
+            provisioned,
+            feeder,
+            pipeline.sources,
+            args.drain_timeout,
+            parked=lambda: len(waiting().parked),
+        )
         summary.drain_s = round(time.monotonic() - init_done, 2)
         if pipeline.progress:
             pipeline.progress.stop()
@@ -350,7 +432,48 @@ def _run_pipeline(
             drained=drained,
             strict_order=not args.tolerate_reordering,
             logs_dir=logs_dir,
+            waiting=waiting(),
         )
+        if not args.keep:
+            return None
+        return Kept(stack.pop_all(), _reach(aws, provisioned, emulator, token))
+
+
+def _reach(aws: LocalAws, provisioned: Provisioned, emulator: Any, token: str) -> list[str]:
+    """How to reach what --keep leaves running: the environment to export, the queues, the emulator."""
+    variables = {
+        **endpoint_variables(aws.endpoints),
+        "AWS_DEFAULT_REGION": REGION,
+        **DUMMY_CREDENTIALS,
+    }
+    lines = [
+        "",
+        "Kept running (--keep): moto" + (" and the HubSpot emulator" if emulator else "") + ".",
+        "Use them from another shell with:",
+        *(f"  export {name}={value}" for name, value in variables.items()),
+        *(f"  queue:  {queue.url}" for queue in provisioned.queues),
+        f"  DLQ:    {provisioned.dead_letter_queue.url}",
+    ]
+    if emulator is not None:
+        lines.append(f"  HubSpot emulator: {emulator.base_url} (token {token})")
+    lines += [
+        f'  e.g.    make dlq ARGS="list --dlq-url {provisioned.dead_letter_queue.url}"',
+        "Ctrl-C stops everything.",
+    ]
+    return lines
+
+
+def hold(kept: Kept) -> None:
+    """Print how to reach what --keep left running and wait for Ctrl-C (or SIGTERM)."""
+    sys.stdout.write("\n".join(kept.lines) + "\n")
+    sys.stdout.flush()
+    try:
+        with _signals_raise():
+            while True:
+                time.sleep(3600)
+    except Interrupted:
+        sys.stdout.write("stopping what --keep left running...\n")
+        sys.stdout.flush()
 
 
 def _real_hubspot(
@@ -370,8 +493,9 @@ def _real_hubspot(
 
 
 def _progress_status(
-    tally: RunTally, feeder: Feeder, sources: Sequence[SqsEventSource], total: int
+    tally: RunTally, feeder: Feeder, sources: Sequence[SqsEventSource], total: int, waiting: Waiting
 ) -> tuple[int, int, str]:
+    """The progress line: what is done, and what the run waits for (backoff, 429s, parked messages)."""
     snap = tally.snapshot()
     busy = sum(source.busy_slots for source in sources)
     extra = (
@@ -380,6 +504,9 @@ def _progress_status(
     )
     if snap["failed_invocations"]:
         extra += f"  failed {snap['failed_invocations']}"
+    waits = waiting.describe(time.time())
+    if waits:
+        extra += f"  | waiting: {waits}"
     return snap["deleted"], total, extra
 
 
@@ -415,9 +542,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return preflight(arguments)
     args = parse_args(arguments)
+    kept = None
     try:
         with _signals_raise():
-            summary = run(args)
+            summary, kept = run(args)
     except Interrupted as exc:  # before the pipeline started: nothing to report yet
         summary = Summary(interrupted=True, problems=[f"interrupted ({exc})"])
     except (SystemExit, KeyboardInterrupt):
@@ -426,6 +554,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         summary = Summary(problems=[f"{type(exc).__name__}: {exc}"])
     print_summary(summary, sys.stdout)
+    if kept is not None:
+        with kept.stack:
+            hold(kept)
     if summary.interrupted:
         return 130
     return 0 if summary.ok else 1

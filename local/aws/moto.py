@@ -16,6 +16,10 @@ that real AWS does not have; each has a test in tests/local/test_local_moto_serv
 3. ``speed_up_dynamodb_transactions``: TransactWriteItems backs up only the items it touches, not the
    whole table once per action, with the same all-or-nothing outcome.
 4. ``make_dynamodb_thread_safe``: conditional writes and transactions are atomic, as DynamoDB's are.
+
+With ``--visibility-log PATH`` (an observation, not a patch of what moto answers) every visibility
+change is also appended to PATH: SQS has no call that reads when a postponed message comes back, and
+`make run`'s progress line names what it waits for (``record_visibility_changes``).
 """
 
 from __future__ import annotations
@@ -41,10 +45,15 @@ class MotoServer:
     ends it and everything it started."""
 
     def __init__(
-        self, log_file: Path | None = None, start_timeout_s: float = 30.0, pristine: bool = False
+        self,
+        log_file: Path | None = None,
+        start_timeout_s: float = 30.0,
+        pristine: bool = False,
+        visibility_log: Path | None = None,
     ) -> None:
         self.log_file = log_file
         self.pristine = pristine
+        self.visibility_log = visibility_log
         self.start_timeout_s = start_timeout_s
         self.endpoint = ""
         self._process: subprocess.Popen[bytes] | None = None
@@ -59,7 +68,8 @@ class MotoServer:
         self._log = self.log_file.open("ab") if self.log_file else None
         self._process = subprocess.Popen(
             [sys.executable, "-m", "local.aws.moto", "--host", "127.0.0.1", "--port", "0"]
-            + (["--pristine"] if self.pristine else []),
+            + (["--pristine"] if self.pristine else [])
+            + (["--visibility-log", str(self.visibility_log)] if self.visibility_log else []),
             cwd=REPO_ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -113,6 +123,39 @@ class MotoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def record_visibility_changes(path: Path) -> None:
+    """Append one JSON line per visibility change to `path`: the queue, the messageId, when the message
+    becomes visible again and when that was set (epoch seconds). Answers are unchanged."""
+    import json
+    import threading
+    import time
+
+    from moto.sqs import models
+
+    lock = threading.Lock()
+    log = path.open("a", encoding="utf-8")
+    original = models.SQSBackend.change_message_visibility
+
+    def change_message_visibility(
+        self: models.SQSBackend, queue_name: str, receipt_handle: str, visibility_timeout: int
+    ) -> None:
+        original(self, queue_name, receipt_handle, visibility_timeout)
+        for message in self.get_queue(queue_name)._messages:
+            if message.had_receipt_handle(receipt_handle):
+                line = {
+                    "queue": queue_name,
+                    "message_id": message.id,
+                    "visible_at": message.visible_at / 1000.0,
+                    "set_at": time.time(),
+                }
+                with lock:
+                    log.write(json.dumps(line) + "\n")
+                    log.flush()
+                return
+
+    models.SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
 
 
 def speed_up_sqs() -> None:
@@ -290,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--pristine", action="store_true", help="run moto as released (no speed-ups)")
+    parser.add_argument("--visibility-log", type=Path, help="append every visibility change here")
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("moto serves loopback only")
@@ -301,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         make_sqs_thread_safe()
         speed_up_dynamodb_transactions()
         make_dynamodb_thread_safe()
+    if args.visibility_log:
+        record_visibility_changes(args.visibility_log)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()

@@ -187,14 +187,23 @@ class Deployment:
 
 @contextlib.contextmanager
 def local_aws(
-    log_dir: Path | None = None, *, pristine: bool = False, separate: Sequence[str] = ()
+    log_dir: Path | None = None,
+    *,
+    pristine: bool = False,
+    separate: Sequence[str] = (),
+    visibility_log: Path | None = None,
 ) -> Iterator[LocalAws]:
     """moto started (and a second one for the `separate` services); this process's AWS clients point
-    at them until the block ends, when every moto process is stopped."""
+    at them until the block ends, when every moto process is stopped. `visibility_log`: where the SQS
+    server records every visibility change (local.aws.moto.record_visibility_changes)."""
     guard_environment(CLOSED_PORT)
     with contextlib.ExitStack() as stack:
         main = stack.enter_context(
-            MotoServer(log_file=log_dir / "moto.log" if log_dir else None, pristine=pristine)
+            MotoServer(
+                log_file=log_dir / "moto.log" if log_dir else None,
+                pristine=pristine,
+                visibility_log=visibility_log,
+            )
         )
         endpoints = dict.fromkeys(ENDPOINT_VARIABLES, main.endpoint)
         if separate:

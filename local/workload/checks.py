@@ -17,11 +17,12 @@ from local.workload.summary import Summary
 from local.workload.tally import RunTally
 from local.workload.verify import (
     StatusLookup,
-    check_state,
     key_history,
     lost_messages,
     unexpected_dead_letters,
+    verify_state,
 )
+from local.workload.waiting import Waiting, clock
 
 
 def verify_run(
@@ -38,12 +39,20 @@ def verify_run(
     drained: bool,
     strict_order: bool,
     logs_dir: Path,
+    waiting: Waiting | None = None,
 ) -> None:
+    """Fill `summary` with the run's figures and checks. Messages `waiting` counts as parked (DAILY
+    limit) are not lost: they are reported as parked, and the keys they touch are not checked yet."""
     items = plan.workload.items
     sent_items = [item for item in items if item.message_id]
+    parked = waiting.parked if waiting else frozenset()
     letters = read_dead_letters(sqs, provisioned.dead_letter_queue.url)
+    _make_visible(sqs, provisioned.dead_letter_queue.url, letters.messages)
     lost = lost_messages(sent_items, tally.deleted_ids, letters)
-    checked, mismatches = check_state(sent_items, lookup, tally.windows, letters.ids)
+    lost["unsettled"] = [message_id for message_id in lost["unsettled"] if message_id not in parked]
+    not_yet = {key for item in sent_items if item.message_id in parked for key, _ in item.expectation.effects}
+    state = verify_state(sent_items, lookup, tally.windows, letters.ids, sent_ms=tally.sent_ms, skip=not_yet)
+    checked, mismatches = state.checked, state.mismatches
     summary.sent = feeder.sent
     summary.send_errors = len(feeder.send_errors)
     summary.applied = tally.applied
@@ -60,7 +69,11 @@ def verify_run(
     summary.poll_errors = sum(len(source.poll_errors) for source in sources)
     if emulator is not None:
         summary.emulator_requests = int(emulator.counters().get("total", 0))
-    summary.in_flight = sum(queue_depth(sqs, queue.url) for queue in provisioned.queues)
+    summary.in_flight = sum(queue_depth(sqs, queue.url) for queue in provisioned.queues) - len(parked)
+    summary.parked = len(parked)
+    summary.parked_keys = len(not_yet)
+    if waiting and waiting.parked_until is not None:
+        summary.parked_until = clock(waiting.parked_until)
     summary.lost_unsettled = len(lost["unsettled"])
     summary.lost_missing_dead_letter = len(lost["missing_dead_letter"])
     summary.lost = summary.lost_unsettled + summary.lost_missing_dead_letter
@@ -72,6 +85,7 @@ def verify_run(
     ][:5]
     summary.state_keys_checked = checked
     summary.state_mismatches = len(mismatches)
+    summary.ties_accepted = state.ties_accepted
     summary.stale_overwrites = sum(1 for m in mismatches if m.stale_overwrite)
     summary.mismatch_samples = [m.to_dict() for m in mismatches[:5]]
     if mismatches:  # the full story of each key, for whoever investigates
@@ -82,6 +96,20 @@ def verify_run(
         sys.stdout.write(f"note: {tally.missing_batch_logs} invocations logged no 'batch processed' line\n")
     for sample in tally.failure_samples:
         sys.stdout.write(f"note: a batch failed as a whole: {sample}\n")
+
+
+def _make_visible(sqs: Any, queue_url: str, messages: Sequence[dict[str, Any]]) -> None:
+    """Reading hid the DLQ's messages; show them again, so whoever inspects the DLQ next (`make dlq`
+    against a `--keep` run) sees every one."""
+    for start in range(0, len(messages), 10):
+        chunk = messages[start : start + 10]
+        sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(chunk)
+            ],
+        )
 
 
 def judge(summary: Summary, *, drained: bool, strict_order: bool) -> None:
@@ -95,6 +123,12 @@ def judge(summary: Summary, *, drained: bool, strict_order: bool) -> None:
         problems.append(f"{summary.in_flight} messages left in flight")
     if summary.lost:
         problems.append(f"{summary.lost} messages lost")
+    if summary.parked:
+        summary.warnings.append(
+            f"{summary.parked} messages parked until {summary.parked_until} after HubSpot's DAILY limit: not "
+            f"lost, SQS delivers them again then (this local queue stops with the run); "
+            f"{summary.parked_keys} keys they touch were not checked"
+        )
     wrong = summary.state_mismatches - summary.stale_overwrites
     if wrong:
         problems.append(f"{wrong} keys hold a status no batch's newest update explains")

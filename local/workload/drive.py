@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from local.aws.provision import Provisioned
 from local.aws.queues import queue_depth
 from local.workload.feeder import Feeder
 from local.workload.progress import Progress
+from local.workload.tally import RunTally
 
 
 @dataclass
@@ -27,10 +28,14 @@ class Pipeline:
     progress: Progress | None = None
 
 
-def forward_receive(pipeline: Pipeline, shard: int) -> Any:
+def forward_receive(pipeline: Pipeline, shard: int, tally: RunTally | None = None) -> Any:
+    """The event source's on_receive hook: the feeder's flow control, and the tally's SentTimestamps."""
+
     def forward(slot: int, records: list[dict[str, Any]]) -> None:
         if pipeline.feeder is not None:
             pipeline.feeder.note_received(shard, records)
+        if tally is not None:
+            tally.note_received(records)
 
     return forward
 
@@ -72,12 +77,15 @@ def wait_for_drain(
     feeder: Feeder,
     sources: Sequence[SqsEventSource],
     timeout_s: float,
+    *,
+    parked: Callable[[], int] = lambda: 0,
 ) -> bool:
-    """True once everything is sent and every shard is empty (visible + not visible + delayed = 0)."""
+    """True once everything is sent and every shard holds nothing but the `parked()` messages (parked
+    until HubSpot's daily limit resets: they come back hours later, local.workload.waiting)."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
         if feeder.done and not any(source.busy_slots for source in sources):
-            if all(queue_depth(sqs, queue.url) == 0 for queue in provisioned.queues):
+            if sum(queue_depth(sqs, queue.url) for queue in provisioned.queues) == parked():
                 return True
             time.sleep(1.0)
         else:

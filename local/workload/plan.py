@@ -35,6 +35,13 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
+def event_files(pattern: str) -> list[Path]:
+    """The SQS event files a glob names (relative to the repository unless absolute), sorted."""
+    if Path(pattern).is_absolute():
+        return sorted(Path(pattern).parent.glob(Path(pattern).name))
+    return sorted(REPO_ROOT.glob(pattern))
+
+
 def make_plan(args: argparse.Namespace, portal: Mapping[int, int]) -> Plan:
     """Resolve the template, the slot layout and the workload. `portal` maps the portal's subscription
     ids to their brand (the emulator's definitions; for a real portal, --subscription-ids in brand 0)."""
@@ -54,12 +61,7 @@ def make_plan(args: argparse.Namespace, portal: Mapping[int, int]) -> Plan:
     )
     parts = [generated]
     if not args.no_events and not args.real_hubspot:
-        paths = (
-            sorted(REPO_ROOT.glob(args.events))
-            if not Path(args.events).is_absolute()
-            else sorted(Path(args.events).parent.glob(Path(args.events).name))
-        )
-        parts.insert(0, from_event_files(paths, portal))
+        parts.insert(0, from_event_files(event_files(args.events), portal))
     workload = combine(*parts)
     high_water = None if args.preload else (args.high_water or max(20, 2 * settings.batch_size))
     notes = []

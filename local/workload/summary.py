@@ -28,9 +28,13 @@ class Summary:
     lost: int = 0
     lost_unsettled: int = 0
     lost_missing_dead_letter: int = 0
+    parked: int = 0  # postponed until HubSpot's daily limit resets: not lost
+    parked_until: str | None = None
+    parked_keys: int = 0
     state_keys_checked: int = 0
     state_mismatches: int = 0
     stale_overwrites: int = 0
+    ties_accepted: int = 0  # keys at either of two updates the function cannot order
     mismatch_samples: list[dict[str, Any]] = field(default_factory=list)
     lost_samples: list[dict[str, Any]] = field(default_factory=list)
     send_errors: int = 0
@@ -53,7 +57,31 @@ class Summary:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ok"] = self.ok
+        if self.interrupted:
+            for name in CHECK_FIELDS:
+                data.pop(name)
         return data
+
+
+# Figures only the end-of-run checks produce: an interrupted run never ran them, so it shows none.
+CHECK_FIELDS = (
+    "expected_dead_lettered",
+    "unexpected_dead_letters",
+    "emulator_requests",
+    "in_flight",
+    "lost",
+    "lost_unsettled",
+    "lost_missing_dead_letter",
+    "parked",
+    "parked_until",
+    "parked_keys",
+    "state_keys_checked",
+    "state_mismatches",
+    "stale_overwrites",
+    "ties_accepted",
+    "mismatch_samples",
+    "lost_samples",
+)
 
 
 def _row(label: str, value: object, note: str = "") -> str:
@@ -69,7 +97,11 @@ def format_table(summary: Summary) -> str:
         _row("messages sent", s.sent, f"send errors: {s.send_errors}" if s.send_errors else ""),
         _row("applied to HubSpot", s.applied),
         _row("superseded by a newer update", s.superseded),
-        _row("dead-lettered", s.dead_lettered, f"oracle expected {s.expected_dead_lettered}"),
+        _row(
+            "dead-lettered",
+            s.dead_lettered,
+            "" if s.interrupted else f"oracle expected {s.expected_dead_lettered}",
+        ),
     ]
     for reason, count in s.dead_lettered_by_reason.items():
         lines.append(_row(f"  {reason}", count))
@@ -79,18 +111,28 @@ def format_table(summary: Summary) -> str:
         _row(
             "HubSpot calls",
             s.hubspot_calls,
-            "" if s.emulator_requests is None else f"emulator saw {s.emulator_requests}",
+            "" if s.emulator_requests is None or s.interrupted else f"emulator saw {s.emulator_requests}",
         ),
         _row("HubSpot 429s", s.hubspot_429s),
         _row("wall time (s)", f"{s.wall_s:.1f}", f"drain {s.drain_s:.1f} s"),
         _row("messages/s", f"{s.messages_per_s:.1f}", "sent / drain time"),
+    ]
+    if s.interrupted:
+        return "\n".join([*lines, "", _interrupted(s)])
+    lines += [
         "",
         "Checks",
         _row("left in flight (visible+not visible)", s.in_flight, "must be 0"),
         _row("lost", s.lost, f"unsettled {s.lost_unsettled}, missing from DLQ {s.lost_missing_dead_letter}"),
         *(f"    {sample['message_id']} ({sample['why']}): {sample['body']}" for sample in s.lost_samples),
+        _row(
+            "parked (DAILY limit), not lost",
+            s.parked,
+            f"until {s.parked_until}; {s.parked_keys} keys not checked yet" if s.parked else "",
+        ),
         _row("keys checked in HubSpot", s.state_keys_checked),
         _row("keys not at their newest update", s.state_mismatches, f"stale overwrites {s.stale_overwrites}"),
+        _row("keys tied, accepted either way", s.ties_accepted, "same version in different batches"),
         _row("valid updates dead-lettered", s.unexpected_dead_letters),
     ]
     for sample in s.mismatch_samples:
@@ -106,6 +148,14 @@ def format_table(summary: Summary) -> str:
         "RESULT: OK" if s.ok else "RESULT: FAILED - " + "; ".join(s.problems),
     ]
     return "\n".join(lines)
+
+
+def _interrupted(summary: Summary) -> str:
+    why = "; ".join(summary.problems) or "interrupted"
+    return (
+        f"RESULT: INTERRUPTED - {why}: stopped before the end-of-run checks, so none ran and none are\n"
+        "shown; the figures above are what was counted until then (exit status 130)"
+    )
 
 
 def print_summary(summary: Summary, out: TextIO) -> None:

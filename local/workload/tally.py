@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ class RunTally:
     durations_ms: list[float] = field(default_factory=list)
     deleted_ids: set[str] = field(default_factory=set)
     windows: dict[str, tuple[float, float]] = field(default_factory=dict)  # deleted id -> its invocation
+    sent_ms: dict[str, int] = field(default_factory=dict)  # messageId -> SQS's SentTimestamp
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, invocation: InvocationRecord) -> None:
@@ -73,6 +75,20 @@ class RunTally:
             self.deleted_ids.update(invocation.deleted_ids)
             for message_id in invocation.deleted_ids:
                 self.windows[message_id] = (invocation.started, invocation.ended)
+
+    def note_received(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Keep SQS's SentTimestamp of every received record (the event source's on_receive hook): the
+        function orders updates by it, so the checks do too."""
+        with self._lock:
+            for record in records:
+                stamp = (record.get("attributes") or {}).get("SentTimestamp")
+                if isinstance(stamp, str) and stamp.isdigit():
+                    self.sent_ms[str(record["messageId"])] = int(stamp)
+
+    def settled(self) -> frozenset[str]:
+        """The messageIds deleted so far (applied, superseded or dead-lettered by the function)."""
+        with self._lock:
+            return frozenset(self.deleted_ids)
 
     def snapshot(self) -> dict[str, int]:
         """The figures the progress line shows."""

@@ -9,6 +9,11 @@
   local.workload.expected_final_state). A mismatch that a batch without the newest update wrote (after
   the batch with it) is flagged ``stale_overwrite``: delivery order the function did not undo. Any
   other mismatch means a write went wrong. Either fails the run unless reordering is tolerated.
+- Ties: the function orders a key's updates by occurredAt (or SentTimestamp), then SentTimestamp, then,
+  within one invocation, position in the batch (README, Outcomes). Two newest updates with the same
+  occurredAt-or-SentTimestamp and SentTimestamp that were settled in different invocations have no
+  order the function can know, so either one's status is accepted for that key (and only for it); the
+  run reports how many keys it accepted that way.
 """
 
 from __future__ import annotations
@@ -16,15 +21,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from local.aws.queues import DeadLetters
-from local.workload.workload import DEAD_LETTER, Key, WorkItem, expected_final_state
+from local.workload.workload import APPLY, DEAD_LETTER, Key, WorkItem, expected_final_state
 
 NOT_SPECIFIED = "NOT_SPECIFIED"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -65,28 +72,60 @@ class StateMismatch:
         }
 
 
+@dataclass
+class StateCheck:
+    """HubSpot's state against the newest updates: keys checked, mismatches, and how many keys were
+    accepted at either of two updates the function cannot order."""
+
+    checked: int
+    mismatches: list[StateMismatch]
+    ties_accepted: int = 0
+
+
 def check_state(
     items: Iterable[WorkItem],
     lookup: StatusLookup,
     windows: Mapping[str, Window],
     dead_lettered: set[str] | None = None,
 ) -> tuple[int, list[StateMismatch]]:
-    """Compare HubSpot's status per key with the newest sent message's: (keys checked, mismatches).
+    """`verify_state` as (keys checked, mismatches)."""
+    result = verify_state(items, lookup, windows, dead_lettered)
+    return result.checked, result.mismatches
+
+
+def verify_state(
+    items: Iterable[WorkItem],
+    lookup: StatusLookup,
+    windows: Mapping[str, Window],
+    dead_lettered: set[str] | None = None,
+    *,
+    sent_ms: Mapping[str, int] | None = None,
+    skip: set[Key] | None = None,
+) -> StateCheck:
+    """Compare HubSpot's status per key with the newest sent message's.
 
     `windows` maps the messageId of every message deleted after a successful invocation to that
-    invocation's (start, end); `dead_lettered` holds ids in the DLQ, which never reached HubSpot.
+    invocation's (start, end); `dead_lettered` holds ids in the DLQ, which never reached HubSpot;
+    `sent_ms` is SQS's SentTimestamp per messageId as the function saw it (else the send time);
+    `skip` are keys not to check (their newest update has not been delivered yet).
     """
     sent = [item for item in items if item.message_id]
-    newest = expected_final_state(sent)
+    newest = {key: effect for key, effect in expected_final_state(sent).items() if key not in (skip or ())}
     observed = lookup(list(newest))
     touching: dict[Key, list[WorkItem]] = {}
     for item in sent:
         for key, _ in item.expectation.effects:
             touching.setdefault(key, []).append(item)
     mismatches: list[StateMismatch] = []
+    ties = 0
     for key, effect in newest.items():
         seen = observed.get(key, Observed(None))
-        if (seen.status or NOT_SPECIFIED) == effect.status:  # never written reads as NOT_SPECIFIED
+        status = seen.status or NOT_SPECIFIED  # never written reads as NOT_SPECIFIED
+        if status == effect.status:
+            continue
+        either = unordered_tie(key, touching[key], windows, dead_lettered or set(), sent_ms or {})
+        if status in either:
+            ties += 1
             continue
         stale = is_stale_overwrite(
             key,
@@ -97,7 +136,44 @@ def check_state(
             dead_lettered=dead_lettered or set(),
         )
         mismatches.append(StateMismatch(key, effect.status, seen.status, effect.item.message_id, stale))
-    return len(newest), mismatches
+    return StateCheck(len(newest), mismatches, ties)
+
+
+def function_version(item: WorkItem, sent_ms: Mapping[str, int]) -> tuple[int, int]:
+    """The order the function knows across invocations: occurredAt in microseconds (or SentTimestamp),
+    then SentTimestamp in milliseconds (README, Outcomes: the ordering ledger's version)."""
+    sent = sent_ms.get(item.message_id, round((item.sent_at or 0.0) * 1000))
+    occurred = item.expectation.occurred_at
+    return ((occurred - _EPOCH) // _MICROSECOND if occurred else sent * 1000, sent)
+
+
+def unordered_tie(
+    key: Key,
+    items: Sequence[WorkItem],
+    windows: Mapping[str, Window],
+    dead_lettered: set[str],
+    sent_ms: Mapping[str, int],
+) -> set[str]:
+    """The statuses `key` may end at when its newest updates tie in `function_version` and were
+    settled in different invocations (each invocation's own newest, by position, is one candidate);
+    empty when the function can order them."""
+    applicable = [
+        item for item in items if item.expectation.outcome == APPLY and item.message_id not in dead_lettered
+    ]
+    if len(applicable) < 2:
+        return set()
+    versions = {item.message_id: function_version(item, sent_ms) for item in applicable}
+    top = max(versions.values())
+    by_invocation: dict[Window | None, list[WorkItem]] = {}
+    for item in applicable:
+        if versions[item.message_id] == top:
+            by_invocation.setdefault(windows.get(item.message_id), []).append(item)
+    if len(by_invocation) < 2:
+        return set()  # one invocation: position in its batch decides, the oracle's order
+    return {
+        dict(max(group, key=lambda item: item.sequence).expectation.effects)[key]
+        for group in by_invocation.values()
+    }
 
 
 def is_stale_overwrite(
