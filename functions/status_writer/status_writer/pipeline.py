@@ -50,7 +50,7 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
     invocation = Invocation.start(runtime, context)
     report = BatchReport(stats=invocation.call.stats)
     records = event.get("Records") if isinstance(event, Mapping) else None
-    messages, reported = distinct(
+    messages = distinct(
         [
             message_from_record(record, index)
             for index, record in enumerate(records or [])
@@ -76,7 +76,7 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
     _map_outcomes(report, delivery, superseded_by)
     report.outcomes = settle(messages, report.outcomes, report.failures, invocation)
     log_and_measure(messages, report.outcomes, report.failures, report.stats)
-    report.response = batch_response(messages, report.outcomes, reported)
+    report.response = batch_response(messages, report.outcomes)
     return report
 
 
