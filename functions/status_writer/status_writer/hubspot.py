@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -45,6 +45,8 @@ from status_writer.transport import (
 
 MAX_TEN_SECONDLY_RETRIES = 3
 MAX_RETRY_AFTER_S = 60.0
+
+Item = TypeVar("Item")
 
 
 @dataclass(slots=True)
@@ -85,26 +87,19 @@ class HubSpotClient:
         return self.modes.inputs_per_call(route, batch_limit)
 
     def write_statuses(self, inputs: Sequence[Mapping[str, Any]], call: CallContext) -> CallResult:
-        """One batch/write call (``PublicStatusRequest`` inputs); in per-contact mode (or right after
-        the batch route answered 403 MISSING_SCOPES) one ``POST statuses/{email}`` per input."""
+        """One batch/write call (``PublicStatusRequest`` inputs); per contact, one
+        ``POST statuses/{email}`` per input."""
         items = list(inputs)
-        if self.modes.take_batch(Route.WRITE):
-            answer = self._post(self.paths.batch_write, None, {"inputs": items}, call)
-            if not self.modes.after_batch(Route.WRITE, answer):
-                return answer
-        shaped = fan_out(
+        return self._batch_or_each(
+            Route.WRITE,
+            lambda: self._post(self.paths.batch_write, None, {"inputs": items}, call),
             items,
             lambda item: self._post(
-                self.paths.contact_status(str(item["subscriberIdString"])),
-                None,
-                partial_request(item),
-                call,
+                self.paths.contact_status(str(item["subscriberIdString"])), None, partial_request(item), call
             ),
-            write_names,
-            write_result,
-            self.modes.executor(),
+            names=write_names,
+            result_of=write_result,
         )
-        return CallResult(failure=shaped) if isinstance(shaped, Failure) else CallResult(body=shaped)
 
     def unsubscribe_all(
         self,
@@ -114,22 +109,38 @@ class HubSpotClient:
         call: CallContext,
     ) -> CallResult:
         """One batch/unsubscribe-all call; ``verbose`` so the answer names each contact it applied to.
-        In per-contact mode one ``POST statuses/{email}/unsubscribe-all`` per contact."""
+        Per contact, one ``POST statuses/{email}/unsubscribe-all`` per contact."""
         params: dict[str, str] = {"channel": channel, "verbose": "true"}
         if business_unit_id is not None:
             params["businessUnitId"] = str(business_unit_id)
         addresses = list(emails)
-        if self.modes.take_batch(Route.UNSUBSCRIBE_ALL):
-            answer = self._post(self.paths.batch_unsubscribe_all, params, {"inputs": addresses}, call)
-            if not self.modes.after_batch(Route.UNSUBSCRIBE_ALL, answer):
-                return answer
-        shaped = fan_out(
+        return self._batch_or_each(
+            Route.UNSUBSCRIBE_ALL,
+            lambda: self._post(self.paths.batch_unsubscribe_all, params, {"inputs": addresses}, call),
             addresses,
             lambda email: self._post(self.paths.contact_unsubscribe_all(email), params, {}, call),
-            email_names,
-            email_result,
-            self.modes.executor(),
+            names=email_names,
+            result_of=email_result,
         )
+
+    def _batch_or_each(
+        self,
+        route: Route,
+        batch: Callable[[], CallResult],
+        items: Sequence[Item],
+        one: Callable[[Item], CallResult],
+        *,
+        names: Callable[[Item], Mapping[str, list[str]]],
+        result_of: Callable[[Item], dict[str, Any]],
+    ) -> CallResult:
+        """The batch call while ``route`` is batched; in per-contact mode, or right after the batch
+        route answered 403 MISSING_SCOPES, one call per input answered as one batch body (README:
+        Outcomes, per-contact mode)."""
+        if self.modes.take_batch(route):
+            answer = batch()
+            if not self.modes.after_batch(route, answer):
+                return answer
+        shaped = fan_out(items, one, names, result_of, self.modes.executor())
         return CallResult(failure=shaped) if isinstance(shaped, Failure) else CallResult(body=shaped)
 
     def _post(
