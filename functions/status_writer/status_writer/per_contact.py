@@ -28,7 +28,7 @@ Input = TypeVar("Input")
 
 
 class Answer(Protocol):
-    """What one HubSpot call ended in (``hubspot.CallResult``, read structurally)."""
+    """What one HubSpot call ended in (``answers.CallResult``, read structurally)."""
 
     @property
     def body(self) -> Any: ...
