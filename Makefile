@@ -106,7 +106,7 @@ format: venv  ## apply ruff formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-typecheck: venv  ## mypy --strict on the deployable code
+typecheck: venv  ## mypy --strict on functions, local and bench
 	$(VENV)/bin/mypy
 
 test: venv tools-venv lint typecheck  ## the whole test suite (what CI runs)

@@ -134,6 +134,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, answer: Answer) -> None:
         if answer.hang_s and self.server.stopping.wait(answer.hang_s):
             return
+        self._send_head(answer)
+        if not self._send_body(answer):
+            return
+        if answer.content_length is not None and answer.content_length != answer.length:
+            self.close_connection = True  # a truncated body: the client sees the connection end early
+
+    def _send_head(self, answer: Answer) -> None:
         self.send_response(answer.status)
         if answer.content_type is not None:
             self.send_header("Content-Type", answer.content_type)
@@ -143,24 +150,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(length))
         self.end_headers()
         self.wfile.flush()
+
+    def _send_body(self, answer: Answer) -> bool:
+        """The body as the fault shapes it; False when the connection ended before all of it."""
         sent = 0
         for _ in range(answer.repeat):
             for piece in _pieces(answer):
                 if answer.reset_after is not None and sent + len(piece) > answer.reset_after:
                     self._reset()
-                    return
+                    return False
                 try:
                     self.wfile.write(piece)
                     if answer.trickle_s:
                         self.wfile.flush()
                 except OSError:  # the client gave up: that is what the fault is for
                     self.close_connection = True
-                    return
+                    return False
                 sent += len(piece)
                 if answer.trickle_s and self.server.stopping.wait(answer.trickle_s):
-                    return
-        if answer.content_length is not None and answer.content_length != answer.length:
-            self.close_connection = True  # a truncated body: the client sees the connection end early
+                    return False
+        return True
 
     def _reset(self) -> None:
         """Close with RST (SO_LINGER 0), not FIN: the client sees "connection reset" mid-body."""

@@ -223,7 +223,7 @@ def missing_scopes(required: tuple[frozenset[str], ...], granted: frozenset[str]
 
 
 def missing_scopes_error(scopes: list[str]) -> ApiError:
-    """403 `MISSING_SCOPES` with `errors[0].context.requiredGranularScopes` (§4.5)."""
+    """403 `MISSING_SCOPES` with `errors[0].context.requiredGranularScopes` (docs/emulator.md: Routes)."""
     return ApiError(
         403,
         "MISSING_SCOPES",

@@ -28,7 +28,7 @@ def error_body(
     links: dict[str, str] | None = None,
     sub_category: str | None = None,
 ) -> dict[str, Any]:
-    """The whole-request `Error` shape (§3.4) with the `status: "error"` real responses carry."""
+    """The whole-request `Error` shape (docs/emulator.md: Routes) with the `status: "error"` real responses carry."""
     body: dict[str, Any] = {
         "status": "error",
         "message": message,
@@ -47,7 +47,7 @@ def error_body(
 
 
 def standard_error(category: str, message: str, context: dict[str, list[str]]) -> dict[str, Any]:
-    """A per-item `StandardError` (§3.3) for `errors[]` of a batch response."""
+    """A per-item `StandardError` (docs/emulator.md: Routes) for `errors[]` of a batch response."""
     return {
         "status": "error",
         "category": category,
@@ -59,7 +59,7 @@ def standard_error(category: str, message: str, context: dict[str, list[str]]) -
 
 
 def rate_limit_body(policy: str, correlation_id: str, portal_id: int) -> dict[str, Any]:
-    """The 429 body (§4.6) for `TEN_SECONDLY_ROLLING` or `DAILY`."""
+    """The 429 body (docs/emulator.md: Rate limits) for `TEN_SECONDLY_ROLLING` or `DAILY`."""
     if policy == "DAILY":
         return {
             "status": "error",

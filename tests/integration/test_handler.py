@@ -140,6 +140,26 @@ def test_per_item_errors_go_to_the_dlq_and_the_rest_apply(stack: Stack, load_han
     assert stack.emulator.status("cy@example.com", 1002)["status"] == "SUBSCRIBED"
 
 
+@pytest.mark.parametrize(
+    ("message_id", "shown"), [("same-id", "same-id"), ("", "-")], ids=["colliding", "missing"]
+)
+def test_dead_letter_copies_name_the_sqs_message_id_of_records_sharing_one(
+    stack: Stack, load_handler: Loader, message_id: str, shown: str
+) -> None:
+    # GIVEN two invalid records delivered with the same messageId (or none)
+    stack.send("not json", "also not json")
+    event = stack.receive_event(2)
+    for record in event["Records"]:
+        record["messageId"] = message_id
+    # WHEN the handler runs
+    response = load_handler().handler(event, LambdaContext())
+    # THEN both are dead-lettered, each copy naming the id SQS gave it, not one made for the invocation
+    assert response == {"batchItemFailures": []}
+    dead = stack.dead_letters()
+    assert sorted(d["Body"] for d in dead) == ["also not json", "not json"]
+    assert [d["MessageAttributes"]["original_message_id"]["StringValue"] for d in dead] == [shown, shown]
+
+
 def test_invalid_records_never_reach_hubspot(stack: Stack, load_handler: Loader) -> None:
     # GIVEN a typo'd field, garbage and a bad email next to one good update
     stack.send(

@@ -7,11 +7,13 @@ import json
 from collections.abc import Callable
 from types import ModuleType
 
+from status_writer.calls import CallContext
 from status_writer.config import Settings
 from status_writer.credentials import Credentials
 from status_writer.deadline import Deadline
-from status_writer.hubspot import CallStats, HubSpotClient, make_http_client
+from status_writer.hubspot import HubSpotClient
 from status_writer.rate_limit import RateLimitPacer
+from status_writer.transport import make_http_client
 
 from tests.factories import LambdaContext, status_body
 from tests.integration.conftest import TOKEN, Stack
@@ -48,7 +50,7 @@ def test_a_request_the_encoder_refuses_is_a_rejection_to_bisect_not_an_exception
     try:
         # WHEN it is asked to write it
         result = client.write_statuses(
-            [{**bad, "legalBasisExplanation": "\udc00"}], Deadline(LambdaContext(), 3_000), CallStats()
+            [{**bad, "legalBasisExplanation": "\udc00"}], CallContext(Deadline(LambdaContext(), 3_000))
         )
     finally:
         client.close()

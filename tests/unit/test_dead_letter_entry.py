@@ -6,6 +6,7 @@ from typing import Any
 
 from status_writer.dead_letter import DROPPED, MAX_ATTRIBUTES, MAX_MESSAGE_BYTES, DeadLetterQueue
 from status_writer.model import Failure, FailureCategory, Message
+from status_writer.observability import redact_emails
 
 INVALID = Failure(FailureCategory.INVALID_MESSAGE, "unknown field(s): \x00\ud800", permanent=True)
 
@@ -25,6 +26,27 @@ def test_a_reason_quoting_characters_sqs_refuses_is_escaped() -> None:
     # THEN the attribute holds their escapes instead
     assert entry is not None
     assert entry["MessageAttributes"]["error_message"]["StringValue"] == "unknown field(s): \\x00\\ud800"
+
+
+def test_an_address_in_the_reason_holding_a_lone_surrogate_still_gets_a_copy() -> None:
+    # GIVEN a reason quoting an email-like field name whose local part is a lone surrogate
+    failure = Failure(FailureCategory.INVALID_MESSAGE, "unknown field(s): \ud800@example.com", permanent=True)
+    # WHEN its DLQ copy is built (its log line masks the address)
+    entry = entry_for(Message(message_id="m", position=0, body="{}"), failure)
+    # THEN the copy goes, quoting the reason escaped
+    assert entry is not None
+    shown = entry["MessageAttributes"]["error_message"]["StringValue"]
+    assert shown == "unknown field(s): \\ud800@example.com"
+
+
+def test_masking_an_address_with_a_lone_surrogate_hashes_it() -> None:
+    # GIVEN an email-looking text whose local part cannot be encoded as UTF-8
+    # WHEN it is redacted for a log line
+    shown = redact_emails("rejected \ud800@Example.com")
+    # THEN it is masked like any address: a hash and the domain, nothing of the local part
+    assert shown.startswith("rejected h:")
+    assert shown.endswith("@example.com")
+    assert "\ud800" not in shown
 
 
 def test_more_original_attributes_than_sqs_takes_are_named_as_dropped() -> None:

@@ -11,11 +11,13 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from status_writer.answers import batch_answer
 from status_writer.dead_letter import MAX_ATTRIBUTES, MAX_MESSAGE_BYTES, DeadLetterQueue
-from status_writer.hubspot import _batch_answer, _encode
+from status_writer.fields import EARLIEST_OCCURRED_AT, INT64_MAX, MAX_CLOCK_AHEAD
 from status_writer.model import Failure, FailureCategory, Message, Rejected, StatusUpdate
 from status_writer.outcomes import PERMANENT_ITEM_CATEGORIES, map_batch_response
-from status_writer.parse import EARLIEST_OCCURRED_AT, INT64_MAX, MAX_CLOCK_AHEAD, parse_message
+from status_writer.parse import parse_message
+from status_writer.transport import encode
 
 from tests.unit.helpers import update
 
@@ -102,7 +104,7 @@ def test_whatever_the_body_parse_accepts_is_encodable_and_believable_and_rejects
         assert result.reason  # the DLQ attribute says why (its SQS-safety: the dead-letter property)
         return
     # Accepted: HubSpot's encoder takes it, free text is clean, ids fit int64, the time is believable
-    assert _encode({"inputs": [result.to_input()]}) is not None
+    assert encode({"inputs": [result.to_input()]}) is not None
     assert not UNSAFE.search(result.legal_basis_explanation or "")
     assert 1 <= result.subscription_id <= INT64_MAX
     if result.occurred_at_us is not None:
@@ -160,7 +162,7 @@ answer_bodies = st.one_of(
 def test_every_answer_gives_every_input_exactly_one_verdict_and_only_hubspots_shapes_are_trusted(
     status: int, body: Any
 ) -> None:
-    answer = _batch_answer(status, body)
+    answer = batch_answer(status, body)
     if status not in (200, 207, 400, 413):
         assert answer is None  # decided by the status alone, elsewhere
         return

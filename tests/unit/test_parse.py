@@ -7,17 +7,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from status_writer.model import Message, Rejected, StatusUpdate
-from status_writer.parse import (
+from status_writer.fields import (
     INT64_MAX,
     LEGAL_BASES,
     MAX_EMAIL_LENGTH,
     MAX_EXPLANATION_LENGTH,
     MAX_LOCAL_PART,
     STATUS_STATES,
-    message_from_record,
-    parse_message,
 )
+from status_writer.model import Message, Rejected, StatusUpdate
+from status_writer.parse import message_from_record, parse_message
 
 from tests.factories import sqs_record, status_body
 from tests.unit.helpers import SENT_MS, message

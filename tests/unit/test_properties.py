@@ -13,17 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from status_writer.chunk import chunk, halves
 from status_writer.coalesce import coalesce
+from status_writer.fields import CHANNELS, INT64_MAX, LEGAL_BASES, STATUS_STATES
 from status_writer.model import Failure, FailureCategory, ItemResult, Message, Outcome, Rejected, StatusUpdate
 from status_writer.outcomes import map_batch_response
-from status_writer.parse import (
-    CHANNELS,
-    FIELDS,
-    INT64_MAX,
-    LEGAL_BASES,
-    STATUS_STATES,
-    message_from_record,
-    parse_message,
-)
+from status_writer.parse import FIELDS, message_from_record, parse_message
 from status_writer.respond import batch_response, hold_back_fifo_groups
 
 # The whole unit suite must stay well under 30 s: the headline properties (parse, map_batch_response)

@@ -20,11 +20,14 @@ PURE = (
     "model",
     "identity",
     "ledger_items",
+    "answers",
+    "fields",
 )
 IO_MODULES = {"boto3", "botocore", "httpx", "socket", "urllib3", "requests"}
 IO_OWN = {
     "ledger",
     "hubspot",
+    "transport",
     "dead_letter",
     "visibility",
     "credentials",

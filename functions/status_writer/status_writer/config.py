@@ -32,7 +32,7 @@ DEFAULT_API_BASE_URL = "https://api.hubapi.com"
 _TABLE_NAME = re.compile(
     r"[A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}"
 )
-MAX_BATCH_LIMIT = 100  # HubSpot's batch endpoints take at most 100 inputs (contract §2.3)
+MAX_BATCH_LIMIT = 100  # HubSpot's batch endpoints take at most 100 inputs (README: Configuration)
 
 
 class ConfigurationError(ValueError):

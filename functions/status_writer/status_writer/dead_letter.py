@@ -69,7 +69,7 @@ class DeadLetterQueue:
         required: dict[str, Any] = {
             "error_category": _string(failure.category.value),
             "error_message": _string(_sqs_text(failure.detail or "-")[:MAX_REASON]),
-            "original_message_id": _string(_sqs_text(message.message_id or "-")),
+            "original_message_id": _string(_sqs_text(message.sqs_message_id or "-")),
             "receive_count": {"DataType": "Number", "StringValue": str(message.receive_count)},
         }
         body = message.body if message.body else "(empty body)"

@@ -95,7 +95,7 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
     unsettled, unfinished = _record(ledger, histories, sent, mine, delivery)
     unfinished |= sent.incomplete
     for _ in range(ROUNDS - 1):
-        if not unsettled or not invocation.deadline.allows_call():
+        if not unsettled or not invocation.call.deadline.allows_call():
             break
         unsettled, undone = _replan(invocation, ledger, unsettled, delivery)
         unfinished |= undone

@@ -50,6 +50,12 @@ class Message:
     group_id: str | None = None
     source_arn: str = ""
     attributes: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    sqs_id: str | None = None  # SQS's messageId when ``message_id`` was made unique (identity)
+
+    @property
+    def sqs_message_id(self) -> str:
+        """The id SQS knows the record by: what the response reports and the DLQ copy names."""
+        return self.message_id if self.sqs_id is None else self.sqs_id
 
 
 @dataclass(slots=True, unsafe_hash=True)  # not frozen: a frozen __init__ costs 3 us more per message

@@ -37,7 +37,8 @@ _EMAIL_LIKE = re.compile(r"[^\s@'\"<>()\[\],;:]+@[^\s@'\"<>()\[\],;:]*")
 def mask_email(email: str) -> str:
     """``ada@example.com`` -> ``h:5c2f0ad1@example.com``: joinable across lines, not readable."""
     local, _, domain = email.rpartition("@")
-    digest = hashlib.sha256(local.lower().encode("utf-8")).hexdigest()[:8]
+    # surrogatepass: a lone surrogate (a broken producer's half emoji) is hashed, never a crash
+    digest = hashlib.sha256(local.lower().encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"h:{digest}@{domain.lower()}" if local else f"h:{digest}"
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from status_writer.answers import MAX_DETAIL
+from status_writer.fields import INT64_MAX
 from status_writer.model import APPLIED, Failure, FailureCategory, ItemResult, StatusUpdate, UnsubscribeAll
 
 # Per-item error categories that say "this will never work as sent". Anything else is retried.
@@ -23,20 +25,13 @@ PERMANENT_ITEM_CATEGORIES = frozenset(
 UNKNOWN_OUTCOME = Failure(
     FailureCategory.UNKNOWN_OUTCOME, "HubSpot reported no result and no error for this input", permanent=False
 )
-MAX_DETAIL = 300
-INT64_MAX = 2**63 - 1
 MAX_ID_DIGITS = 19  # len(str(INT64_MAX))
 
 
 def map_batch_response(inputs: Sequence[StatusUpdate], body: Any) -> list[ItemResult]:
     """One ItemResult per input, in input order, from a 200/207 batch/write body."""
-    if not isinstance(body, Mapping):
-        return [_unknown("HubSpot answered with a body that is not a JSON object")] * len(inputs)
-    if body.get("status") != "COMPLETE":
-        status = str(body.get("status"))[:40]
-        return [_unknown(f"HubSpot batch status is {status}, not COMPLETE: not known to be applied")] * len(
-            inputs
-        )
+    if not isinstance(body, Mapping) or body.get("status") != "COMPLETE":
+        return [_incomplete(body)] * len(inputs)
 
     confirmed = set(_result_keys(body.get("results")))
     failures = _match_errors(inputs, body.get("errors"))
@@ -51,13 +46,8 @@ def map_batch_response(inputs: Sequence[StatusUpdate], body: Any) -> list[ItemRe
 def map_unsubscribe_response(inputs: Sequence[UnsubscribeAll], body: Any) -> list[ItemResult]:
     """One ItemResult per input from a 200/207 batch/unsubscribe-all body (asked for with verbose=true):
     applied only if a result names the input's email; errors are matched by the emails they name."""
-    if not isinstance(body, Mapping):
-        return [_unknown("HubSpot answered with a body that is not a JSON object")] * len(inputs)
-    if body.get("status") != "COMPLETE":
-        status = str(body.get("status"))[:40]
-        return [_unknown(f"HubSpot batch status is {status}, not COMPLETE: not known to be applied")] * len(
-            inputs
-        )
+    if not isinstance(body, Mapping) or body.get("status") != "COMPLETE":
+        return [_incomplete(body)] * len(inputs)
     results = body.get("results")
     confirmed = {
         result["subscriberIdString"].lower()
@@ -80,6 +70,14 @@ def map_unsubscribe_response(inputs: Sequence[UnsubscribeAll], body: Any) -> lis
         else ItemResult(failures.get(request.email.lower(), UNKNOWN_OUTCOME))
         for request in inputs
     ]
+
+
+def _incomplete(body: Any) -> ItemResult:
+    """What every input of an answer that is not a COMPLETE batch body gets: not known to be applied."""
+    if not isinstance(body, Mapping):
+        return _unknown("HubSpot answered with a body that is not a JSON object")
+    status = str(body.get("status"))[:40]
+    return _unknown(f"HubSpot batch status is {status}, not COMPLETE: not known to be applied")
 
 
 def _result_keys(results: Any) -> Iterator[tuple[str, int]]:

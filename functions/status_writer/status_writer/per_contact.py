@@ -17,18 +17,18 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from status_writer.answers import MAX_DETAIL
 from status_writer.model import Failure, FailureCategory
 from status_writer.observability import logger, metrics
 from status_writer.routes import BATCH_MODES, BATCH_SCOPES, Route
 
 PROBE_AFTER_S = 900.0
-MAX_DETAIL = 300
 
 Input = TypeVar("Input")
 
 
 class Answer(Protocol):
-    """What one HubSpot call ended in (``hubspot.CallResult``, read structurally)."""
+    """What one HubSpot call ended in (``answers.CallResult``, read structurally)."""
 
     @property
     def body(self) -> Any: ...

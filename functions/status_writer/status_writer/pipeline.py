@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from status_writer.calls import CallStats
 from status_writer.coalesce import coalesce
 from status_writer.deadline import RemainingTime
 from status_writer.deliver import Delivery, deliver
-from status_writer.hubspot import CallStats
 from status_writer.identity import distinct
 from status_writer.model import (
     Failure,
@@ -48,9 +48,9 @@ class BatchReport:
 def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Runtime) -> BatchReport:
     """The handler's whole job: every record's outcome, and the partial batch response."""
     invocation = Invocation.start(runtime, context)
-    report = BatchReport(stats=invocation.stats)
+    report = BatchReport(stats=invocation.call.stats)
     records = event.get("Records") if isinstance(event, Mapping) else None
-    messages, reported = distinct(
+    messages = distinct(
         [
             message_from_record(record, index)
             for index, record in enumerate(records or [])
@@ -76,7 +76,7 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
     _map_outcomes(report, delivery, superseded_by)
     report.outcomes = settle(messages, report.outcomes, report.failures, invocation)
     log_and_measure(messages, report.outcomes, report.failures, report.stats)
-    report.response = batch_response(messages, report.outcomes, reported)
+    report.response = batch_response(messages, report.outcomes)
     return report
 
 

@@ -38,22 +38,20 @@ def hold_back_fifo_groups(messages: Sequence[Message], outcomes: Mapping[str, Ou
     return adjusted
 
 
-def batch_response(
-    messages: Sequence[Message], outcomes: Mapping[str, Outcome], reported: Mapping[str, str] | None = None
-) -> PartialBatchResponse:
+def batch_response(messages: Sequence[Message], outcomes: Mapping[str, Outcome]) -> PartialBatchResponse:
     """``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}`` for exactly the retryable messages.
 
     A message with no recorded outcome is reported too: nothing is deleted that was not handled.
-    ``reported`` maps an id made unique for the invocation (``identity``) to the SQS id to report;
-    an SQS id shared by several records is reported once, if any of them must come back.
+    Each is reported by its SQS id (``Message.sqs_message_id``: ``identity`` may have made its
+    ``message_id`` unique); an SQS id shared by several records is reported once, if any of them must
+    come back.
     """
-    names = reported or {}
     failures: list[ItemFailure] = []
     listed: set[str] = set()
     for message in messages:
         if outcomes.get(message.message_id, Outcome.RETRYABLE) is not Outcome.RETRYABLE:
             continue
-        identifier = names.get(message.message_id, message.message_id)
+        identifier = message.sqs_message_id
         if identifier not in listed:
             listed.add(identifier)
             failures.append({"itemIdentifier": identifier})

@@ -4,21 +4,23 @@ carries along its data path (the runtime, its deadline and its call statistics).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
+from status_writer.calls import CallContext
 from status_writer.config import Settings
 from status_writer.credentials import Credentials, powertools_fetcher
 from status_writer.dead_letter import DeadLetterQueue
 from status_writer.deadline import Deadline, RemainingTime
-from status_writer.hubspot import CallStats, HubSpotClient, make_http_client
+from status_writer.hubspot import HubSpotClient
 from status_writer.ledger import VersionLedger
 from status_writer.per_contact import RouteModes
 from status_writer.rate_limit import RateLimitPacer
 from status_writer.routes import ApiPaths
+from status_writer.transport import make_http_client
 from status_writer.visibility import VisibilityScheduler
 
 # AWS calls must fit in the deadline's safety margin.
@@ -64,12 +66,12 @@ class Runtime:
 
 @dataclass
 class Invocation:
-    """One invocation: the environment's runtime, the time budget and what the HubSpot calls cost."""
+    """One invocation: the environment's runtime and ``call``, its time budget with what the HubSpot
+    calls cost (one value, handed as is to every call)."""
 
     runtime: Runtime
-    deadline: Deadline
-    stats: CallStats = field(default_factory=CallStats)
+    call: CallContext
 
     @classmethod
     def start(cls, runtime: Runtime, context: RemainingTime) -> Invocation:
-        return cls(runtime, Deadline(context, runtime.settings.call_budget_ms))
+        return cls(runtime, CallContext(Deadline(context, runtime.settings.call_budget_ms)))

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import TypeVar
 
+from status_writer.answers import CallResult
 from status_writer.chunk import chunk, halves
-from status_writer.hubspot import CallResult
 from status_writer.model import Failure, FailureCategory, ItemResult, StatusUpdate, UnsubscribeAll
 from status_writer.observability import logger
 from status_writer.outcomes import map_batch_response, map_unsubscribe_response
@@ -67,7 +67,7 @@ def _send(
 def _write_chunk(invocation: Invocation, inputs: Sequence[StatusUpdate]) -> list[ItemResult]:
     """One batch/write call."""
     answer = invocation.runtime.hubspot.write_statuses(
-        [update.to_input() for update in inputs], invocation.deadline, invocation.stats
+        [update.to_input() for update in inputs], invocation.call
     )
     if answer.body is not None:
         return map_batch_response(inputs, answer.body)
@@ -81,8 +81,7 @@ def _opt_out_chunk(invocation: Invocation, inputs: Sequence[UnsubscribeAll]) -> 
         [request.email for request in inputs],
         first.channel,
         first.business_unit_id,
-        invocation.deadline,
-        invocation.stats,
+        invocation.call,
     )
     if answer.body is not None:
         return map_unsubscribe_response(inputs, answer.body)

@@ -20,7 +20,7 @@ def settle(
 ) -> dict[str, Outcome]:
     """The final outcome of every record; ``failures`` gains the DLQ's own failures. Both SQS steps run
     within the invocation's deadline; what is not settled in time comes back."""
-    runtime, deadline = invocation.runtime, invocation.deadline
+    runtime, deadline = invocation.runtime, invocation.call.deadline
     for message_id, failure in failures.items():
         outcomes[message_id] = Outcome.DEAD_LETTERED if failure.permanent else Outcome.RETRYABLE
     outcomes = hold_back_fifo_groups(messages, outcomes)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from status_writer.hubspot import CallStats
+from status_writer.calls import CallStats
 from status_writer.model import Failure, Message, Outcome
 from status_writer.observability import logger, metrics, redact_emails
 

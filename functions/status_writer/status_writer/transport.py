@@ -1,0 +1,199 @@
+"""HubSpot's transport: the one long-lived httpx client and the bounded exchange over it.
+
+One exchange encodes nothing and judges nothing: it sends an already-encoded body and reads the whole
+answer within one time bound and one size cap, so a hostile or broken peer can neither hold a call past
+its budget nor fill the function's memory (README: Reliability).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from status_writer.config import Settings
+
+# The largest answer read: a full batch/write answer is ~60 KiB; past this it is not HubSpot's (and a
+# 60 MB body would take a 256 MB function down). What was sent is then unknown, so it is retried.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+
+
+class ResponseTooLarge(Exception):
+    """HubSpot's answer passed MAX_RESPONSE_BYTES; reading stopped there."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One POST: path, query parameters and the JSON body, encoded once before the first attempt."""
+
+    path: str
+    params: Mapping[str, str] | None
+    content: bytes
+
+
+def make_http_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """One keep-alive client per execution environment, with explicit timeouts and a pool sized to the
+    calls that may be in flight at once."""
+    return httpx.Client(
+        base_url=settings.api_base_url,
+        timeout=httpx.Timeout(
+            connect=settings.connect_timeout_s,
+            read=settings.read_timeout_s,
+            write=settings.read_timeout_s,
+            pool=settings.connect_timeout_s,
+        ),
+        limits=httpx.Limits(
+            max_connections=settings.max_in_flight, max_keepalive_connections=settings.max_in_flight
+        ),
+        headers={"Accept": "application/json"},
+        transport=transport,
+        follow_redirects=False,  # a redirect must never carry the token somewhere else
+    )
+
+
+def encode(payload: Mapping[str, Any]) -> bytes | None:
+    """The request body as httpx would encode it; None for what cannot be (e.g. a lone surrogate)."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return None
+
+
+def json_or_none(content: bytes) -> Any:
+    """The answer's JSON value; None for an empty or unparseable body (judged by its shape later)."""
+    try:
+        return json.loads(content) if content else None
+    except (ValueError, RecursionError):
+        return None
+
+
+def exchange(
+    client: httpx.Client, request: Request, token: str, limit_s: float
+) -> tuple[httpx.Response, bytes]:
+    """Send and read the whole answer within ``limit_s`` as ONE bound: httpx's timeouts bound each
+    read, so a body trickling a byte at a time would otherwise hold the call far past it. Raises
+    ``httpx.TimeoutException`` when the time is over, ``ResponseTooLarge`` past the size cap."""
+    configured = client.timeout
+    timeout = httpx.Timeout(
+        connect=_at_most(configured.connect, limit_s),
+        read=_at_most(configured.read, limit_s),
+        write=_at_most(configured.write, limit_s),
+        pool=_at_most(configured.pool, limit_s),
+    )
+    with _Watchdog(limit_s) as watchdog:
+        built = client.build_request(
+            "POST",
+            request.path,
+            params=request.params,
+            content=request.content,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=timeout,
+            extensions={"trace": watchdog.trace},
+        )
+        try:
+            response = client.send(built, stream=True)
+        except httpx.HTTPError:
+            watchdog.raise_if_expired()
+            raise
+        try:
+            watchdog.watch(response.extensions.get("network_stream"))
+            content = _read_capped(response, watchdog)
+            watchdog.finish()  # before close() hands the connection back to the pool
+            return response, content
+        except httpx.HTTPError:
+            watchdog.raise_if_expired()
+            raise
+        finally:
+            response.close()
+
+
+class _Watchdog:
+    """Ends one call when its time is over: it shuts the call's socket down (which wakes a read blocked
+    on it) and remembers that it did, so the error reads as a timeout. It learns the socket of a new
+    connection when it opens, that of a reused keep-alive one when the headers arrive; until then each
+    read of a reused connection is bounded by the call's time through the per-call timeouts."""
+
+    def __init__(self, limit_s: float) -> None:
+        self._ends_at = time.monotonic() + limit_s
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self.expired = False
+        self._finished = False
+        self._timer = threading.Timer(limit_s, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        self.finish()
+
+    def finish(self) -> None:
+        """The answer is read: from now on the connection is the pool's, never to be shut down here."""
+        with self._lock:
+            self._socket = None
+            self._finished = True
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpcore's trace hook: learn a new connection's socket as soon as it is open."""
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            self.watch(info.get("return_value"))
+
+    def watch(self, stream: Any) -> None:
+        """Take the socket of ``stream`` (an httpcore network stream) to shut it down on expiry."""
+        get_extra_info = getattr(stream, "get_extra_info", None)
+        found = get_extra_info("socket") if callable(get_extra_info) else None
+        if isinstance(found, socket.socket):
+            with self._lock:
+                self._socket = found
+                expired = self.expired
+            if expired:
+                self._shutdown(found)
+
+    def check(self) -> None:
+        """Raise once the call's time is over (between reads of a body that keeps trickling)."""
+        if self.expired or time.monotonic() >= self._ends_at:
+            self.expired = True
+            raise httpx.ReadTimeout("the call's time budget is used up")
+
+    def raise_if_expired(self) -> None:
+        if self.expired:
+            raise httpx.ReadTimeout("the call's time budget is used up")
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self.expired = True
+            found = self._socket
+        if found is not None:
+            self._shutdown(found)
+
+    @staticmethod
+    def _shutdown(found: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # already closed
+            found.shutdown(socket.SHUT_RDWR)
+
+
+def _read_capped(response: httpx.Response, watchdog: _Watchdog) -> bytes:
+    """The decoded body, read in pieces; stops past MAX_RESPONSE_BYTES or when the time is over."""
+    content = bytearray()
+    for piece in response.iter_bytes():
+        content += piece
+        if len(content) > MAX_RESPONSE_BYTES:
+            raise ResponseTooLarge
+        watchdog.check()
+    return bytes(content)
+
+
+def _at_most(configured: float | None, limit_s: float) -> float:
+    return limit_s if configured is None else min(configured, limit_s)
