@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -168,6 +168,16 @@ def _real_hubspot_arguments(group: argparse._ArgumentGroup) -> None:
 
 def _check_arguments(args: argparse.Namespace) -> None:
     """Range checks argparse cannot express; adds parsed `parameters`, `env_overrides`, `subscription_id_list`."""
+    _check_ranges(args)
+    args.parameters = parameter_pairs(args.parameter, "--parameter")
+    _check_parameters(args.template, args.parameters)
+    if not args.no_events and not args.real_hubspot and not event_files(args.events):
+        raise ValueError(f"--events {args.events!r} matches no file (or pass --no-events)")
+    args.env_overrides = parameter_pairs(args.env, "--env")
+    args.subscription_id_list = _subscription_ids(args.subscription_ids, real_hubspot=args.real_hubspot)
+
+
+def _check_ranges(args: argparse.Namespace) -> None:
     for name in ("messages", "concurrency", "shards", "high_water"):
         value = getattr(args, name)
         minimum = 0 if name == "messages" else 1
@@ -181,10 +191,14 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise ValueError("--drain-timeout must be > 0")
     if not args.template.is_file():
         raise ValueError(f"--template {args.template}: no such file")
-    args.parameters = parameter_pairs(args.parameter, "--parameter")
-    try:  # the template's own constraints, as CloudFormation checks them at deploy time
-        settings = template_model.deployment_settings(args.template, args.parameters or None)
-        EventSourceMapping(  # and the event source mapping's, as Lambda checks them
+
+
+def _check_parameters(template: Path, parameters: Mapping[str, str]) -> None:
+    """The template's own constraints, as CloudFormation checks them at deploy time, and the event
+    source mapping's, as Lambda checks them."""
+    try:
+        settings = template_model.deployment_settings(template, dict(parameters) or None)
+        EventSourceMapping(
             queue_url="",
             queue_arn="arn:aws:sqs:us-east-1:123456789012:check",
             batch_size=settings.batch_size,
@@ -195,19 +209,19 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise ValueError(f"--parameter: {exc.args[0]}") from None
     except ValueError as exc:
         raise ValueError(f"--parameter: {exc}") from None
-    if not args.no_events and not args.real_hubspot and not event_files(args.events):
-        raise ValueError(f"--events {args.events!r} matches no file (or pass --no-events)")
-    args.env_overrides = parameter_pairs(args.env, "--env")
-    args.subscription_id_list = None
-    if args.subscription_ids:
+
+
+def _subscription_ids(raw: str | None, *, real_hubspot: bool) -> tuple[int, ...] | None:
+    if raw:
         try:
-            args.subscription_id_list = tuple(int(s) for s in args.subscription_ids.split(",") if s.strip())
+            return tuple(int(s) for s in raw.split(",") if s.strip())
         except ValueError:
             raise ValueError("--subscription-ids takes comma-separated integers") from None
-    elif args.real_hubspot:
+    if real_hubspot:
         raise ValueError(
             "--real-hubspot needs --subscription-ids (the ids of your portal's subscription types)"
         )
+    return None
 
 
 def parameter_pairs(values: Sequence[str], flag: str) -> dict[str, str]:
