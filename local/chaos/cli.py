@@ -27,6 +27,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "cycle_s": 40.0,
         "kill_rate": 0.02,
         "tiny_rate": 0.02,
+        "hostile_rate": 0.25,
         "min_faults_s": 0.0,
     },
     # make test: a few hundred messages in batches of 10 (so enough invocations meet every window),
@@ -36,10 +37,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "cycle_s": 12.0,
         "kill_rate": 0.1,
         "tiny_rate": 0.1,
+        "hostile_rate": 0.6,  # short windows, few calls: a higher share so each window meets some
         "min_faults_s": 24.0,
         "parameters": {"BatchSize": "10"},
     },
 }
+# Workers run the template's handler behind local.chaos.lambda_logging (the Lambda runtime's root logger)
+RUNTIME_HANDLER = "local.chaos.lambda_logging.handler"
+WRAPPED_HANDLER = "LOCAL_CHAOS_TEMPLATE_HANDLER"  # the template's Handler, e.g. app.handler
 HANG_S = 4.0  # past the 2 s read timeout
 EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 
@@ -64,6 +69,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="invocations whose worker is SIGKILLed mid-batch (full 0.02, small 0.1)",
     )
     add("--tiny-rate", type=float, help=f"invocations given only {TINY_BUDGET_S:g} s (full 0.02, small 0.1)")
+    add(
+        "--hostile-rate",
+        type=float,
+        help="share of HubSpot calls a hostile window answers in one of its shapes (full 0.25, small 0.6)",
+    )
+    add("--poison-ratio", type=float, default=0.02, help="poison bodies (README: Reliability)")
     add("--late-ratio", type=float, default=0.03, help="older updates sent after the newer ones")
     add("--resend-ratio", type=float, default=0.03, help="messages sent a second time, later")
     add("--unsubscribe-all-ratio", type=float, default=0.2, help="addresses that also get an unsubscribe-all")

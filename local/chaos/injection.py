@@ -58,11 +58,19 @@ class ChaosEnvironment(ExecutionEnvironment):
         self._hubspot_calls = hubspot_calls
         self._current: str | None = None
         self.active = threading.Event()  # set while the schedule wants injections
+        self.recycle_requested = threading.Event()  # set: a fresh worker at the next invocation
+        self.recycled = 0
 
     def invoke(
         self, event: Any = None, request_id: str | None = None, *, source: Mapping[str, Any] | None = None
     ) -> InvokeResult:
         request_id = request_id or os.urandom(8).hex()
+        if self.recycle_requested.is_set():
+            self.recycle_requested.clear()
+            if self.alive:  # Lambda retiring an idle environment: this invocation gets a fresh one,
+                self.stop()  # whose Init runs before the invocation (and any kill timer) starts
+                self.start()
+                self.recycled += 1
         draw = self._rng.random() if self.active.is_set() else 1.0
         if draw < self._tiny_rate:
             original = self.spec

@@ -14,10 +14,12 @@ from local.aws.event_source import SqsEventSource
 from local.aws.provision import Provisioned
 from local.aws.queues import REDRIVE_REASON, DeadLetters, queue_depth
 from local.chaos.cli import EMAIL_PATTERN, FUNCTION_TIMEOUT_S, VISIBILITY_TIMEOUT_S
-from local.chaos.injection import InjectionCounts
+from local.chaos.hostile import HostileFaults
+from local.chaos.injection import ChaosEnvironment, InjectionCounts
 from local.chaos.report import Report
 from local.chaos.schedule import Schedule
-from local.chaos.workload import LATE, RESEND, is_invalid
+from local.chaos.workload import LATE, POISON, RESEND, is_invalid
+from local.hostile import FAULT_KINDS
 from local.workload.feeder import Feeder
 from local.workload.tally import RunTally
 from local.workload.verify import StateMismatch, check_state, emulator_lookup
@@ -40,6 +42,8 @@ class Evidence:
     drained: bool
     feeder: Feeder
     sources: Sequence[SqsEventSource]
+    hostile: HostileFaults
+    environments: Sequence[ChaosEnvironment]
     items: list[WorkItem] = field(default_factory=list)  # the messages that were sent
 
     def __post_init__(self) -> None:
@@ -229,6 +233,13 @@ def _faults(ev: Evidence, emu: dict[str, Any]) -> dict[str, int]:
         "nameless_context": _count(emu_faults, "nameless", "nameless_context"),
         "401_revoked_token": _count(by_status, "401"),
         "403_missing_scopes": _count(by_status, "403"),
+        "per_contact_calls": sum(
+            sum(int(n) for n in by.values())
+            for route, by in emu.get("by_route", {}).items()
+            if route.startswith("statuses/{")
+        ),
+        "environments_recycled_after_scope_loss": sum(env.recycled for env in ev.environments),
+        **{f"hostile_{kind}": ev.hostile.counts[kind] for kind in FAULT_KINDS},
         "token_rotations": counts.token_rotations,
         "dlq_outages": counts.dlq_outages,
         "worker_killed_mid_batch": counts.kills,
@@ -239,6 +250,7 @@ def _faults(ev: Evidence, emu: dict[str, Any]) -> dict[str, int]:
             1 for i in items if i.expectation.reason == "HUBSPOT_REJECTED_ITEM"
         ),
         "invalid_bodies": sum(1 for i in items if i.expectation.reason == "INVALID_MESSAGE"),
+        "poison_bodies": sum(1 for i in items if i.source == POISON),
         "unsubscribe_all_messages": sum(1 for i in items if '"UNSUBSCRIBE_ALL"' in i.body),
     }
 

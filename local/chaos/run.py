@@ -7,15 +7,22 @@
 The pipeline is `make run`'s: moto SQS with the template's queue, DLQ and redrive policy, the local SQS
 event source with one warm worker process per slot, the real handler, the HubSpot emulator. On top:
 
+- every HubSpot call goes through the hostile kit (local.hostile) with the emulator as upstream;
 - a schedule thread cycles through fault windows (set_faults on the emulator): 429 bursts
   (ten-secondly) and a DAILY window, hangs past the client's read timeout, whole-batch 400s, batch
-  `status: PROCESSING`, per-item errors with an empty context, 403 MISSING_SCOPES, a token revoked in the
-  emulator then a new one added and put into the secret (401s in between), and a DLQ outage (the DLQ
-  queue deleted for a window and recreated with the same name and attributes);
+  `status: PROCESSING`, per-item errors with an empty context, hostile answers (local.chaos.hostile:
+  non-batch, empty, null or truncated 2xx, proxy HTML pages, redirects, trickles, resets, hangs, huge
+  bodies), the portal losing its batch scopes (403 MISSING_SCOPES; the function goes per contact), a
+  token revoked in the emulator then a new one added and put into the secret (401s in between), and a
+  DLQ outage (the DLQ queue deleted for a window and recreated with the same name and attributes);
 - under every window, background faults at random: 5xx, dropped connections, ten-secondly 429s, latency;
 - per invocation, at a rate: the worker SIGKILLed mid-batch, or a context with almost no time left;
-- the workload (local.chaos.workload): invalid bodies, subscription 999999, unsubscribe-alls, duplicates
-  within and across batches, older updates sent after newer ones.
+- the workload (local.chaos.workload): invalid bodies, poison bodies (lone surrogates, bidi overrides,
+  C1 controls, far-future or date-only occurredAt, duplicate keys, extreme numbers), subscription
+  999999, unsubscribe-alls, duplicates within and across batches, older updates sent after newer ones.
+
+Workers set up logging as the Lambda runtime does (local.chaos.lambda_logging), so
+`--parameter LogLevel=DEBUG` writes every DEBUG line, and invariant 4 scans them.
 
 Invariants (each a hard failure, exit 1): final state = newest update per key; every invalid message in
 the DLQ with a reason and no valid one there; nothing left in flight and every message in exactly one
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import random
 import shutil
 import sys
@@ -44,9 +52,12 @@ from local.chaos.cli import (
     FUNCTION_TIMEOUT_S,
     LOCAL_TOKEN,
     PARAMETER_OVERRIDES,
+    RUNTIME_HANDLER,
     VISIBILITY_TIMEOUT_S,
+    WRAPPED_HANDLER,
     parse_args,
 )
+from local.chaos.hostile import HostileFaults
 from local.chaos.injection import ChaosEnvironment, InjectionCounts
 from local.chaos.invariants import check_invariants
 from local.chaos.report import Report, print_report
@@ -60,6 +71,7 @@ from local.workload.tally import RunTally
 
 
 def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear script of the run
+    from local.hostile import Profile, running_hostile
     from local.hubspot_emulator import EmulatorConfig, Faults, running_emulator
 
     started = time.monotonic()
@@ -73,6 +85,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
         late_ratio=args.late_ratio,
         resend_ratio=args.resend_ratio,
         unsubscribe_all_ratio=args.unsubscribe_all_ratio,
+        poison_ratio=args.poison_ratio,
     )
     logs_dir = args.logs or Path(tempfile.mkdtemp(prefix="make-chaos-logs-"))
     logs_dir.mkdir(parents=True, exist_ok=True)
@@ -95,7 +108,9 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
         # answers the function's AWS calls slower than its 2 s read timeout.
         aws = stack.enter_context(local_aws(logs_dir, separate=("dynamodb", "secretsmanager")))
         emulator = stack.enter_context(running_emulator(config, tokens=[LOCAL_TOKEN], faults=Faults()))
-        overrides = {**PARAMETER_OVERRIDES, **args.parameters, "HubSpotApiBaseUrl": emulator.base_url}
+        hostile = HostileFaults(args.seed)
+        relay = stack.enter_context(running_hostile(Profile(relay=hostile.relay), upstream=emulator.base_url))
+        overrides = {**PARAMETER_OVERRIDES, **args.parameters, "HubSpotApiBaseUrl": relay.url}
         deployment = aws.provision(token=LOCAL_TOKEN, shards=args.shards, overrides=overrides)
         settings, provisioned = deployment.settings, deployment.provisioned
         sqs, secrets = aws.client("sqs"), aws.client("secretsmanager")
@@ -110,8 +125,16 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
         def hubspot_calls() -> int:
             return int(emulator.counters().get("total", 0))
 
+        runtime_env = {
+            **ENV_OVERRIDES,
+            "AWS_LAMBDA_LOG_LEVEL": str(overrides.get("LogLevel", "INFO")),  # LoggingConfig's level
+            WRAPPED_HANDLER: settings.handler,
+        }
         for shard in range(args.shards):
-            spec = deployment.function_spec(shard, overrides=ENV_OVERRIDES, timeout_s=FUNCTION_TIMEOUT_S)
+            spec = dataclasses.replace(
+                deployment.function_spec(shard, overrides=runtime_env, timeout_s=FUNCTION_TIMEOUT_S),
+                handler=RUNTIME_HANDLER,
+            )
             shard_envs = [
                 ChaosEnvironment(
                     spec,
@@ -120,6 +143,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
                     kill_rate=args.kill_rate,
                     tiny_rate=args.tiny_rate,
                     hubspot_calls=hubspot_calls,
+                    repo_importable=True,  # for local.chaos.lambda_logging, the runtime's set-up
                     name=f"shard{shard}-slot{slot}",
                     log_file=logs_dir / f"shard{shard}-slot{slot}.log",
                 )
@@ -152,6 +176,8 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
             dlq_outage=not args.no_dlq_outage,
             environments=environments,
             seed=args.seed,
+            hostile=hostile,
+            hostile_rate=args.hostile_rate,
         )
         init_done = time.monotonic()
         feeder = pipeline.feeder = Feeder(
@@ -201,6 +227,8 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
             drained=all_drained,
             feeder=feeder,
             sources=pipeline.sources,
+            hostile=hostile,
+            environments=environments,
         )
         report.figures["faults_s"] = round(faults_s, 1)
         report.figures["drain_s"] = round(drain_s, 1)

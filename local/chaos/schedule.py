@@ -1,5 +1,5 @@
-"""The fault schedule: windows of HubSpot faults, a revoked and rotated token and a DLQ outage, cycled
-until stopped, with background faults always on."""
+"""The fault schedule: windows of HubSpot faults, hostile answers, a portal losing its batch scopes, a
+revoked and rotated token and a DLQ outage, cycled until stopped, with background faults always on."""
 
 from __future__ import annotations
 
@@ -15,26 +15,37 @@ from typing import Any
 from local.aws.provision import Provisioned
 from local.aws.queues import DeadLetters, read_dead_letters
 from local.chaos.cli import HANG_S, LOCAL_TOKEN
+from local.chaos.hostile import HostileFaults
 from local.chaos.injection import ChaosEnvironment, InjectionCounts
+
+SCOPE_LOSS = "batch scopes lost (per-contact mode)"
 
 
 @dataclass(frozen=True)
 class Window:
-    """One fault window of the cycle: starts at `at` (fraction of the cycle), lasts `length` of it."""
+    """One fault window of the cycle: starts at `at` (fraction of the cycle), lasts `length` of it.
+    `faults` go to the emulator; `hostile` kinds hit the run's --hostile-rate share of calls in the relay."""
 
     name: str
     at: float
     length: float
     faults: dict[str, Any] = field(default_factory=dict)
+    hostile: tuple[str, ...] = ()
 
 
 WINDOWS = (
     Window("429 burst (TEN_SECONDLY)", 0.04, 0.06, {"throttle_for_s": 1e9}),
+    Window("hostile 2xx bodies", 0.10, 0.04, hostile=("empty_200", "null_200", "truncated_200")),
     Window("hang past read timeout", 0.14, 0.04, {"script": ("hang",) * 6, "hang_s": HANG_S}),
+    Window("hostile shapes", 0.18, 0.04, hostile=("list_207", "no_status_200", "wrong_content_type")),
     Window("whole-batch 400", 0.22, 0.08, {"whole_batch_400": True}),
+    Window("hostile proxy pages", 0.30, 0.04, hostile=("html_400", "html_413", "html_200", "redirect")),
     Window("status PROCESSING", 0.34, 0.05, {"processing": True}),
+    Window("hostile slow and broken", 0.39, 0.05, hostile=("trickle", "reset", "hang", "huge_200")),
     Window("nameless error context", 0.44, 0.08, {"nameless_context": True}),
-    Window("403 MISSING_SCOPES", 0.56, 0.05, {"forced_missing_scopes": True}),
+    # The portal loses its batch scopes (403 MISSING_SCOPES from the real scope check): environments go
+    # per contact; at the end the scopes come back and the environments are recycled (see _close).
+    Window(SCOPE_LOSS, 0.54, 0.08),
     Window("429 DAILY", 0.66, 0.05, {"daily_exhausted": True}),
     Window("401 token revoked", 0.76, 0.04, {}),  # revoke now, rotate the secret at the end
     Window("DLQ outage", 0.86, 0.08, {}),
@@ -59,6 +70,8 @@ class Schedule:
         dlq_outage: bool,
         environments: Sequence[ChaosEnvironment],
         seed: int,
+        hostile: HostileFaults,
+        hostile_rate: float,
     ) -> None:
         self.emulator = emulator
         self.sqs = sqs
@@ -70,6 +83,9 @@ class Schedule:
         self.archive = archive
         self.dlq_outage = dlq_outage
         self.environments = environments
+        self.hostile = hostile
+        self.hostile_rate = hostile_rate
+        self._scopes_lost = False
         self.token = LOCAL_TOKEN
         self.tokens_used = [LOCAL_TOKEN]
         self._generation = 0
@@ -99,6 +115,9 @@ class Schedule:
         from local.hubspot_emulator import Faults
 
         self.emulator.set_faults(Faults())
+        self.hostile.clear()
+        if self._scopes_lost:
+            self._scopes_back()
         if self._dlq_down:
             self._dlq_up()
         if self.token not in self._live:
@@ -136,6 +155,13 @@ class Schedule:
             if self.dlq_outage:
                 self._dlq_down_now()
             return
+        if window.name == SCOPE_LOSS:
+            self._scopes_lost = True
+            self.emulator.set_batch_scopes(self.token, False)
+            return
+        if window.hostile:
+            self.hostile.set(window.hostile, self.hostile_rate)
+            return
         self.emulator.set_faults(dataclasses.replace(self.baseline, **window.faults))
 
     def _close(self, window: Window) -> None:
@@ -146,13 +172,28 @@ class Schedule:
             if self._dlq_down:
                 self._dlq_up()
             return
+        if window.name == SCOPE_LOSS:
+            self._scopes_back()
+            return
+        if window.hostile:
+            self.hostile.clear()
+            return
         self.emulator.set_faults(self.baseline)
+
+    def _scopes_back(self) -> None:
+        """The portal regains its batch scopes. The function probes the batch route again after 15
+        minutes, longer than a run; Lambda recycles execution environments at any time, so the run
+        recycles them here (each at its next invocation) and the rest of the run goes back to batches."""
+        self.emulator.set_batch_scopes(self.token, True)
+        self._scopes_lost = False
+        for env in self.environments:
+            env.recycle_requested.set()
 
     def _rotate(self) -> None:
         """A new private-app token in HubSpot, then in the secret (as an operator rotates it)."""
         self._generation += 1
         token = f"pat-chaos-{self._seed}-{self._generation}-{os.urandom(6).hex()}"
-        self.emulator.add_private_app_token(token)
+        self.emulator.add_private_app_token(token)  # with every scope, the batch ones included
         self.secrets.put_secret_value(
             SecretId=self.provisioned.secret_arn, SecretString=json.dumps({"accessToken": token})
         )

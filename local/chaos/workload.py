@@ -9,7 +9,11 @@ else:
 - unknown subscriptions: a valid-looking update for subscription 999999 (HubSpot rejects the item),
   spread through the run so whole-batch-400 and nameless-context windows meet them;
 - re-sends: an exact copy of an earlier body as a new SQS message (a producer's duplicate delivery
-  across batches), valid or not.
+  across batches), valid or not;
+- poison bodies (README: Reliability, Hostile world): an update of an existing key whose
+  legalBasisExplanation holds a lone surrogate, a bidi override or a C1 control, whose occurredAt is far
+  in the future, date-only or a week date, whose JSON repeats a key, or whose subscriptionId is an
+  extreme number; each rides in a burst of valid updates, so it shares their batch and chunk.
 
 Every item is classified by the same oracle as `make run` (`local.workload.classify`).
 """
@@ -25,6 +29,7 @@ from typing import Any
 from local.workload.workload import (
     APPLY,
     DEAD_LETTER,
+    MAX_BURST,
     STATUS_STATES,
     UNKNOWN_SUBSCRIPTION_ID,
     WorkItem,
@@ -39,6 +44,19 @@ from local.workload.workload import (
 LATE = "late-older"
 RESEND = "resend"
 REJECTED_SOURCE = "unknown-subscription"
+POISON = "poison"
+# How each poison body breaks an otherwise valid update (every one is INVALID_MESSAGE by the contract).
+POISONS: tuple[tuple[str, Any], ...] = (
+    ("legalBasisExplanation", "cut emoji \ud83d"),  # a lone surrogate, as a JavaScript producer emits it
+    ("legalBasisExplanation", "consent \u202egnp.exe"),  # a bidi override
+    ("legalBasisExplanation", "line\u0085break"),  # a C1 control (NEL)
+    ("occurredAt", "9999-12-31T23:59:59Z"),  # far future: would make later updates "superseded"
+    ("occurredAt", "2026-01-05"),  # date only
+    ("occurredAt", "2026-W02-1T10:00:00Z"),  # a week date
+    ("statusState", None),  # the key repeated: duplicate JSON keys
+    ("subscriptionId", 18446744073709551616),  # past int64
+    ("subscriptionId", 1e400),  # an overflowing number (parses as infinity)
+)
 
 
 def chaos_workload(
@@ -51,9 +69,10 @@ def chaos_workload(
     rejected_ratio: float = 0.02,
     unsubscribe_all_ratio: float = 0.2,
     invalid_ratio: float = 0.03,
+    poison_ratio: float = 0.02,
 ) -> Workload:
     """Exactly `messages` messages (deterministic for a seed)."""
-    extra_share = late_ratio + resend_ratio + rejected_ratio
+    extra_share = late_ratio + resend_ratio + rejected_ratio + poison_ratio
     base_count = max(1, round(messages / (1 + extra_share))) if messages else 0
     ids = tuple(sorted(i for i, brand in portal.items() if brand == 0))
     base = generate(
@@ -83,6 +102,14 @@ def chaos_workload(
             bursts.insert(rng.randrange(len(bursts) + 1), [_rejected(rng, rng.choice(updates), portal)])
         elif updates and draw < rejected_ratio + late_ratio:
             extra.append(_late_older(rng, rng.choice(updates), earliest, portal))
+        elif updates and draw < rejected_ratio + late_ratio + poison_ratio:
+            poison = _poison(rng, rng.choice(updates), portal)
+            roomy = [b for b in bursts if len(b) < MAX_BURST]
+            if roomy:
+                burst = rng.choice(roomy)
+                burst.insert(rng.randrange(len(burst) + 1), poison)
+            else:
+                bursts.append([poison])
         else:
             extra.append(_item(rng.choice(items).body, portal, source=RESEND))
         added += 1
@@ -93,6 +120,22 @@ def _rejected(rng: random.Random, item: WorkItem, portal: Mapping[int, int]) -> 
     body = json.loads(item.body)
     body["subscriptionId"] = UNKNOWN_SUBSCRIPTION_ID
     return _item(json.dumps(body), portal, source=REJECTED_SOURCE)
+
+
+def _poison(rng: random.Random, item: WorkItem, portal: Mapping[int, int]) -> WorkItem:
+    """`item`'s update broken in one of the POISONS ways."""
+    name, value = rng.choice(POISONS)
+    body = json.loads(item.body)
+    if value is None:  # the same key twice, the second one winning in a lenient parser
+        text = json.dumps(body)[:-1] + f', "{name}": "{rng.choice(STATUS_STATES)}"}}'
+        return _item(text, portal, source=POISON)
+    body[name] = value
+    if name == "legalBasisExplanation":
+        body.setdefault("legalBasis", "CONSENT_WITH_NOTICE")
+    text = json.dumps(body)
+    if value == 1e400:
+        text = text.replace("Infinity", "1e400")
+    return _item(text, portal, source=POISON)
 
 
 def _late_older(

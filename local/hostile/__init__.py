@@ -6,13 +6,15 @@ profile's faults then hit a share of the calls and the rest go through to the em
 """
 
 from local.hostile.answers import FAULT_KINDS, Answer, batch_answer, fault_answer
-from local.hostile.server import HostileServer, Profile, running_hostile, start_hostile
+from local.hostile.server import HostileServer, Profile, Relay, UpstreamFailed, running_hostile, start_hostile
 
 __all__ = [
     "FAULT_KINDS",
     "Answer",
     "HostileServer",
     "Profile",
+    "Relay",
+    "UpstreamFailed",
     "batch_answer",
     "fault_answer",
     "running_hostile",

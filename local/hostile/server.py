@@ -8,6 +8,7 @@ import json
 import random
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -19,19 +20,27 @@ from urllib.parse import urlsplit
 from local.hostile.answers import Answer, batch_answer, fault_answer
 
 Responder = Callable[[str, Any], Answer]  # (path, parsed request body) -> the answer
+# (path, parsed request body, a call that forwards to the upstream and returns its answer) -> the answer
+Relay = Callable[[str, Any, Callable[[], Answer]], Answer]
+
+
+class UpstreamFailed(OSError):
+    """The upstream gave no answer (it dropped the connection or timed out): relayed as a dropped one."""
 
 
 @dataclass(frozen=True, slots=True)
 class Profile:
     """Which faults to inject: ``kinds`` picked at random (seeded) for a ``rate`` share of calls, or
     ``respond`` deciding every answer itself. Calls spared go to ``upstream`` when set, else get
-    ``batch_answer``."""
+    ``batch_answer``. With an upstream, ``relay`` decides every answer instead and may ask the upstream
+    first (a chaos run: HubSpot applied the call, then its answer is mangled on the way back)."""
 
     kinds: tuple[str, ...] = ()
     rate: float = 1.0
     seed: int | None = None
     respond: Responder | None = None
     huge_bytes: int = 64 * 1024 * 1024
+    relay: Relay | None = None
 
     @classmethod
     def always(cls, kind: str) -> Profile:
@@ -59,6 +68,11 @@ class _Server(ThreadingHTTPServer):
         self.received: list[tuple[str, Any]] = []
         self.stopping = threading.Event()
         super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up mid-answer is what the faults are for: not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse-DNS lookup of the host."""
@@ -98,6 +112,15 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        relay = self.server.profile.relay
+        if relay is not None and self.server.upstream is not None:
+            with self.server.lock:
+                self.server.received.append((self.path, body))
+            try:
+                self._send(relay(self.path, body, lambda: self._fetch(raw)))
+            except UpstreamFailed:
+                self.close_connection = True  # the client sees the connection end without an answer
+            return
         answer = self.server.choose(self.path, body)
         if answer is None:
             if self.server.upstream is not None:
@@ -130,6 +153,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(content)
         finally:
             connection.close()
+
+    def _fetch(self, raw: bytes) -> Answer:
+        """The upstream's answer to this call, as an Answer (raises UpstreamFailed without one)."""
+        parts = urlsplit(self.server.upstream or "")
+        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=30)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            connection.request(self.command, self.path, body=raw or None, headers=headers)
+            reply = connection.getresponse()
+            content = reply.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise UpstreamFailed(str(error)) from None
+        finally:
+            connection.close()
+        skip = ("transfer-encoding", "connection", "content-length", "content-type", "date", "server")
+        return Answer(
+            status=reply.status,
+            body=content,
+            content_type=reply.getheader("Content-Type"),
+            headers=tuple((k, v) for k, v in reply.getheaders() if k.lower() not in skip),
+        )
 
     def _send(self, answer: Answer) -> None:
         if answer.hang_s and self.server.stopping.wait(answer.hang_s):

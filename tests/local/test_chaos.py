@@ -14,8 +14,9 @@ from collections import Counter
 
 import pytest
 
-from local.chaos.workload import LATE, REJECTED_SOURCE, RESEND, chaos_workload, is_invalid
-from local.workload.workload import DEAD_LETTER, _parse_time
+from local.chaos.workload import LATE, POISON, POISONS, REJECTED_SOURCE, RESEND, chaos_workload, is_invalid
+from local.hostile import FAULT_KINDS
+from local.workload.workload import DEAD_LETTER, INVALID, _parse_time
 
 PORTAL = {1001: 0, 1002: 0, 1003: 0, 2001: 1}
 
@@ -58,6 +59,34 @@ def test_unknown_subscriptions_and_invalid_bodies_are_the_invalid_class() -> Non
     resent = [item for item in workload.items if item.source == RESEND]
     originals = {item.body for item in workload.items if item.source != RESEND}
     assert all(item.body in originals for item in resent)
+
+
+def test_poison_bodies_are_invalid_messages_riding_with_valid_updates() -> None:
+    # GIVEN a chaos workload
+    workload = chaos_workload(3000, seed=11, portal=PORTAL)
+    poisoned = [item for item in workload.items if item.source == POISON]
+    # THEN it carries poison bodies of every kind, each classed INVALID_MESSAGE (so invariant 2 wants
+    # them in the DLQ with that reason)
+    assert poisoned
+    assert all((i.expectation.outcome, i.expectation.reason) == (DEAD_LETTER, INVALID) for i in poisoned)
+    texts = [item.body for item in poisoned]
+    assert any("\\ud83d" in t for t in texts)  # lone surrogate, escaped: valid JSON, ASCII
+    assert any("\\u202e" in t for t in texts)  # bidi override
+    assert any("\\u0085" in t for t in texts)  # C1 control
+    assert any('"9999-12-31T23:59:59Z"' in t for t in texts)
+    assert any('"2026-01-05"' in t for t in texts)
+    assert any("W02" in t for t in texts)
+    assert any(t.count('"statusState"') == 2 for t in texts)  # duplicate keys
+    assert any("1e400" in t or "18446744073709551616" in t for t in texts)
+    assert len(POISONS) == 9
+    # AND most share a SendMessageBatch call (so a batch and a chunk) with valid updates
+    shared = sum(
+        1
+        for burst in workload.bursts
+        for item in burst
+        if item.source == POISON and any(other.expectation.outcome != DEAD_LETTER for other in burst)
+    )
+    assert shared > len(poisoned) / 2
 
 
 def test_iso_times_of_late_updates_parse() -> None:
@@ -106,5 +135,18 @@ def test_the_small_chaos_profile_keeps_every_invariant(
         "older_sent_after_newer",
         "unknown_subscription_999999",
         "unsubscribe_all_messages",
+        "poison_bodies",
+        "403_missing_scopes",
+        "per_contact_calls",
+        "environments_recycled_after_scope_loss",
     ):
         assert faults[name] > 0, (name, report)
+    # AND hostile answers were injected, both those a proxy gives and those mangled on the way back
+    hostile = {kind: faults[f"hostile_{kind}"] for kind in FAULT_KINDS}
+    assert (
+        sum(n for kind, n in hostile.items() if kind in {"html_400", "html_413", "html_200", "redirect"}) > 0
+    ), report
+    assert (
+        sum(n for kind, n in hostile.items() if kind not in {"html_400", "html_413", "html_200", "redirect"})
+        > 0
+    ), report
