@@ -27,7 +27,7 @@ from local.aws import template_model
 from local.aws.queues import read_dead_letters
 from local.aws.runtime import ExecutionEnvironment, InvokeResult
 from local.aws.stack import local_aws
-from local.run import LOCAL_TOKEN, REPO_ROOT, CliParser, parameter_pairs
+from local.run_args import LOCAL_TOKEN, REPO_ROOT, CliParser, parameter_pairs
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from local.run import parse_args
+from local.run_args import parse_args
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIRED_KEYS = {"sent", "applied", "superseded", "dead_lettered", "lost", "hubspot_calls", "wall_s"}

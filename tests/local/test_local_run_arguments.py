@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from local.hubspot_emulator.faults import PROFILES
-from local.run import parse_args
+from local.run_args import parse_args
 
 REPO = Path(__file__).resolve().parents[2]
 
