@@ -1,5 +1,5 @@
 """What the local event source does with a function's answer: Lambda's ReportBatchItemFailures rules
-(aws-sqs-lambda notes §1.1). Pure: no queue, no process."""
+(local/aws/sqs_event.py, README "Outcomes"). Pure: no queue, no process."""
 
 from __future__ import annotations
 
