@@ -25,6 +25,7 @@ from botocore.awsrequest import AWSRequest
 
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
+COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps builds one per call
 ATTEMPTS = 2  # as the function's botocore clients ("standard" retries, 2 attempts)
 CONNECT_TIMEOUT_S = 1.0  # as the function's botocore clients: AWS calls fit in the deadline's margin
 READ_TIMEOUT_S = 2.0
@@ -118,7 +119,7 @@ class DynamoDBClient:
 
     def call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
         """One operation, tried once more if the failure may pass."""
-        body = json.dumps(request, separators=(",", ":")).encode()
+        body = COMPACT.encode(request).encode()
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return self._send(operation, body)
