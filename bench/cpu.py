@@ -146,8 +146,9 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
     wire = WireCounter()
     wire.attach_boto3()
     runtime = app._runtime = Runtime.create(app.SETTINGS, transport=transport, sqs=NoSqs())  # type: ignore[attr-defined]
-    if runtime.ledger is not None and isinstance(getattr(runtime.ledger.db, "http", None), httpx.Client):
-        wire.attach_httpx(runtime.ledger.db.http)
+    ledger_http = getattr(getattr(runtime.ledger, "db", None), "http", None)  # None: boto3's client
+    if isinstance(ledger_http, httpx.Client):
+        wire.attach_httpx(ledger_http)
     fresh = bool(command.get("fresh"))
     first_update = int(command.get("first_update", 0))
     results = []
