@@ -4,7 +4,7 @@ Why not boto3: with the ledger on (the template's default), botocore's generic m
 times the function's own work per message (README "Performance"): every request's items are walked by
 the serialiser, the endpoint ruleset is evaluated per call, and every answer is parsed shape by shape,
 although the ledger's requests and answers are DynamoDB JSON already. This client sends the ledger's
-own JSON as it is, signs it with botocore's SigV4 signer (credentials from the boto3 session, refreshed
+own JSON as it is, signs it with botocore's SigV4 signer (credentials found as boto3 finds them, refreshed
 when they expire) and hands back the answer as DynamoDB sent it, which is what the low-level boto3
 client returns for these two operations. Errors raise ``DynamoDBError`` shaped like botocore's
 ``ClientError`` (``response["Error"]["Code"]`` and, for a cancelled transaction, its
