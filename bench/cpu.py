@@ -7,7 +7,7 @@ request body; the timed passes only look the answers up, so neither network nor 
 counted, while everything the function does with them (request encoding, response decoding, outcome
 mapping) is. Each timed handler run is paired with ``json.loads`` over the same message bodies, run
 right after it in the same process; the figure is the median of those runs (process CPU time, all
-threads).
+threads), minus the emulator's and the AWS-call counting's own CPU time.
 """
 
 from __future__ import annotations
@@ -50,7 +50,12 @@ def run(world: World, first_update: int, profile: bool = False) -> dict[str, Any
         "by_event_size": sizes,
     }
     if world.has_ledger:
-        command = {"sizes": LEDGER_SIZES, "first_update": first_update + 1_000_000, "fresh": True}
+        command = {
+            "sizes": LEDGER_SIZES,
+            "first_update": first_update + 1_000_000,
+            "fresh": True,
+            "profile": profile,
+        }
         figures["with_ledger"] = _probe(world, "cpu-ledger", command, True)
     return figures
 
@@ -138,9 +143,12 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
         tokens=[command["token"]],
     )
     transport = ReplayTransport(core)
-    aws = _count_aws_calls()
-    items = _count_ledger_items()
-    app._runtime = Runtime.create(app.SETTINGS, transport=transport, sqs=NoSqs())  # type: ignore[attr-defined]
+    wire = WireCounter()
+    wire.attach_boto3()
+    runtime = app._runtime = Runtime.create(app.SETTINGS, transport=transport, sqs=NoSqs())  # type: ignore[attr-defined]
+    ledger_http = getattr(getattr(runtime.ledger, "db", None), "http", None)  # None: boto3's client
+    if isinstance(ledger_http, httpx.Client):
+        wire.attach_httpx(ledger_http)
     fresh = bool(command.get("fresh"))
     first_update = int(command.get("first_update", 0))
     results = []
@@ -153,22 +161,22 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
         for _ in range(1 if fresh else 2):  # fills the caches (replay, secret, lazy imports)
             _check(handler(events[0], LambdaContext(timeout_ms=int(TIMEOUT_S * 1000))))
         misses_before = transport.misses
-        aws.clear()
-        items.clear()
+        wire.clear()
         handler_cpu, handler_wall, loads_cpu = [], [], []
         for run in range(int(reps)):
             the_event = events[run + 1] if fresh else events[0]
             gc.collect()
             if profiler is not None:
                 profiler.start()
-            server_before = transport.server_cpu_s
+            server_before, counting_before = transport.server_cpu_s, wire.cpu_s
             wall, cpu = time.perf_counter(), time.process_time()
             response = handler(the_event, LambdaContext(timeout_ms=int(TIMEOUT_S * 1000)))
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             if profiler is not None:
                 profiler.stop()
             _check(response)
-            handler_cpu.append(cpu - (transport.server_cpu_s - server_before))
+            not_handler = transport.server_cpu_s - server_before + wire.cpu_s - counting_before
+            handler_cpu.append(cpu - not_handler)
             handler_wall.append(wall)
             gc.collect()
             loads_cpu.append(_json_loads_cpu([record["body"] for record in the_event["Records"]]))
@@ -186,9 +194,11 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
                 "ratio_to_json_loads": round(us / json_us, 2),
                 "body_bytes_mean": round(sum(len(b) for b in bodies) / len(bodies)),
                 "replay_misses": transport.misses - misses_before,
-                "aws_calls_per_invocation": {name: count / int(reps) for name, count in sorted(aws.items())},
+                "aws_calls_per_invocation": {
+                    name: count / int(reps) for name, count in sorted(wire.calls.items())
+                },
                 "dynamodb_items_per_update": {
-                    name: round(count / (int(reps) * size), 3) for name, count in sorted(items.items())
+                    name: round(count / (int(reps) * size), 3) for name, count in sorted(wire.items.items())
                 },
             }
         )
@@ -198,52 +208,69 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
     return answer
 
 
-def _count_aws_calls() -> Counter[str]:
-    """AWS API calls made by clients built from boto3's default session from now on (the function
-    builds its DynamoDB and SQS clients in Runtime.create)."""
-    import boto3
-
-    calls: Counter[str] = Counter()
-
-    def count(model: Any, **_: Any) -> None:
-        calls[f"{model.service_model.service_name}.{model.name}"] += 1
-
-    boto3._get_default_session().events.register("before-call", count)
-    return calls
+SERVICES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs"}  # X-Amz-Target prefixes
 
 
-def _count_ledger_items() -> Counter[str]:
-    """DynamoDB items the ledger's requests name: keys asked for by BatchGetItem and GetItem, items a
-    Query returned ("read"); actions of TransactWriteItems, requests of BatchWriteItem and single-item
-    writes ("written")."""
-    import boto3
+class WireCounter:
+    """AWS API calls and the DynamoDB items they name, counted from each request as it goes on the wire
+    (its ``X-Amz-Target`` header and JSON body), the same way for boto3's clients (botocore's
+    ``before-send``) and for the ledger's own DynamoDB client (an httpx request hook). Items: keys asked
+    for by BatchGetItem, GetItem ("read"); actions of TransactWriteItems, requests of BatchWriteItem and
+    single-item writes ("written")."""
 
-    items: Counter[str] = Counter()
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.items: Counter[str] = Counter()
+        self.cpu_s = 0.0  # the counting's own CPU time, subtracted from the handler's
+        self._lock = threading.Lock()
 
-    def before(model: Any, params: Mapping[str, Any], **_: Any) -> None:
-        if model.service_model.service_name != "dynamodb":
-            return
-        if model.name == "BatchGetItem":
-            items["read"] += sum(
+    def clear(self) -> None:
+        self.calls.clear()
+        self.items.clear()
+
+    def attach_boto3(self) -> None:
+        """Every client built from boto3's default session from now on."""
+        import boto3
+
+        def before_send(request: Any, **_: Any) -> None:
+            self.count(request.headers.get("X-Amz-Target"), request.body)
+
+        boto3._get_default_session().events.register("before-send", before_send)
+
+    def attach_httpx(self, client: httpx.Client) -> None:
+        def hook(request: httpx.Request) -> None:
+            self.count(request.headers.get("X-Amz-Target"), request.content)
+
+        client.event_hooks["request"].append(hook)
+
+    def count(self, target: str | bytes | None, body: bytes | str | None) -> None:
+        started = time.thread_time()
+        with self._lock:
+            self._count(target, body)
+            self.cpu_s += time.thread_time() - started
+
+    def _count(self, target: str | bytes | None, body: bytes | str | None) -> None:
+        if isinstance(target, bytes):
+            target = target.decode()
+        prefix, _, operation = (target or "unknown.Unknown").partition(".")
+        service = SERVICES.get(prefix, prefix)
+        self.calls[f"{service}.{operation}"] += 1
+        if service == "dynamodb":
+            self._items(operation, json.loads(body or b"{}"))
+
+    def _items(self, operation: str, params: Mapping[str, Any]) -> None:
+        if operation == "BatchGetItem":
+            self.items["read"] += sum(
                 len(table.get("Keys", [])) for table in params.get("RequestItems", {}).values()
             )
-        elif model.name == "GetItem":
-            items["read"] += 1
-        elif model.name == "TransactWriteItems":
-            items["written"] += len(params.get("TransactItems", []))
-        elif model.name == "BatchWriteItem":
-            items["written"] += sum(len(requests) for requests in params.get("RequestItems", {}).values())
-        elif model.name in {"PutItem", "UpdateItem", "DeleteItem"}:
-            items["written"] += 1
-
-    def after(model: Any, parsed: Mapping[str, Any], **_: Any) -> None:
-        if model.service_model.service_name == "dynamodb" and model.name == "Query":
-            items["read"] += len(parsed.get("Items", []))
-
-    events = boto3._get_default_session().events
-    events.register("before-parameter-build", before)  # its params are the API call's own
-    events.register("after-call", after)
-    return items
+        elif operation == "GetItem":
+            self.items["read"] += 1
+        elif operation == "TransactWriteItems":
+            self.items["written"] += len(params.get("TransactItems", []))
+        elif operation == "BatchWriteItem":
+            self.items["written"] += sum(len(r) for r in params.get("RequestItems", {}).values())
+        elif operation in {"PutItem", "UpdateItem", "DeleteItem"}:
+            self.items["written"] += 1
 
 
 def _json_loads_cpu(bodies: list[str]) -> float:

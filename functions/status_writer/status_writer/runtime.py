@@ -15,6 +15,7 @@ from status_writer.config import Settings
 from status_writer.credentials import Credentials, powertools_fetcher
 from status_writer.dead_letter import DeadLetterQueue
 from status_writer.deadline import Deadline, RemainingTime
+from status_writer.dynamodb import DynamoDBClient
 from status_writer.hubspot import HubSpotClient
 from status_writer.ledger import VersionLedger
 from status_writer.per_contact import RouteModes
@@ -25,9 +26,6 @@ from status_writer.visibility import VisibilityScheduler
 
 # AWS calls must fit in the deadline's safety margin.
 AWS_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
-# botocore validates every parameter of every request client-side; the ledger's requests are built by
-# this code, and validating them costs a large share of the invocation's CPU (bench: cpu).
-LEDGER_CONFIG = AWS_CONFIG.merge(Config(parameter_validation=False))
 
 
 @dataclass
@@ -60,7 +58,7 @@ class Runtime:
             executor=ThreadPoolExecutor(max_workers=settings.max_in_flight, thread_name_prefix="hubspot"),
             ledger=None
             if settings.version_table is None
-            else VersionLedger(boto3.client("dynamodb", config=LEDGER_CONFIG), settings.version_table),
+            else VersionLedger(DynamoDBClient.from_environment(), settings.version_table),
         )
 
 
