@@ -104,6 +104,7 @@ class Credentials:
         self._oauth: tuple[OAuthGrant, str, float] | None = None  # grant, access token, expires at
         self._force_next = False
         self._failed: tuple[CallTime, str] | None = None  # the invocation whose read failed, and why
+        self._read: tuple[CallTime, str] | None = None  # the invocation that read the token, and the token
 
     def access_token(self, deadline: CallTime | None = None) -> str:
         """The current token. With ``deadline`` (the invocation's), the whole read (Secrets Manager, then
@@ -113,15 +114,20 @@ class Credentials:
         if not self._lock.acquire(timeout=-1 if limit_s is None else limit_s):
             raise CredentialError("timed out waiting for another thread's credential read")
         try:
-            failed = self._failed
+            failed, read = self._failed, self._read
             if deadline is not None and failed is not None and failed[0] is deadline:
                 raise CredentialError(f"{failed[1]} (earlier in this invocation)")
+            if deadline is not None and read is not None and read[0] is deadline:
+                return read[1]  # read once per invocation: a bounded read costs a thread
             try:
-                return self._token() if limit_s is None else _bounded(self._token, limit_s)
+                token = self._token() if limit_s is None else _bounded(self._token, limit_s)
             except CredentialError as error:
                 if deadline is not None:
                     self._failed = (deadline, str(error))
                 raise
+            if deadline is not None:
+                self._read = (deadline, token)
+            return token
         finally:
             self._lock.release()
 
@@ -145,6 +151,7 @@ class Credentials:
             if self._oauth is not None and self._oauth[1] != stale:
                 return
             self._oauth = None
+            self._read = None
             self._force_next = True
 
     def _read_secret(self) -> str | OAuthGrant:
