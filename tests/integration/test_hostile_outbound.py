@@ -92,3 +92,21 @@ def test_settling_against_a_hanging_sqs_ends_within_the_deadline_and_brings_reco
     # record comes back, the invalid ones too (their DLQ copy was never accepted)
     assert elapsed < 9.5, elapsed  # a second is kept for the response
     assert failed(response) == ids(event)
+
+
+def test_a_hanging_dynamodb_holds_the_ledger_read_only_for_the_time_a_call_may_take(
+    stack: Stack, load_handler: Loader, silent_endpoint: str
+) -> None:
+    # GIVEN the ordering ledger on, a DynamoDB that accepts connections and never answers, and an
+    # invocation with 7 s left: 2 s past the safety margin, less than the ledger client's own timeouts
+    # (2 attempts of a 2 s read)
+    event = synthetic_event(20, stack.queue_arn)
+    app = load_handler(VERSION_TABLE_NAME="versions", AWS_ENDPOINT_URL_DYNAMODB=silent_endpoint)
+    # WHEN the handler runs
+    started = time.monotonic()
+    response = app.handler(event, LambdaContext(timeout_ms=7_000))
+    elapsed = time.monotonic() - started
+    # THEN the read gave up when the invocation's time for a call was over, both attempts together,
+    # and every record comes back
+    assert elapsed < 3.5, elapsed
+    assert failed(response) == ids(event)

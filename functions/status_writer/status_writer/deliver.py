@@ -78,7 +78,9 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
         plan = build_plan({}, updates)
         return Delivery(_send_plan(invocation, plan, record=False).results, dict(plan.superseded))
     try:
-        histories = ledger.read({update.subscriber for update in updates})
+        histories = ledger.read(
+            {update.subscriber for update in updates}, invocation.call.deadline.call_time_s
+        )
     except LedgerError as error:
         logger.warning("version ledger unavailable; the batch comes back", extra={"error": str(error)})
         return Delivery({u.message.message_id: ItemResult(LEDGER_UNAVAILABLE) for u in updates})
@@ -92,7 +94,7 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
     for update in doubts:
         doubted.setdefault(update.subscriber, []).append(update)
     mine = {c: (sent.applied.get(c, []), doubted.get(c, [])) for c in sent.changed}
-    unsettled, unfinished = _record(ledger, histories, sent, mine, delivery)
+    unsettled, unfinished = _record(invocation, ledger, histories, sent, mine, delivery=delivery)
     unfinished |= sent.incomplete
     for _ in range(ROUNDS - 1):
         if not unsettled or not invocation.call.deadline.allows_call():
@@ -109,7 +111,7 @@ def _replan(
     """Another invocation recorded for these contacts meanwhile: read again and plan what this one
     applied, as updates and as doubts (it may have landed after theirs)."""
     try:
-        histories = ledger.read(mine)
+        histories = ledger.read(mine, invocation.call.deadline.call_time_s)
     except LedgerError as error:
         logger.warning("replay could not read the ledger", extra={"error": str(error)})
         return {}, set(mine)
@@ -120,12 +122,20 @@ def _replan(
         u.subscriber for u in applied if not sent.results.get(u.message.message_id, ItemResult()).applied
     }
     sent.results.clear()  # these updates applied before: their results stand unless the replay fails
-    conflicts, failed = _record(ledger, histories, sent, {c: mine[c] for c in sent.changed}, delivery)
+    conflicts, failed = _record(
+        invocation, ledger, histories, sent, {c: mine[c] for c in sent.changed}, delivery=delivery
+    )
     return conflicts, undone | sent.incomplete | failed
 
 
 def _record(
-    ledger: VersionLedger, histories: Mapping[Contact, History], sent: _Sent, mine: Mine, delivery: Delivery
+    invocation: Invocation,
+    ledger: VersionLedger,
+    histories: Mapping[Contact, History],
+    sent: _Sent,
+    mine: Mine,
+    *,
+    delivery: Delivery,
 ) -> tuple[Mine, set[Contact]]:
     """Commit every contact HubSpot may hold something new for; return the conflicted contacts (with
     what to plan again for them) and the contacts that could not be recorded."""
@@ -134,7 +144,7 @@ def _record(
         seen = histories.get(contact, History())
         entries = [entry_of(u) for u in sent.applied.get(contact, [])]
         changes.append((contact, seen, committed(seen, entries, sent.dropped.get(contact, set()))))
-    report = ledger.commit(changes)
+    report = ledger.commit(changes, invocation.call.deadline.call_time_s)
     if report.failed:
         logger.warning("version ledger unavailable after sending", extra={"contacts": len(report.failed)})
     for contact in report.failed:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -22,6 +23,8 @@ import boto3
 import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+
+from status_writer.transport import ResponseTooLarge, bounded_post
 
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
@@ -111,32 +114,45 @@ class DynamoDBClient:
         http = httpx.Client(timeout=timeout, follow_redirects=False)
         return cls(http, endpoint_url(os.environ, region), region, credentials)
 
-    def batch_get_item(self, **request: Any) -> dict[str, Any]:
-        return self.call("BatchGetItem", request)
+    def batch_get_item(self, *, limit_s: float | None = None, **request: Any) -> dict[str, Any]:
+        return self.call("BatchGetItem", request, limit_s)
 
-    def transact_write_items(self, **request: Any) -> dict[str, Any]:
-        return self.call("TransactWriteItems", request)
+    def transact_write_items(self, *, limit_s: float | None = None, **request: Any) -> dict[str, Any]:
+        return self.call("TransactWriteItems", request, limit_s)
 
-    def call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
-        """One operation, tried once more if the failure may pass."""
+    def call(
+        self, operation: str, request: Mapping[str, Any], limit_s: float | None = None
+    ) -> dict[str, Any]:
+        """One operation, tried once more if the failure may pass. With ``limit_s`` (what the
+        invocation has left for a call) both attempts together end within it, each as a whole call
+        (``transport.bounded_post``), so a slow or trickling endpoint cannot hold the invocation."""
         body = COMPACT.encode(request).encode()
+        ends_at = None if limit_s is None else time.monotonic() + limit_s
         for attempt in range(1, ATTEMPTS + 1):
+            left = None if ends_at is None else ends_at - time.monotonic()
+            if left is not None and left <= 0:
+                raise DynamoDBError("TimeBudget", 0)
             try:
-                return self._send(operation, body)
+                return self._send(operation, body, left)
             except DynamoDBError as error:
                 if attempt == ATTEMPTS or not retryable(error):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, operation: str, body: bytes) -> dict[str, Any]:
+    def _send(self, operation: str, body: bytes, limit_s: float | None) -> dict[str, Any]:
+        headers = self._signed(operation, body)
         try:
-            response = self.http.post(self._endpoint, content=body, headers=self._signed(operation, body))
-        except httpx.HTTPError as error:
+            if limit_s is None:
+                response = self.http.post(self._endpoint, content=body, headers=headers)
+                content = response.content
+            else:
+                response, content = bounded_post(self.http, self._endpoint, body, headers, limit_s)
+        except (httpx.HTTPError, ResponseTooLarge) as error:
             raise DynamoDBError(type(error).__name__, 0) from None
         if response.status_code != 200:
-            raise error_of(response.status_code, response.content)
+            raise error_of(response.status_code, content)
         try:
-            answer = json.loads(response.content)
+            answer = json.loads(content)
         except ValueError:
             answer = None
         if not isinstance(answer, dict):

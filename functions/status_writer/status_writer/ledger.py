@@ -23,6 +23,9 @@ GET_ATTEMPTS = 5
 Change = tuple[Contact, History, Mapping[EntryKey, Entry]]  # contact, history as read, entries to record
 
 
+TimeLeft = Callable[[], float]  # seconds a call may still take (deadline.Deadline.call_time_s)
+
+
 class LedgerError(RuntimeError):
     """The ledger could not be read or written; the text names the AWS error, never data."""
 
@@ -49,17 +52,20 @@ class VersionLedger:
         """The DynamoDB client the ledger calls (benchmarks count its requests)."""
         return self._db
 
-    def read(self, contacts: Iterable[Contact]) -> dict[Contact, History]:
-        """Each contact's history (one key per contact, consistent reads)."""
+    def read(self, contacts: Iterable[Contact], time_left: TimeLeft | None = None) -> dict[Contact, History]:
+        """Each contact's history (one key per contact, consistent reads). ``time_left`` (the
+        invocation's: seconds a call may still take) bounds each DynamoDB call as a whole."""
         wanted = {partition(contact): contact for contact in contacts}
         found: dict[Contact, History] = {contact: History() for contact in wanted.values()}
         ordered = list(wanted.values())
         for start in range(0, len(ordered), MAX_GET_KEYS):
-            for item in self._batch_get([key_of(c) for c in ordered[start : start + MAX_GET_KEYS]]):
+            for item in self._batch_get(
+                [key_of(c) for c in ordered[start : start + MAX_GET_KEYS]], time_left
+            ):
                 found[wanted[item["pk"]["S"]]] = history_of(item)
         return found
 
-    def commit(self, changes: Sequence[Change]) -> CommitReport:
+    def commit(self, changes: Sequence[Change], time_left: TimeLeft | None = None) -> CommitReport:
         """Record each contact's new entries. One transaction failing costs only its contacts."""
         report = CommitReport()
         now = self._clock()
@@ -68,15 +74,19 @@ class VersionLedger:
                 (contact, put_item(self._table, contact, seen, entries, now))
                 for contact, seen, entries in changes[start : start + MAX_TRANSACTION_ACTIONS]
             ]
-            self._transact(group, report)
+            self._transact(group, report, time_left)
         return report
 
-    def _transact(self, group: list[tuple[Contact, dict[str, Any]]], report: CommitReport) -> None:
+    def _transact(
+        self, group: list[tuple[Contact, dict[str, Any]]], report: CommitReport, time_left: TimeLeft | None
+    ) -> None:
         """A contact whose condition failed is a conflict; the rest of the group is tried again."""
         pending = group
         for _ in range(TRANSACTION_ATTEMPTS):
             try:
-                self._db.transact_write_items(TransactItems=[action for _, action in pending])
+                self._db.transact_write_items(
+                    TransactItems=[action for _, action in pending], **_bound(time_left)
+                )
                 return
             except Exception as error:
                 if _code(error) != "TransactionCanceledException":
@@ -92,7 +102,7 @@ class VersionLedger:
                 return
         report.failed.update(contact for contact, _ in pending)
 
-    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _batch_get(self, keys: list[dict[str, Any]], time_left: TimeLeft | None) -> list[dict[str, Any]]:
         # Only what history_of reads.
         request: dict[str, Any] = {
             self._table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "pk, n, h"}
@@ -100,7 +110,7 @@ class VersionLedger:
         found: list[dict[str, Any]] = []
         for _ in range(GET_ATTEMPTS):
             try:
-                answer = self._db.batch_get_item(RequestItems=request)
+                answer = self._db.batch_get_item(RequestItems=request, **_bound(time_left))
             except Exception as error:
                 raise LedgerError(f"ledger batch_get_item failed ({_code(error)})") from None
             found.extend(answer.get("Responses", {}).get(self._table, []))
@@ -108,6 +118,11 @@ class VersionLedger:
             if not request:
                 return found
         raise LedgerError("ledger read left keys unprocessed")
+
+
+def _bound(time_left: TimeLeft | None) -> dict[str, float]:
+    """The call's time bound for the ledger's client (dynamodb.DynamoDBClient takes ``limit_s``)."""
+    return {} if time_left is None else {"limit_s": time_left()}
 
 
 def _code(error: Exception) -> str:

@@ -79,6 +79,26 @@ def json_or_none(content: bytes) -> Any:
 def exchange(
     client: httpx.Client, request: Request, token: str, limit_s: float
 ) -> tuple[httpx.Response, bytes]:
+    """One HubSpot POST, sent and read within ``limit_s`` as one bound (``bounded_post``)."""
+    return bounded_post(
+        client,
+        request.path,
+        request.content,
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        limit_s,
+        params=request.params,
+    )
+
+
+def bounded_post(
+    client: httpx.Client,
+    url: str,
+    content: bytes,
+    headers: Mapping[str, str],
+    limit_s: float,
+    *,
+    params: Mapping[str, str] | None = None,
+) -> tuple[httpx.Response, bytes]:
     """Send and read the whole answer within ``limit_s`` as ONE bound: httpx's timeouts bound each
     read, so a body trickling a byte at a time would otherwise hold the call far past it. Raises
     ``httpx.TimeoutException`` when the time is over, ``ResponseTooLarge`` past the size cap."""
@@ -92,10 +112,10 @@ def exchange(
     with _Watchdog(limit_s) as watchdog:
         built = client.build_request(
             "POST",
-            request.path,
-            params=request.params,
-            content=request.content,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            url,
+            params=params,
+            content=content,
+            headers=dict(headers),
             timeout=timeout,
             extensions={"trace": watchdog.trace},
         )
