@@ -72,30 +72,14 @@ def _drain(
         )
         for slot in range(concurrency)
     ]
-    answers: list[dict[str, Any]] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    stop_at = time.monotonic() + stop_after_s
-
-    def drain(environment: Environment) -> None:
-        while time.monotonic() <= stop_at:
-            try:
-                spec = backlog.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                answer = environment.invoke(spec.to_dict())
-            except Exception as error:  # reported, not raised: the other environments finish the backlog
-                with lock:
-                    errors.append(f"{type(error).__name__}: {error}")
-                return
-            with lock:
-                answers.append(answer)
+    backlog_run = _Backlog(backlog, time.monotonic() + stop_after_s)
 
     try:
         for environment in environments:
             environment.wait_ready()
-        threads = [threading.Thread(target=drain, args=(environment,)) for environment in environments]
+        threads = [
+            threading.Thread(target=backlog_run.drain, args=(environment,)) for environment in environments
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -103,10 +87,37 @@ def _drain(
     finally:
         for environment in environments:
             environment.close()
+    answers, errors = backlog_run.answers, backlog_run.errors
     errors.extend(str(answer.get("error")) for answer in answers if not answer.get("ok"))
     if errors:
         raise RuntimeError(f"per_contact c={concurrency}: {errors[0]}")
     return answers
+
+
+class _Backlog:
+    """Events shared by the environments: each takes the next until none is left or time is up."""
+
+    def __init__(self, backlog: queue.Queue[EventSpec], stop_at: float) -> None:
+        self._backlog = backlog
+        self._stop_at = stop_at
+        self._lock = threading.Lock()
+        self.answers: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+
+    def drain(self, environment: Environment) -> None:
+        while time.monotonic() <= self._stop_at:
+            try:
+                spec = self._backlog.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                answer = environment.invoke(spec.to_dict())
+            except Exception as error:  # reported, not raised: the other environments finish the backlog
+                with self._lock:
+                    self.errors.append(f"{type(error).__name__}: {error}")
+                return
+            with self._lock:
+                self.answers.append(answer)
 
 
 def _figures(
