@@ -13,15 +13,11 @@ the first request and the last delivering one.
 from __future__ import annotations
 
 import math
-import queue
-import threading
-import time
 from datetime import datetime
 from typing import Any
 
-from bench.environment import Environment
 from bench.harness import TOKEN, World
-from bench.workload import EventSpec
+from bench.saturation import drain_backlog
 
 MAX = 19
 INTERVAL_MS = 1_000
@@ -51,73 +47,18 @@ def run(world: World, concurrency: int, seconds: float, first_update: int) -> di
     )
     world.emulator.add_private_app_token(TOKEN, profile="no-batch")
     try:
-        answers = _drain(world, concurrency, events, first_update, stop_after_s=3 * seconds + 30)
+        answers, _ = drain_backlog(
+            world,
+            f"per-contact-c{concurrency}",
+            concurrency=concurrency,
+            events=events,
+            first_update=first_update,
+            records=EVENT_RECORDS,
+            stop_after_s=3 * seconds + 30,
+        )
     finally:
         world.emulator.add_private_app_token(TOKEN)  # every scope again, for the figures after this one
     return _figures(world, concurrency, events, answers, bound)
-
-
-def _drain(
-    world: World, concurrency: int, events: int, first_update: int, stop_after_s: float
-) -> list[dict[str, Any]]:
-    backlog: queue.Queue[EventSpec] = queue.Queue()
-    for index in range(events):
-        backlog.put(EventSpec(first_update + index * EVENT_RECORDS, EVENT_RECORDS))
-    environments = [
-        Environment(
-            world.settings.handler,
-            world.function_env(),
-            world.log_path(f"per-contact-c{concurrency}-env{slot}"),
-            world.code_uri,
-        )
-        for slot in range(concurrency)
-    ]
-    backlog_run = _Backlog(backlog, time.monotonic() + stop_after_s)
-
-    try:
-        for environment in environments:
-            environment.wait_ready()
-        threads = [
-            threading.Thread(target=backlog_run.drain, args=(environment,)) for environment in environments
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        for environment in environments:
-            environment.close()
-    answers, errors = backlog_run.answers, backlog_run.errors
-    errors.extend(str(answer.get("error")) for answer in answers if not answer.get("ok"))
-    if errors:
-        raise RuntimeError(f"per_contact c={concurrency}: {errors[0]}")
-    return answers
-
-
-class _Backlog:
-    """Events shared by the environments: each takes the next until none is left or time is up."""
-
-    def __init__(self, backlog: queue.Queue[EventSpec], stop_at: float) -> None:
-        self._backlog = backlog
-        self._stop_at = stop_at
-        self._lock = threading.Lock()
-        self.answers: list[dict[str, Any]] = []
-        self.errors: list[str] = []
-
-    def drain(self, environment: Environment) -> None:
-        while time.monotonic() <= self._stop_at:
-            try:
-                spec = self._backlog.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                answer = environment.invoke(spec.to_dict())
-            except Exception as error:  # reported, not raised: the other environments finish the backlog
-                with self._lock:
-                    self.errors.append(f"{type(error).__name__}: {error}")
-                return
-            with self._lock:
-                self.answers.append(answer)
 
 
 def _figures(

@@ -45,14 +45,41 @@ def run(world: World, concurrency: int, seconds: float, first_update: int) -> di
         request_log_limit=100_000,
         seed=concurrency,
     )
+    answers, left_over = drain_backlog(
+        world,
+        f"saturation-c{concurrency}",
+        concurrency=concurrency,
+        events=events,
+        first_update=first_update,
+        records=EVENT_RECORDS,
+        stop_after_s=3 * seconds + 30,
+    )
+    figures = _figures(world, concurrency, events, answers, bound)
+    figures["events_left_undelivered"] = max(left_over, default=0)
+    return figures
+
+
+def drain_backlog(
+    world: World,
+    label: str,
+    *,
+    concurrency: int,
+    events: int,
+    first_update: int,
+    records: int,
+    stop_after_s: float,
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """``events`` events of ``records`` updates each, drained by ``concurrency`` environments (Init
+    before the clock starts; a slow run ends after ``stop_after_s`` rather than run for minutes).
+    Returns the answers and the events left when time ran out; raises on any error (figures 2 and 6)."""
     backlog: queue.Queue[EventSpec] = queue.Queue()
     for index in range(events):
-        backlog.put(EventSpec(first_update + index * EVENT_RECORDS, EVENT_RECORDS))
+        backlog.put(EventSpec(first_update + index * records, records))
     environments = [
         Environment(
             world.settings.handler,
             world.function_env(),
-            world.log_path(f"saturation-c{concurrency}-env{slot}"),
+            world.log_path(f"{label}-env{slot}"),
             world.code_uri,
         )
         for slot in range(concurrency)
@@ -60,18 +87,14 @@ def run(world: World, concurrency: int, seconds: float, first_update: int) -> di
     try:
         for environment in environments:  # Init (imports) happens before the measured run starts
             environment.wait_ready()
-        # a slow run ends early rather than run for minutes
-        answers, errors, left_over = _drain(environments, backlog, time.monotonic() + 3 * seconds + 30)
+        answers, errors, left_over = _drain(environments, backlog, time.monotonic() + stop_after_s)
     finally:
         for environment in environments:
             environment.close()
-    failed = [answer.get("error") for answer in answers if not answer.get("ok")]
-    errors.extend(str(error) for error in failed)
+    errors.extend(str(answer.get("error")) for answer in answers if not answer.get("ok"))
     if errors:
-        raise RuntimeError(f"saturation c={concurrency}: {errors[0]}")
-    figures = _figures(world, concurrency, events, answers, bound)
-    figures["events_left_undelivered"] = max(left_over, default=0)
-    return figures
+        raise RuntimeError(f"{label}: {errors[0]}")
+    return answers, left_over
 
 
 def _drain(
