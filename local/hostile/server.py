@@ -116,43 +116,20 @@ class _Handler(BaseHTTPRequestHandler):
         if relay is not None and self.server.upstream is not None:
             with self.server.lock:
                 self.server.received.append((self.path, body))
-            try:
-                self._send(relay(self.path, body, lambda: self._fetch(raw)))
-            except UpstreamFailed:
-                self.close_connection = True  # the client sees the connection end without an answer
+            self._relay(lambda: relay(self.path, body, lambda: self._fetch(raw)))
             return
         answer = self.server.choose(self.path, body)
-        if answer is None:
-            if self.server.upstream is not None:
-                self._forward(raw)
-                return
-            answer = Answer(body=json.dumps(batch_answer(body)).encode())
-        self._send(answer)
+        if answer is None and self.server.upstream is not None:
+            self._relay(lambda: self._fetch(raw))  # no fault for this call: the upstream's own answer
+            return
+        self._send(answer or Answer(body=json.dumps(batch_answer(body)).encode()))
 
-    def _forward(self, raw: bytes) -> None:
-        """Pass the call to the upstream (the emulator) and relay its answer as it is."""
-        parts = urlsplit(self.server.upstream or "")
-        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=30)
+    def _relay(self, answer_of: Callable[[], Answer]) -> None:
+        """Send what the upstream answered (reshaped or not); without an answer, end the connection."""
         try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-            connection.request(self.command, self.path, body=raw or None, headers=headers)
-            reply = connection.getresponse()
-            content = reply.read()
-            self.send_response(reply.status)
-            for name, value in reply.getheaders():
-                if name.lower() not in (
-                    "transfer-encoding",
-                    "connection",
-                    "content-length",
-                    "date",
-                    "server",
-                ):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-        finally:
-            connection.close()
+            self._send(answer_of())
+        except UpstreamFailed:
+            self.close_connection = True  # the client sees the connection end without an answer
 
     def _fetch(self, raw: bytes) -> Answer:
         """The upstream's answer to this call, as an Answer (raises UpstreamFailed without one)."""
