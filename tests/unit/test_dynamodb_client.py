@@ -9,8 +9,8 @@ import httpx
 import pytest
 from botocore.credentials import Credentials
 from status_writer.dynamodb import DynamoDBClient, DynamoDBError, endpoint_url, error_of, retryable
+from status_writer.entries import History
 from status_writer.ledger import VersionLedger
-from status_writer.plan import History
 
 ENDPOINT = "http://127.0.0.1:4566"
 CANCELLED = {

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 from botocore.exceptions import ClientError
+from status_writer.entries import History, entry_of
 from status_writer.ledger import VersionLedger
 from status_writer.ledger_items import RETENTION_S, SORT_KEY, history_of, partition, put_item
 from status_writer.model import StatusUpdate
-from status_writer.plan import History, entry_of
 
 from tests.unit.helpers import update
 

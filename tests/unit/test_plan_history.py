@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ReadTimeoutError
+from status_writer.entries import Entry, History, entry_of
 from status_writer.model import Message, StatusUpdate, UnsubscribeAll
 from status_writer.parse import parse_message
-from status_writer.plan import Entry, History, Plan, build_plan, entry_of
+from status_writer.plan import Plan, build_plan
 from status_writer.visibility import VisibilityScheduler
 
 from tests.factories import status_body, unsubscribe_all_body

@@ -19,6 +19,8 @@ class CallStats:
     calls: int = 0
     throttled: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    superseded_by_hubspot: int = 0  # records older than a HubSpot-side change of their key
+    unchanged: int = 0  # records HubSpot already held: no call needed
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, latency_ms: float, throttled: bool) -> None:

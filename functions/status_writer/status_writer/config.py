@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from status_writer.freshness import FRESHNESS_MODES
 from status_writer.routes import API_VERSIONS, BATCH_MODES, DEFAULT_API_VERSION
 
 # Every variable this code reads. The template sets each of them (a test checks both directions).
@@ -26,6 +27,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "DAILY_LIMIT_RETRY_SECONDS",
     "HUBSPOT_API_VERSION",
     "HUBSPOT_BATCH_MODE",
+    "HUBSPOT_FRESHNESS_CHECK",
 )
 
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
@@ -56,6 +58,7 @@ class Settings:
     daily_retry_s: int | None = None  # park after a DAILY 429; None (0): until just after midnight UTC
     api_version: str = DEFAULT_API_VERSION  # the path segment of every HubSpot call
     batch_mode: str = "auto"  # auto | batch | per-contact (README: Outcomes, per-contact mode)
+    freshness_check: str = "all"  # all | subscribed | off (README: Outcomes, HubSpot-side changes)
 
     @property
     def call_budget_ms(self) -> int:
@@ -80,6 +83,7 @@ class Settings:
             daily_retry_s=reader.integer("DAILY_LIMIT_RETRY_SECONDS", 0, 0, 43_200) or None,
             api_version=reader.choice("HUBSPOT_API_VERSION", API_VERSIONS, DEFAULT_API_VERSION),
             batch_mode=reader.choice("HUBSPOT_BATCH_MODE", BATCH_MODES, "auto"),
+            freshness_check=reader.choice("HUBSPOT_FRESHNESS_CHECK", FRESHNESS_MODES, "all"),
         )
         if settings.backoff_base_s > settings.backoff_max_s:
             reader.problems.append("RETRY_BACKOFF_BASE_SECONDS must not exceed RETRY_BACKOFF_MAX_SECONDS")

@@ -1,29 +1,19 @@
-"""Carry out the ordering plan: send its steps, record what applied, re-plan the contacts another
-invocation recorded for meanwhile. Each batch update ends with one result; a contact whose re-sends
+"""Carry out the ordering plan: read what is known (the ledger, HubSpot's state), send the plan's
+steps, record what applied, re-plan the contacts another invocation recorded for meanwhile. Each batch update ends with one result; a contact whose re-sends
 could not all be done has its updates come back (``REPLAY_INCOMPLETE``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
+from status_writer.entries import LEDGER, Contact, Entry, EntryKey, History, Update, committed, entry_of
+from status_writer.freshness import Held, checked_keys, merge
 from status_writer.ledger import LedgerError, VersionLedger
 from status_writer.model import Failure, FailureCategory, ItemResult, StatusUpdate, UnsubscribeAll
 from status_writer.observability import logger
-from status_writer.plan import (
-    Contact,
-    EntryKey,
-    History,
-    Plan,
-    Planned,
-    Step,
-    Update,
-    build_plan,
-    committed,
-    entry_of,
-    is_due,
-    update_of,
-)
+from status_writer.plan import Plan, Planned, Step, build_plan, is_due, update_of
+from status_writer.read_state import read_current
 from status_writer.runtime import Invocation
 from status_writer.send import send_opt_outs, send_writes
 
@@ -61,6 +51,7 @@ class _Sent:
 
     results: dict[str, ItemResult] = field(default_factory=dict)
     applied: dict[Contact, list[Update]] = field(default_factory=dict)
+    entries: dict[Contact, list[Entry]] = field(default_factory=dict)  # to record, with HubSpot's stamps
     dropped: dict[Contact, set[EntryKey]] = field(default_factory=dict)
     changed: set[Contact] = field(default_factory=set)  # HubSpot may hold something new for them
     incomplete: set[Contact] = field(default_factory=set)
@@ -71,25 +62,45 @@ class _Sent:
 Mine = dict[Contact, tuple[list[Update], list[Update]]]  # per contact: applied here, and doubted
 
 
+@dataclass(frozen=True)
+class _Known:
+    """HubSpot's state as read once for this invocation, merged into each ledger read (freshness)."""
+
+    held: Mapping[Contact, Held] = field(default_factory=dict)
+    keys: Mapping[Contact, Collection[EntryKey] | None] = field(default_factory=dict)
+    doubts: Mapping[Contact, Sequence[Update]] = field(default_factory=dict)
+
+    def histories(self, ledger: Mapping[Contact, History]) -> dict[Contact, History]:
+        merged = dict(ledger)
+        for contact, held in self.held.items():
+            history = merged.get(contact, History())
+            merged[contact] = merge(history, held, self.doubts.get(contact, ()), self.keys.get(contact))
+        return merged
+
+
 def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[Update]) -> Delivery:
-    """Plan and send ``updates`` (coalesced); with the ledger, against each contact's history."""
+    """Plan and send ``updates`` (coalesced) against each contact's history and HubSpot's state."""
+    delivery = Delivery()
+    known, updates, doubts = _read_hubspot(invocation, updates, doubts, delivery)
     ledger = invocation.runtime.ledger
     if ledger is None:
-        plan = build_plan({}, updates)
-        return Delivery(_send_plan(invocation, plan, record=False).results, dict(plan.superseded))
+        plan = build_plan(known.histories({}), updates)
+        _no_call(invocation, plan, delivery)
+        delivery.results.update(_send_plan(invocation, plan, record=False).results)
+        return delivery
     try:
         histories = ledger.read(
             {update.subscriber for update in updates}, invocation.call.deadline.call_time_s
         )
     except LedgerError as error:
         logger.warning("version ledger unavailable; the batch comes back", extra={"error": str(error)})
-        return Delivery({u.message.message_id: ItemResult(LEDGER_UNAVAILABLE) for u in updates})
-    plan = build_plan(histories, updates, doubts)
+        delivery.results.update({u.message.message_id: ItemResult(LEDGER_UNAVAILABLE) for u in updates})
+        return delivery
+    plan = build_plan(known.histories(histories), updates, doubts)
     sent = _send_plan(invocation, plan)
-    delivery = Delivery(sent.results, dict(plan.superseded))
-    for message_id, winner in plan.superseded.items():
-        if winner is None:
-            delivery.results[message_id] = ItemResult()
+    _no_call(invocation, plan, delivery)
+    _record_unchanged(plan, updates, sent)
+    delivery.results.update(sent.results)
     doubted: dict[Contact, list[Update]] = {}
     for update in doubts:
         doubted.setdefault(update.subscriber, []).append(update)
@@ -99,14 +110,72 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
     for _ in range(ROUNDS - 1):
         if not unsettled or not invocation.call.deadline.allows_call():
             break
-        unsettled, undone = _replan(invocation, ledger, unsettled, delivery)
+        unsettled, undone = _replan(invocation, ledger, known, unsettled, delivery)
         unfinished |= undone
     _incomplete(updates, unfinished | set(unsettled), delivery)
     return delivery
 
 
+def _read_hubspot(
+    invocation: Invocation, updates: Sequence[Update], doubts: Sequence[Update], delivery: Delivery
+) -> tuple[_Known, list[Update], list[Update]]:
+    """HubSpot's state of the contacts the freshness check covers; the updates of contacts it could
+    not be read for come back (their failure in ``delivery``) and leave the plan."""
+    mode = invocation.runtime.settings.freshness_check
+    by_contact: dict[Contact, list[Update]] = {}
+    for update in updates:
+        by_contact.setdefault(update.subscriber, []).append(update)
+    keys = (
+        {contact: checked_keys(mode, mine) for contact, mine in by_contact.items()} if mode != "off" else {}
+    )
+    wanted = {contact for contact, checked in keys.items() if checked is None or checked}
+    if not wanted:
+        return _Known(), list(updates), list(doubts)
+    reads = read_current(invocation, wanted)
+    for update in updates:
+        failure = reads.failed.get(update.subscriber)
+        if failure is not None:
+            delivery.results[update.message.message_id] = ItemResult(failure)
+    doubted: dict[Contact, list[Update]] = {}
+    for update in doubts:
+        doubted.setdefault(update.subscriber, []).append(update)
+    known = _Known(reads.held, {c: keys[c] for c in reads.held}, doubted)
+    kept = [u for u in updates if u.subscriber not in reads.failed]
+    return known, kept, [u for u in doubts if u.subscriber not in reads.failed]
+
+
+def _no_call(invocation: Invocation, plan: Plan, delivery: Delivery) -> None:
+    """The results of the updates the plan needs no call for: superseded by the history (or by
+    HubSpot), and those HubSpot already holds."""
+    for message_id, winner in plan.superseded.items():
+        if winner is None:
+            delivery.results[message_id] = ItemResult()
+    delivery.superseded.update(plan.superseded)
+    for message_id, (mine, theirs) in plan.by_hubspot.items():
+        logger.debug(
+            "superseded by HubSpot",
+            extra={"message_id": message_id, "version": mine, "hubspot_version": theirs},
+        )
+    for message_id, stamps in plan.unchanged.items():
+        delivery.results[message_id] = ItemResult(stamps=stamps)
+    stats = invocation.call.stats
+    stats.superseded_by_hubspot += len(plan.by_hubspot)
+    stats.unchanged += len(plan.unchanged)
+
+
+def _record_unchanged(plan: Plan, updates: Sequence[Update], sent: _Sent) -> None:
+    """An update HubSpot already holds is recorded as applied, with HubSpot's stamp, so the ledger
+    knows its version (an older update after it loses to it)."""
+    for update in updates:
+        stamps = plan.unchanged.get(update.message.message_id)
+        if stamps:
+            sent.entries.setdefault(update.subscriber, []).append(entry_of(update, stamps))
+            sent.applied.setdefault(update.subscriber, []).append(update)
+            sent.changed.add(update.subscriber)
+
+
 def _replan(
-    invocation: Invocation, ledger: VersionLedger, mine: Mine, delivery: Delivery
+    invocation: Invocation, ledger: VersionLedger, known: _Known, mine: Mine, delivery: Delivery
 ) -> tuple[Mine, set[Contact]]:
     """Another invocation recorded for these contacts meanwhile: read again and plan what this one
     applied, as updates and as doubts (it may have landed after theirs)."""
@@ -117,7 +186,9 @@ def _replan(
         return {}, set(mine)
     applied = [update for updates, _ in mine.values() for update in updates]
     doubts = [update for updates, doubted in mine.values() for update in (*updates, *doubted)]
-    sent = _send_plan(invocation, build_plan(histories, applied, doubts))
+    plan = build_plan(known.histories(histories), applied, doubts)
+    sent = _send_plan(invocation, plan)
+    _record_unchanged(plan, applied, sent)
     undone = {
         u.subscriber for u in applied if not sent.results.get(u.message.message_id, ItemResult()).applied
     }
@@ -142,7 +213,7 @@ def _record(
     changes = []
     for contact in sorted(sent.changed):
         seen = histories.get(contact, History())
-        entries = [entry_of(u) for u in sent.applied.get(contact, [])]
+        entries = sent.entries.get(contact, [])
         changes.append((contact, seen, committed(seen, entries, sent.dropped.get(contact, set()))))
     report = ledger.commit(changes, invocation.call.deadline.call_time_s)
     if report.failed:
@@ -167,6 +238,7 @@ def _send_plan(invocation: Invocation, plan: Plan, *, record: bool = True) -> _S
             sent.results[update.message.message_id] = result
             if record and result.failure is None:  # only the ledger needs what applied per contact
                 sent.applied.setdefault(update.subscriber, []).append(update)
+                sent.entries.setdefault(update.subscriber, []).append(entry_of(update, result.stamps))
                 sent.changed.add(update.subscriber)
         for planned, result in zip(go, results[len(step.plain) :], strict=True):
             _note(planned, result, step.opt_outs, sent)
@@ -198,10 +270,14 @@ def _note(planned: Planned, result: ItemResult, opt_out: bool, sent: _Sent) -> N
         sent.results[planned.update.message.message_id] = result
         if failure is None:
             sent.applied.setdefault(contact, []).append(planned.update)
+            sent.entries.setdefault(contact, []).append(entry_of(planned.update, result.stamps))
             sent.changed.add(contact)
     else:
         sent.changed.add(contact)
-        if failure is not None and failure.permanent:
+        if failure is None:  # re-sent: HubSpot stamped it anew, and it is the ledger's own from now on
+            again = replace(planned.entry, stamps=result.stamps or planned.entry.stamps, origin=LEDGER)
+            sent.entries.setdefault(contact, []).append(again)
+        elif failure.permanent:
             sent.dropped.setdefault(contact, set()).add(planned.entry.key)  # nothing left to keep in order
         elif failure is not None:
             sent.incomplete.add(contact)

@@ -7,7 +7,6 @@ for an expected failure. The bytes on the wire are ``transport``'s job.
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,10 +28,11 @@ from status_writer.per_contact import (
     email_result,
     fan_out,
     partial_request,
+    read_result,
     write_names,
     write_result,
 )
-from status_writer.rate_limit import RateLimitPacer, RateLimitReport
+from status_writer.rate_limit import RateLimitPacer, RateLimitReport, retry_after_s
 from status_writer.routes import ApiPaths, Route
 from status_writer.transport import (
     MAX_RESPONSE_BYTES,
@@ -44,7 +44,6 @@ from status_writer.transport import (
 )
 
 MAX_TEN_SECONDLY_RETRIES = 3
-MAX_RETRY_AFTER_S = 60.0
 
 Item = TypeVar("Item")
 
@@ -92,9 +91,9 @@ class HubSpotClient:
         items = list(inputs)
         return self._batch_or_each(
             Route.WRITE,
-            lambda: self._post(self.paths.batch_write, None, {"inputs": items}, call),
+            lambda: self._call(self.paths.batch_write, None, {"inputs": items}, call),
             items,
-            lambda item: self._post(
+            lambda item: self._call(
                 self.paths.contact_status(str(item["subscriberIdString"])), None, partial_request(item), call
             ),
             names=write_names,
@@ -116,11 +115,27 @@ class HubSpotClient:
         addresses = list(emails)
         return self._batch_or_each(
             Route.UNSUBSCRIBE_ALL,
-            lambda: self._post(self.paths.batch_unsubscribe_all, params, {"inputs": addresses}, call),
+            lambda: self._call(self.paths.batch_unsubscribe_all, params, {"inputs": addresses}, call),
             addresses,
-            lambda email: self._post(self.paths.contact_unsubscribe_all(email), params, {}, call),
+            lambda email: self._call(self.paths.contact_unsubscribe_all(email), params, {}, call),
             names=email_names,
             result_of=email_result,
+        )
+
+    def read(self, emails: Sequence[str], channel: str, *, wide: bool, call: CallContext) -> CallResult:
+        """One batch read of the contacts' statuses (``wide``: their wide opt-outs); per contact, one
+        ``GET statuses/{email}`` (``…/unsubscribe-all``) each (README: Outcomes, HubSpot-side changes)."""
+        params = {"channel": channel}
+        batch_path = self.paths.batch_unsubscribe_all_read if wide else self.paths.batch_read
+        one_path = self.paths.contact_unsubscribe_all if wide else self.paths.contact_status
+        addresses = list(emails)
+        return self._batch_or_each(
+            Route.READ,
+            lambda: self._call(batch_path, params, {"inputs": addresses}, call),
+            addresses,
+            lambda email: self._call(one_path(email), params, None, call),
+            names=email_names,
+            result_of=read_result("wideStatuses" if wide else "statuses"),
         )
 
     def _batch_or_each(
@@ -131,7 +146,7 @@ class HubSpotClient:
         one: Callable[[Item], CallResult],
         *,
         names: Callable[[Item], Mapping[str, list[str]]],
-        result_of: Callable[[Item], dict[str, Any]],
+        result_of: Callable[[Item, Any], dict[str, Any]],
     ) -> CallResult:
         """The batch call while ``route`` is batched; in per-contact mode, or right after the batch
         route answered 403 MISSING_SCOPES, one call per input answered as one batch body (README:
@@ -143,20 +158,20 @@ class HubSpotClient:
         shaped = fan_out(items, one, names, result_of, self.modes.executor())
         return CallResult(failure=shaped) if isinstance(shaped, Failure) else CallResult(body=shaped)
 
-    def _post(
+    def _call(
         self,
         path: str,
         params: Mapping[str, str] | None,
-        payload: Mapping[str, Any],
+        payload: Mapping[str, Any] | None,
         call: CallContext,
     ) -> CallResult:
-        """POST with the in-call retries: a credential refresh after a 401, waits after ten-secondly
-        429s and one quick retry after a 5xx or connection failure, each only while the time budget
-        allows."""
-        content = encode(payload)
+        """POST ``payload`` (GET without one) with the in-call retries: a credential refresh after a
+        401, waits after ten-secondly 429s and one quick retry after a 5xx or connection failure, each
+        only while the time budget allows."""
+        content = b"" if payload is None else encode(payload)
         if content is None:  # costs only the inputs that caused it: the caller bisects a rejection
             return CallResult(rejected="the request could not be encoded as UTF-8 JSON")
-        request = Request(path, params, content)
+        request = Request(path, params, content, "GET" if payload is None else "POST")
         attempts = _Attempts()
         deadline = call.deadline
         while True:
@@ -181,7 +196,7 @@ class HubSpotClient:
     def _attempt(
         self, request: Request, token: str, call: CallContext, attempts: _Attempts
     ) -> CallResult | None:
-        """One POST; None means "try again now" (the pacer and deadline are consulted first)."""
+        """One call; None means "try again now" (the pacer and deadline are consulted first)."""
         deadline, stats = call.deadline, call.stats
         started = time.perf_counter()
         sent_at = self._pacer.now()
@@ -232,7 +247,7 @@ class HubSpotClient:
             reset_s = seconds_until_daily_reset(datetime.now(UTC))
             detail = "HubSpot's daily request limit is used up"
             return CallResult(failure=Failure(FailureCategory.DAILY_LIMIT, detail, False, reset_s))
-        wait_s = _retry_after(response)
+        wait_s = retry_after_s(response.headers)
         if wait_s is not None:
             self._pacer.block_for(wait_s)
         else:  # the pacer observed this 429's headers already: it knows the window
@@ -266,17 +281,6 @@ class HubSpotClient:
                     FailureCategory.RATE_LIMITED, "rate-limit pacing would exceed the time budget", False
                 )
             self._sleep(delay)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in seconds (capped, with jitter) when HubSpot names a wait; None when it does not."""
-    try:
-        seconds = float(response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.05), MAX_RETRY_AFTER_S) * (1 + 0.2 * random.random())
 
 
 def _network_failure(error: httpx.HTTPError) -> Failure:

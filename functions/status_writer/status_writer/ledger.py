@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from status_writer.entries import Contact, Entry, EntryKey, History
 from status_writer.ledger_items import history_of, key_of, partition, put_item
-from status_writer.plan import Contact, Entry, EntryKey, History
 
 MAX_GET_KEYS = 100  # BatchGetItem's limit
 MAX_TRANSACTION_ACTIONS = 100  # TransactWriteItems' limit: one action per contact

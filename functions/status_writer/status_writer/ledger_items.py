@@ -2,7 +2,9 @@
 
 One item per contact: ``pk`` a hash of email and channel (no address in a key), ``sk`` ``CONTACT``,
 ``n`` the recordings so far (the optimistic-concurrency check), ``h`` the applied entries as one
-compact JSON object (``{"S:1001": [version, input], "U:ALL": [...]}``) and ``expires_at`` the TTL.
+compact JSON object (``{"S:1001": [version, input, stamps], "U:ALL": [...]}``; ``stamps``, the
+timestamps HubSpot gave the entry's statuses, is left out when unknown, as in items written before
+it existed) and ``expires_at`` the TTL.
 A batch of 100 updates then reads and writes one item per contact, not one per key.
 """
 
@@ -14,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from status_writer.plan import Contact, Entry, EntryKey, History
+from status_writer.entries import Contact, Entry, EntryKey, History
 
 SORT_KEY = "CONTACT"
 COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps builds one per call
@@ -38,9 +40,10 @@ def history_of(item: Mapping[str, Any] | None) -> History:
         return History()
     raw = json.loads(item.get("h", {}).get("S", "{}"))
     entries: dict[EntryKey, Entry] = {}
-    for name, (stamp, payload) in (raw if isinstance(raw, dict) else {}).items():
+    for name, (version, payload, *rest) in (raw if isinstance(raw, dict) else {}).items():
         kind, _, scope = str(name).partition(":")
-        entries[(kind, scope)] = Entry((kind, scope), str(stamp), payload)
+        stamps = tuple(int(s) for s in rest[0]) if rest and isinstance(rest[0], list) else ()
+        entries[(kind, scope)] = Entry((kind, scope), str(version), payload, stamps)
     return History(entries=entries, count=int(item.get("n", {}).get("N", "0")))
 
 
@@ -49,7 +52,12 @@ def put_item(
 ) -> dict[str, Any]:
     """A conditional Put (one TransactWriteItems action): it holds only if nobody recorded for the
     contact since ``seen`` was read."""
-    encoded = {f"{e.key[0]}:{e.key[1]}": [e.version, e.payload] for e in entries.values()}
+    encoded = {
+        f"{e.key[0]}:{e.key[1]}": [e.version, e.payload, list(e.stamps)]
+        if e.stamps
+        else [e.version, e.payload]
+        for e in entries.values()
+    }
     put: dict[str, Any] = {
         "TableName": table,
         "Item": {

@@ -11,7 +11,7 @@ class Outcome(StrEnum):
     """Exactly one of these ends every record of an invocation."""
 
     APPLIED = "applied"  # HubSpot confirmed the write
-    SUPERSEDED = "superseded"  # a newer update for the same key in the batch was applied instead
+    SUPERSEDED = "superseded"  # a newer update for the same key (in the batch, the ledger or HubSpot) won
     DEAD_LETTERED = "dead_lettered"  # can never succeed: sent to the DLQ with a reason, then deleted
     RETRYABLE = "retryable"  # reported in batchItemFailures; SQS delivers it again
 
@@ -149,9 +149,12 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class ItemResult:
-    """HubSpot's answer for one input: applied when failure is None."""
+    """HubSpot's answer for one input: applied when failure is None. ``stamps``: the ``timestamp``s
+    HubSpot gave the statuses this input set (µs since the epoch), so the ledger can later tell the
+    function's own writes from HubSpot-side changes (README: Outcomes, HubSpot-side changes)."""
 
     failure: Failure | None = None
+    stamps: tuple[int, ...] = ()
 
     @property
     def applied(self) -> bool:

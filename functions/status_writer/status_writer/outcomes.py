@@ -16,6 +16,7 @@ from typing import Any
 
 from status_writer.answers import MAX_DETAIL
 from status_writer.fields import INT64_MAX
+from status_writer.freshness import stamp_of
 from status_writer.model import APPLIED, Failure, FailureCategory, ItemResult, StatusUpdate, UnsubscribeAll
 
 # Per-item error categories that say "this will never work as sent". Anything else is retried.
@@ -33,11 +34,11 @@ def map_batch_response(inputs: Sequence[StatusUpdate], body: Any) -> list[ItemRe
     if not isinstance(body, Mapping) or body.get("status") != "COMPLETE":
         return [_incomplete(body)] * len(inputs)
 
-    confirmed = set(_result_keys(body.get("results")))
+    confirmed = dict(_result_keys(body.get("results")))
     failures = _match_errors(inputs, body.get("errors"))
     return [
-        APPLIED
-        if (update.email.lower(), update.subscription_id) in confirmed
+        _applied(confirmed[key])
+        if (key := (update.email.lower(), update.subscription_id)) in confirmed
         else ItemResult(failures.get(index, UNKNOWN_OUTCOME))
         for index, update in enumerate(inputs)
     ]
@@ -49,11 +50,14 @@ def map_unsubscribe_response(inputs: Sequence[UnsubscribeAll], body: Any) -> lis
     if not isinstance(body, Mapping) or body.get("status") != "COMPLETE":
         return [_incomplete(body)] * len(inputs)
     results = body.get("results")
-    confirmed = {
-        result["subscriberIdString"].lower()
-        for result in (results if isinstance(results, list) else [])
-        if isinstance(result, Mapping) and isinstance(result.get("subscriberIdString"), str)
-    }
+    confirmed: dict[str, list[int]] = {}
+    for result in results if isinstance(results, list) else []:
+        if isinstance(result, Mapping) and isinstance(result.get("subscriberIdString"), str):
+            stamps = confirmed.setdefault(result["subscriberIdString"].lower(), [])
+            statuses = result.get("statuses")
+            for status in statuses if isinstance(statuses, list) else []:
+                stamp = stamp_of(status.get("timestamp")) if isinstance(status, Mapping) else None
+                stamps.extend(() if stamp is None else (stamp,))
     failures: dict[str, Failure] = {}
     errors = body.get("errors")
     for error in errors if isinstance(errors, list) else []:
@@ -65,11 +69,17 @@ def map_unsubscribe_response(inputs: Sequence[UnsubscribeAll], body: Any) -> lis
             if failure.permanent or email not in failures:
                 failures[email] = failure
     return [
-        APPLIED
+        _applied(*confirmed[request.email.lower()])
         if request.email.lower() in confirmed
         else ItemResult(failures.get(request.email.lower(), UNKNOWN_OUTCOME))
         for request in inputs
     ]
+
+
+def _applied(*stamps: int | None) -> ItemResult:
+    """An applied input, with the distinct timestamps HubSpot gave what it set (the ledger keeps them)."""
+    known = sorted({stamp for stamp in stamps if stamp is not None})
+    return ItemResult(stamps=tuple(known)) if known else APPLIED
 
 
 def _incomplete(body: Any) -> ItemResult:
@@ -80,7 +90,8 @@ def _incomplete(body: Any) -> ItemResult:
     return _unknown(f"HubSpot batch status is {status}, not COMPLETE: not known to be applied")
 
 
-def _result_keys(results: Any) -> Iterator[tuple[str, int]]:
+def _result_keys(results: Any) -> Iterator[tuple[tuple[str, int], int | None]]:
+    """Each confirmed (email, subscription) with the timestamp HubSpot gave it (None: none readable)."""
     if not isinstance(results, list):
         return
     for result in results:
@@ -92,7 +103,7 @@ def _result_keys(results: Any) -> Iterator[tuple[str, int]]:
         if isinstance(subscription, str):
             subscription = _subscription_number(subscription.strip())
         if isinstance(subscription, int) and not isinstance(subscription, bool):
-            yield (email.lower(), subscription)
+            yield (email.lower(), subscription), stamp_of(result.get("timestamp"))
 
 
 def _match_errors(inputs: Sequence[StatusUpdate], errors: Any) -> dict[int, Failure]:

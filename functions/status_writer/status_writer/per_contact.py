@@ -148,13 +148,13 @@ def fan_out(
     inputs: Sequence[Input],
     send_one: Callable[[Input], Answer],
     names: Callable[[Input], Mapping[str, list[str]]],
-    result_of: Callable[[Input], dict[str, Any]],
+    result_of: Callable[[Input, Any], dict[str, Any]],
     workers: Executor | None = None,
 ) -> dict[str, Any] | Failure:
     """One call per input (on ``workers`` in parallel, else in order), answered as one batch body.
 
     ``names`` gives the error ``context`` that names an input (email, subscription id) and
-    ``result_of`` the ``results`` entry of an applied one. A whole-request 400 of one contact becomes
+    ``result_of`` the ``results`` entry of an applied one, from its input and its call's answer. A whole-request 400 of one contact becomes
     that input's ``VALIDATION_ERROR`` (dead-lettered with HubSpot's reason, no bisection needed). Once
     a call fails otherwise (rate limit, time budget, network), no further call starts: they would fail
     alike. If no input got anything but that failure, it stands for all (same category and wait);
@@ -185,7 +185,7 @@ def fan_out(
         elif answer.rejected is not None:
             errors.append(_error("VALIDATION_ERROR", answer.rejected, names(item)))
         elif isinstance(answer.body, Mapping) and answer.body.get("status") == "COMPLETE":
-            results.append(result_of(item))
+            results.append(result_of(item, answer.body))
         else:
             status = str(answer.body.get("status"))[:40] if isinstance(answer.body, Mapping) else "no JSON"
             errors.append(_error("UNKNOWN", f"per-contact answer {status}, not COMPLETE", names(item)))
@@ -201,9 +201,14 @@ def write_names(item: Mapping[str, Any]) -> dict[str, list[str]]:
     return {"ids": [str(item["subscriberIdString"])], "subscriptionId": [str(item["subscriptionId"])]}
 
 
-def write_result(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``results`` entry of an applied write: the key ``outcomes.map_batch_response`` matches on."""
-    return {"subscriberIdString": item["subscriberIdString"], "subscriptionId": item["subscriptionId"]}
+def write_result(item: Mapping[str, Any], body: Any) -> dict[str, Any]:
+    """The ``results`` entry of an applied write: the key ``outcomes.map_batch_response`` matches on,
+    with the ``timestamp`` HubSpot gave the status (the ledger keeps it)."""
+    entry = {"subscriberIdString": item["subscriberIdString"], "subscriptionId": item["subscriptionId"]}
+    for status in _results(body):
+        if status.get("subscriptionId") == item["subscriptionId"] and "timestamp" in status:
+            entry["timestamp"] = status["timestamp"]
+    return entry
 
 
 def partial_request(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -215,8 +220,24 @@ def email_names(email: str) -> dict[str, list[str]]:
     return {"ids": [email]}
 
 
-def email_result(email: str) -> dict[str, Any]:
-    return {"subscriberIdString": email}
+def email_result(email: str, body: Any) -> dict[str, Any]:
+    """An applied opt-out, with the statuses it set (``verbose``), as the batch answer lists them."""
+    return {"subscriberIdString": email, "statuses": _results(body)}
+
+
+def read_result(field: str) -> Callable[[str, Any], dict[str, Any]]:
+    """A per-contact read (``GET statuses/{email}``, ``…/unsubscribe-all``) as a batch read result:
+    its ``results`` under ``field`` (``statuses`` or ``wideStatuses``)."""
+
+    def result(email: str, body: Any) -> dict[str, Any]:
+        return {"subscriberIdString": email, field: _results(body)}
+
+    return result
+
+
+def _results(body: Any) -> list[Mapping[str, Any]]:
+    results = body.get("results") if isinstance(body, Mapping) else None
+    return [r for r in results if isinstance(r, Mapping)] if isinstance(results, list) else []
 
 
 def _error(category: str, message: str, context: Mapping[str, list[str]]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The ordering plan: from what the ledger holds of a contact and what this batch brings, the steps to
-send, oldest first. Pure: no I/O. README "Outcomes" (the ordering paragraphs) and docs/ordering.md
+"""The ordering plan: from what is known of a contact (the ledger's history and HubSpot's state,
+``entries``) and what this batch brings, the steps to send, oldest first. Pure: no I/O. README "Outcomes" (the ordering paragraphs) and docs/ordering.md
 state the rules; in short:
 
 - every entry has a key (a subscription, or an opt-out scope: one brand or ``ALL``) and a version
@@ -9,6 +9,9 @@ state the rules; in short:
   (a duplicate), is superseded; the same version with another payload is a later arrival and wins,
   as the later position wins within a batch (one tie rule everywhere);
 - a write older than a newer portal-wide opt-out (in the history or the batch) is superseded;
+- an update older than a HubSpot-side change of its key (a history entry of origin ``HUBSPOT``) is
+  superseded by HubSpot, or unchanged when HubSpot holds its state; one HubSpot already holds, with
+  nothing sent before it that may change its key, is unchanged (a no-op, no call);
 - a history entry that a sent update may have undone (an opt-out after a write, a write after an
   opt-out, a same-key update that may have landed after it) is re-sent after it; that re-send is due
   only once what triggered it took effect, except when the trigger is a *doubt*: a redelivered or
@@ -22,38 +25,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Any
 
-from status_writer.model import Message, StatusUpdate, UnsubscribeAll
+from status_writer.entries import (
+    HUBSPOT,
+    OPT_OUT,
+    PORTAL_WIDE,
+    Contact,
+    Entry,
+    History,
+    Update,
+    entry_of,
+    update_of_entry,
+)
+from status_writer.model import StatusUpdate, UnsubscribeAll
 
-Contact = tuple[str, str]  # (lower-case email, channel)
-EntryKey = tuple[str, str]  # ("S", subscription id) or ("U", opt-out scope)
-Update = StatusUpdate | UnsubscribeAll
-PORTAL_WIDE = "ALL"
-WRITE, OPT_OUT = "S", "U"
 _HISTORY, _BATCH = 0, 1  # at equal versions, what arrived later (the batch) sorts later
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One applied (or to-be-applied) input as HubSpot takes it, with its key and version."""
-
-    key: EntryKey
-    version: str
-    payload: Mapping[str, Any]
-
-    @property
-    def opt_out(self) -> bool:
-        return self.key[0] == OPT_OUT
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """What the ledger holds for one contact: the newest applied entry per key, and how often it was
-    recorded (the optimistic-concurrency check; 0: never)."""
-
-    entries: Mapping[EntryKey, Entry] = field(default_factory=dict)
-    count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,30 +74,15 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """The steps, and what needs no call: ``superseded`` (message id -> the batch winner's id; None: a
+    history entry's), of which ``by_hubspot`` lost to a newer HubSpot-side change (message id ->
+    (its version, HubSpot's)); ``unchanged``: updates HubSpot already holds (message id -> the
+    stamps to record; empty: nothing to record, a newer HubSpot-side change stays the newest)."""
+
     steps: tuple[Step, ...]
-    superseded: Mapping[str, str | None]  # message id -> the batch winner's id, None: the history's
-
-
-def version(update: Update) -> str:
-    """A sortable version: occurredAt (or SentTimestamp) in microseconds, then SentTimestamp."""
-    sent_ms = max(0, update.message.sent_timestamp_ms)
-    occurred = update.occurred_at_us if update.occurred_at_us is not None else sent_ms * 1000
-    return f"{max(0, occurred):020d}.{sent_ms:015d}"
-
-
-def opt_out_scope(business_unit_id: int | None) -> str:
-    return PORTAL_WIDE if business_unit_id is None else str(business_unit_id)
-
-
-def entry_of(update: Update) -> Entry:
-    if isinstance(update, UnsubscribeAll):
-        payload = {
-            "subscriberIdString": update.email,
-            "channel": update.channel,
-            "businessUnitId": update.business_unit_id,
-        }
-        return Entry((OPT_OUT, opt_out_scope(update.business_unit_id)), version(update), payload)
-    return Entry((WRITE, str(update.subscription_id)), version(update), update.to_input())
+    superseded: Mapping[str, str | None]
+    by_hubspot: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    unchanged: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def held(history: History, entry: Entry) -> bool:
@@ -132,7 +103,7 @@ def build_plan(
     doubted: dict[Contact, list[Update]] = {}
     for update in doubts:
         doubted.setdefault(update.subscriber, []).append(update)
-    ordered = {contact for contact, history in histories.items() if history.entries}
+    ordered = {contact for contact, history in histories.items() if history.entries or history.current}
     ordered.update(doubted)
     ordered.update(update.subscriber for update in updates if type(update) is UnsubscribeAll)
     plain: list[StatusUpdate] = []
@@ -143,36 +114,81 @@ def build_plan(
             by_contact.setdefault(contact, []).append(update)
         elif type(update) is StatusUpdate:
             plain.append(update)
-    superseded: dict[str, str | None] = {}
+    outcome = _Lost()
     sequences: list[list[Planned]] = []
     for contact in sorted(ordered):
         history = histories.get(contact, History())
-        sequence, lost = plan_contact(contact, history, by_contact.get(contact, []), doubted.get(contact, []))
-        sequences.append(sequence)
-        superseded.update(lost)
-    return Plan(steps=_steps(sequences, plain), superseded=superseded)
+        sequences.append(
+            plan_contact(contact, history, by_contact.get(contact, []), doubted.get(contact, []), outcome)
+        )
+    return Plan(_steps(sequences, plain), outcome.superseded, outcome.by_hubspot, outcome.unchanged)
+
+
+@dataclass(slots=True)
+class _Lost:
+    """The batch updates that need no call, as ``Plan`` reports them."""
+
+    superseded: dict[str, str | None] = field(default_factory=dict)
+    by_hubspot: dict[str, tuple[str, str]] = field(default_factory=dict)
+    unchanged: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def plan_contact(
-    contact: Contact, history: History, updates: Sequence[Update], doubts: Sequence[Update]
-) -> tuple[list[Planned], dict[str, str | None]]:
-    """One contact's sequence (oldest first) and the batch updates it supersedes."""
-    superseded: dict[str, str | None] = {}
+    contact: Contact,
+    history: History,
+    updates: Sequence[Update],
+    doubts: Sequence[Update],
+    lost: _Lost | None = None,
+) -> list[Planned]:
+    """One contact's sequence (oldest first); the batch updates it needs no call for go to ``lost``."""
+    lost = lost if lost is not None else _Lost()
     fresh: list[tuple[Entry, Update]] = []
     doubt_entries = [entry_of(update) for update in doubts]
     for update in sorted(updates, key=lambda u: isinstance(u, StatusUpdate)):  # opt-outs first
         entry = entry_of(update)
+        message_id = update.message.message_id
+        known = history.entries.get(entry.key)
+        if known is not None and known.origin == HUBSPOT and known.version > entry.version:
+            if known.state == entry.state:  # HubSpot holds it: nothing to record, its change is newer
+                lost.unchanged[message_id] = ()
+            else:
+                lost.superseded[message_id] = None
+                lost.by_hubspot[message_id] = (entry.version, known.version)
+            continue
         if held(history, entry):
-            superseded[update.message.message_id] = None
-            if history.entries[entry.key].version == entry.version:
+            lost.superseded[message_id] = None
+            if known is not None and known.version == entry.version:
                 doubt_entries.append(entry)  # a duplicate: its first copy's replay may have been cut short
             continue
         covered, winner = (False, None) if entry.opt_out else _newer_portal_opt_out(entry, history, fresh)
         if covered:
-            superseded[update.message.message_id] = winner
+            lost.superseded[message_id] = winner
+            portal = history.entries.get((OPT_OUT, PORTAL_WIDE))
+            if winner is None and portal is not None and portal.origin == HUBSPOT:
+                lost.by_hubspot[message_id] = (entry.version, portal.version)
             continue
         fresh.append((entry, update))
-    return _sequence(contact, history, fresh, doubt_entries), superseded
+    if not doubt_entries:
+        fresh = _without_no_ops(history, fresh, lost)
+    return _sequence(contact, history, fresh, doubt_entries)
+
+
+def _without_no_ops(
+    history: History, fresh: Sequence[tuple[Entry, Update]], lost: _Lost
+) -> list[tuple[Entry, Update]]:
+    """Drop the updates HubSpot already holds (same state, as read) when nothing sent before them may
+    change their key: they would cost a call and change nothing. Recorded with HubSpot's stamp."""
+    kept: list[tuple[Entry, Update]] = []
+    for entry, update in fresh:
+        current = history.current.get(entry.key)
+        if current is None and entry.opt_out:
+            current = history.current.get((OPT_OUT, PORTAL_WIDE))  # already opted out of every brand
+        earlier = any(o.version < entry.version and _interferes(o, entry) for o, _ in fresh if o is not entry)
+        if current is not None and current[0] == entry.state and not earlier:
+            lost.unchanged[update.message.message_id] = (current[1],)
+        else:
+            kept.append((entry, update))
+    return kept
 
 
 def _newer_portal_opt_out(
@@ -252,36 +268,6 @@ def is_due(planned: Planned, took_effect: Set[int]) -> bool:
     return planned.update is not None or planned.unconditional or bool(planned.triggers & took_effect)
 
 
-def committed(
-    history: History, applied: Iterable[Entry], dropped: Iterable[EntryKey] = ()
-) -> dict[EntryKey, Entry]:
-    """The entries to record: the history, minus re-sends HubSpot rejects for good (an archived
-    subscription: nothing left to keep in order), plus what applied now."""
-    gone = set(dropped)
-    entries = {key: entry for key, entry in history.entries.items() if key not in gone}
-    for entry in applied:
-        entries[entry.key] = entry
-    return entries
-
-
-RESEND = Message(message_id="", position=-1, body="")  # what a re-sent history entry stands on
-
-
 def update_of(planned: Planned) -> Update:
     """What to send for a planned input: the batch update, or the history entry rebuilt as one."""
-    if planned.update is not None:
-        return planned.update
-    payload = planned.entry.payload
-    email, channel = str(payload["subscriberIdString"]), str(payload.get("channel") or "EMAIL")
-    if planned.entry.opt_out:
-        brand = payload.get("businessUnitId")
-        return UnsubscribeAll(RESEND, email, channel, brand if isinstance(brand, int) else None)
-    return StatusUpdate(
-        RESEND,
-        email,
-        int(payload["subscriptionId"]),
-        str(payload["statusState"]),
-        channel,
-        payload.get("legalBasis"),
-        payload.get("legalBasisExplanation"),
-    )
+    return planned.update if planned.update is not None else update_of_entry(planned.entry)

@@ -249,3 +249,17 @@ class RateLimitPacer:
             self._blocked_until = max(self._blocked_until, now + seconds)
             self._report = None
             self._reported_at = now  # answers to calls sent before now are as stale as the 429's
+
+
+MAX_RETRY_AFTER_S = 60.0
+
+
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """Retry-After in seconds (capped, with jitter) when HubSpot names a wait; None when it does not."""
+    try:
+        seconds = float(headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.05), MAX_RETRY_AFTER_S) * (1 + 0.2 * random.random())

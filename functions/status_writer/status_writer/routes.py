@@ -1,5 +1,5 @@
-"""HubSpot's Communication Preferences paths for one API version, and the two routes the function writes
-through. Pure: no I/O.
+"""HubSpot's Communication Preferences paths for one API version, and the routes the function writes
+and reads through. Pure: no I/O.
 
 HubSpot publishes date-based API versions (a new one every March and September); ``v4`` is the older
 name of the same contract. Every path the function calls comes from ``ApiPaths`` (README: Configuration,
@@ -22,10 +22,11 @@ BATCH_MODES: tuple[str, ...] = ("auto", "batch", "per-contact")
 
 
 class Route(StrEnum):
-    """A kind of write; each has a batch endpoint and a per-contact twin, with separate scopes."""
+    """A kind of call; each has a batch endpoint and a per-contact twin, with separate scopes."""
 
     WRITE = "write"
     UNSUBSCRIBE_ALL = "unsubscribe-all"
+    READ = "read"  # the freshness check's reads of statuses and wide opt-outs
 
 
 # What HubSpot requires for each batch route (the 403's own body is the authority; this names the
@@ -33,6 +34,7 @@ class Route(StrEnum):
 BATCH_SCOPES: dict[Route, str] = {
     Route.WRITE: "communication_preferences.statuses.batch.write",
     Route.UNSUBSCRIBE_ALL: "communication_preferences.statuses.batch.write",
+    Route.READ: "communication_preferences.statuses.batch.read",
 }
 
 
@@ -63,6 +65,10 @@ class ApiPaths:
     @property
     def batch_read(self) -> str:
         return f"{self.prefix}/statuses/batch/read"
+
+    @property
+    def batch_unsubscribe_all_read(self) -> str:
+        return f"{self.prefix}/statuses/batch/unsubscribe-all/read"
 
     @property
     def definitions(self) -> str:

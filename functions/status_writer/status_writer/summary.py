@@ -51,6 +51,8 @@ def log_and_measure(
         extra={
             "records": len(messages),
             **tally,
+            "superseded_by_hubspot": stats.superseded_by_hubspot,
+            "unchanged_in_hubspot": stats.unchanged,
             "hubspot_calls": stats.calls,
             "hubspot_throttled": stats.throttled,
             "failure_categories": dict(categories),
@@ -60,6 +62,8 @@ def log_and_measure(
     metrics.add_metric(name="RecordsReceived", unit=count, value=len(messages))
     metrics.add_metric(name="RecordsApplied", unit=count, value=tally["applied"])
     metrics.add_metric(name="RecordsSuperseded", unit=count, value=tally["superseded"])
+    metrics.add_metric(name="SupersededByHubSpot", unit=count, value=stats.superseded_by_hubspot)
+    metrics.add_metric(name="UnchangedInHubSpot", unit=count, value=stats.unchanged)
     metrics.add_metric(name="DeadLettered", unit=count, value=tally["dead_lettered"])
     metrics.add_metric(name="RetryableFailures", unit=count, value=tally["retryable"])
     permanent = sum(1 for failure in failures.values() if failure.permanent)

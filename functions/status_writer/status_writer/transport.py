@@ -33,11 +33,13 @@ class ResponseTooLarge(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One POST: path, query parameters and the JSON body, encoded once before the first attempt."""
+    """One call: path, query parameters and the JSON body, encoded once before the first attempt
+    (a GET, the freshness check's per-contact read, has none)."""
 
     path: str
     params: Mapping[str, str] | None
     content: bytes
+    method: str = "POST"
 
 
 def make_http_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
@@ -79,14 +81,12 @@ def json_or_none(content: bytes) -> Any:
 def exchange(
     client: httpx.Client, request: Request, token: str, limit_s: float
 ) -> tuple[httpx.Response, bytes]:
-    """One HubSpot POST, sent and read within ``limit_s`` as one bound (``bounded_post``)."""
+    """One HubSpot call, sent and read within ``limit_s`` as one bound (``bounded_post``)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if request.method == "POST":
+        headers["Content-Type"] = "application/json"
     return bounded_post(
-        client,
-        request.path,
-        request.content,
-        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        limit_s,
-        params=request.params,
+        client, request.path, request.content, headers, limit_s, params=request.params, method=request.method
     )
 
 
@@ -98,6 +98,7 @@ def bounded_post(
     limit_s: float,
     *,
     params: Mapping[str, str] | None = None,
+    method: str = "POST",
 ) -> tuple[httpx.Response, bytes]:
     """Send and read the whole answer within ``limit_s`` as ONE bound: httpx's timeouts bound each
     read, so a body trickling a byte at a time would otherwise hold the call far past it. Raises
@@ -111,10 +112,10 @@ def bounded_post(
     )
     with _Watchdog(limit_s) as watchdog:
         built = client.build_request(
-            "POST",
+            method,
             url,
             params=params,
-            content=content,
+            content=content or None,
             headers=dict(headers),
             timeout=timeout,
             extensions={"trace": watchdog.trace},

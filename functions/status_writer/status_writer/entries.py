@@ -1,0 +1,118 @@
+"""The values the ordering plan works on: a contact's entries (one per key, with a version) and its
+history. Pure: no I/O. README "Outcomes" and docs/ordering.md state the rules these values carry.
+
+An entry's key is a subscription (``("S", id)``) or an opt-out scope (``("U", brand)`` or
+``("U", "ALL")``); its version is ``occurredAt`` (else ``SentTimestamp``) in microseconds, then
+``SentTimestamp``, as one sortable string. An entry comes from the batch, from the ordering ledger,
+or from HubSpot's own state as read before sending (``origin`` ``HUBSPOT``: a change made in HubSpot,
+stamped with HubSpot's ``timestamp``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from status_writer.model import Message, StatusUpdate, UnsubscribeAll
+
+Contact = tuple[str, str]  # (lower-case email, channel)
+EntryKey = tuple[str, str]  # ("S", subscription id) or ("U", opt-out scope)
+Update = StatusUpdate | UnsubscribeAll
+PORTAL_WIDE = "ALL"
+WRITE, OPT_OUT = "S", "U"
+LEDGER, HUBSPOT = "ledger", "hubspot"  # where a history entry comes from
+UNSUBSCRIBED = "UNSUBSCRIBED"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One applied (or to-be-applied) input as HubSpot takes it, with its key and version.
+    ``stamps``: the ``timestamp``s HubSpot gave the statuses it set (µs), how the function later
+    knows its own writes in HubSpot's state."""
+
+    key: EntryKey
+    version: str
+    payload: Mapping[str, Any]
+    stamps: tuple[int, ...] = field(default=(), compare=False)
+    origin: str = field(default=LEDGER, compare=False)
+
+    @property
+    def opt_out(self) -> bool:
+        return self.key[0] == OPT_OUT
+
+    @property
+    def state(self) -> str:
+        """The status this entry leaves its key in (an opt-out: ``UNSUBSCRIBED``)."""
+        return UNSUBSCRIBED if self.opt_out else str(self.payload.get("statusState"))
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What is known of one contact: the newest entry per key (from the ledger, and with the freshness
+    check from HubSpot), how often the ledger recorded it (the optimistic-concurrency check; 0:
+    never), and ``current``: HubSpot's state per key as read (state, timestamp), for skipping no-ops."""
+
+    entries: Mapping[EntryKey, Entry] = field(default_factory=dict)
+    count: int = 0
+    current: Mapping[EntryKey, tuple[str, int]] = field(default_factory=dict)
+
+
+def version(update: Update) -> str:
+    """A sortable version: occurredAt (or SentTimestamp) in microseconds, then SentTimestamp."""
+    sent_ms = max(0, update.message.sent_timestamp_ms)
+    occurred = update.occurred_at_us if update.occurred_at_us is not None else sent_ms * 1000
+    return f"{max(0, occurred):020d}.{sent_ms:015d}"
+
+
+def stamp_version(stamp_us: int) -> str:
+    """The version of a change HubSpot stamped at ``stamp_us``, comparable with ``version``."""
+    return f"{max(0, stamp_us):020d}.{max(0, stamp_us) // 1000:015d}"
+
+
+def opt_out_scope(business_unit_id: int | None) -> str:
+    return PORTAL_WIDE if business_unit_id is None else str(business_unit_id)
+
+
+def entry_of(update: Update, stamps: tuple[int, ...] = ()) -> Entry:
+    if isinstance(update, UnsubscribeAll):
+        payload = {
+            "subscriberIdString": update.email,
+            "channel": update.channel,
+            "businessUnitId": update.business_unit_id,
+        }
+        return Entry((OPT_OUT, opt_out_scope(update.business_unit_id)), version(update), payload, stamps)
+    return Entry((WRITE, str(update.subscription_id)), version(update), update.to_input(), stamps)
+
+
+def committed(
+    history: History, applied: Iterable[Entry], dropped: Iterable[EntryKey] = ()
+) -> dict[EntryKey, Entry]:
+    """The entries to record: the history, minus re-sends HubSpot rejects for good (an archived
+    subscription: nothing left to keep in order), plus what applied now."""
+    gone = set(dropped)
+    entries = {key: entry for key, entry in history.entries.items() if key not in gone}
+    for entry in applied:
+        entries[entry.key] = entry
+    return entries
+
+
+RESEND = Message(message_id="", position=-1, body="")  # what a re-sent history entry stands on
+
+
+def update_of_entry(entry: Entry) -> Update:
+    """A history entry rebuilt as the update that sends it again."""
+    payload = entry.payload
+    email, channel = str(payload["subscriberIdString"]), str(payload.get("channel") or "EMAIL")
+    if entry.opt_out:
+        brand = payload.get("businessUnitId")
+        return UnsubscribeAll(RESEND, email, channel, brand if isinstance(brand, int) else None)
+    return StatusUpdate(
+        RESEND,
+        email,
+        int(payload["subscriptionId"]),
+        str(payload["statusState"]),
+        channel,
+        payload.get("legalBasis"),
+        payload.get("legalBasisExplanation"),
+    )

@@ -1,0 +1,163 @@
+"""The freshness check's decisions: HubSpot's state as its read calls answer it, and that state merged
+into a contact's history, so the ordering plan weighs HubSpot-side changes like any other entry.
+Pure: no I/O. README "Outcomes" (HubSpot-side changes) states the rule:
+
+- every status HubSpot holds is an entry of origin ``HUBSPOT`` whose version is HubSpot's
+  ``timestamp``; a wide opt-out is the entry of its scope (``U:ALL``, ``U:<brand>``);
+- a status that carries a timestamp the function saw on its own write (the ledger's ``stamps``) is
+  the function's own: the ledger's entry, with the upstream version, stands for it; so is a status
+  that a redelivered message of this batch may have set unrecorded (a doubt of the same state);
+- any other status newer than the ledger's entry of its key is a HubSpot-side change and takes its
+  place; ``current`` keeps every key's state as read, to skip writes HubSpot already holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from status_writer.entries import (
+    HUBSPOT,
+    OPT_OUT,
+    PORTAL_WIDE,
+    UNSUBSCRIBED,
+    WRITE,
+    Entry,
+    EntryKey,
+    History,
+    Update,
+    entry_of,
+    stamp_version,
+)
+from status_writer.model import StatusUpdate
+
+FRESHNESS_MODES: tuple[str, ...] = ("all", "subscribed", "off")
+STATES = frozenset({"SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED"})
+FUTURE_SLACK_US = 86_400 * 1_000_000  # a timestamp further ahead than a day is no change HubSpot made
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Held = dict[EntryKey, Entry]  # one contact's statuses and wide opt-outs, as HubSpot-side entries
+
+
+def stamp_of(value: Any) -> int | None:
+    """HubSpot's ``timestamp`` (ISO-8601 date-time) in microseconds since the epoch; None if it is not one."""
+    if not isinstance(value, str) or not 10 < len(value) <= 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _ONE_US
+
+
+_ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+
+
+def statuses_of(body: Any, channel: str, now_us: int) -> dict[str, Held]:
+    """``batch/read`` results per lower-case email: each ``PublicStatus`` as a write entry."""
+    held: dict[str, Held] = {}
+    for email, status in _items(body, "statuses"):
+        subscription, state = status.get("subscriptionId"), status.get("status")
+        stamp = _believable(status.get("timestamp"), now_us)
+        if type(subscription) is not int or state not in STATES or stamp is None:
+            continue
+        payload: dict[str, Any] = {
+            "subscriberIdString": email,
+            "subscriptionId": subscription,
+            "channel": channel,
+            "statusState": state,
+        }
+        for name in ("legalBasis", "legalBasisExplanation"):
+            if isinstance(status.get(name), str):
+                payload[name] = status[name]
+        if type(status.get("businessUnitId")) is int:
+            payload["businessUnitId"] = status["businessUnitId"]
+        key = (WRITE, str(subscription))
+        held.setdefault(email, {})[key] = Entry(key, stamp_version(stamp), payload, (stamp,), HUBSPOT)
+    return held
+
+
+def wide_of(body: Any, channel: str, now_us: int) -> dict[str, Held]:
+    """``batch/unsubscribe-all/read`` results per lower-case email: each wide opt-out held as an entry."""
+    held: dict[str, Held] = {}
+    for email, wide in _items(body, "wideStatuses"):
+        stamp = _believable(wide.get("timestamp"), now_us)
+        brand = wide.get("businessUnitId")
+        if wide.get("status") != UNSUBSCRIBED or stamp is None:
+            continue
+        if wide.get("wideStatusType") == "PORTAL_WIDE":
+            scope, brand = PORTAL_WIDE, None
+        elif wide.get("wideStatusType") == "BUSINESS_UNIT_WIDE" and type(brand) is int:
+            scope = str(brand)
+        else:
+            continue
+        payload = {"subscriberIdString": email, "channel": channel, "businessUnitId": brand}
+        key = (OPT_OUT, scope)
+        held.setdefault(email, {})[key] = Entry(key, stamp_version(stamp), payload, (stamp,), HUBSPOT)
+    return held
+
+
+def checked_keys(mode: str, updates: Sequence[Update]) -> Collection[EntryKey] | None:
+    """The keys whose HubSpot state counts: every key (None) with ``all``; with ``subscribed`` only
+    those of writes that grant consent (the legal minimum)."""
+    if mode == "all":
+        return None
+    return {
+        (WRITE, str(u.subscription_id))
+        for u in updates
+        if isinstance(u, StatusUpdate) and u.status_state == "SUBSCRIBED"
+    }
+
+
+def merge(
+    history: History,
+    held: Mapping[EntryKey, Entry],
+    doubts: Sequence[Update],
+    keys: Collection[EntryKey] | None,
+) -> History:
+    """The contact's history with HubSpot's state in it (module docstring)."""
+    own = {stamp for entry in history.entries.values() for stamp in entry.stamps}
+    doubted = [entry_of(update) for update in doubts]
+    entries = dict(history.entries)
+    current: dict[EntryKey, tuple[str, int]] = {}
+    for key, entry in held.items():
+        if keys is not None and key not in keys:
+            continue
+        current[key] = (entry.state, entry.stamps[0])
+        if entry.stamps[0] in own or any(_maybe_ours(doubt, entry) for doubt in doubted):
+            continue
+        known = entries.get(key)
+        if known is None or known.version < entry.version:
+            entries[key] = entry
+    return History(entries, history.count, current)
+
+
+def _maybe_ours(doubt: Entry, held: Entry) -> bool:
+    """A redelivered update's earlier delivery may have set this status: the same state of its key, or
+    an opt-out's ``UNSUBSCRIBED`` in its scope."""
+    if doubt.key == held.key:
+        return doubt.state == held.state
+    if not doubt.opt_out or held.state != UNSUBSCRIBED:
+        return False
+    scope = doubt.key[1]
+    return scope == PORTAL_WIDE or (not held.opt_out and str(held.payload.get("businessUnitId")) == scope)
+
+
+def _believable(value: Any, now_us: int) -> int | None:
+    stamp = stamp_of(value)
+    return stamp if stamp is not None and 0 < stamp <= now_us + FUTURE_SLACK_US else None
+
+
+def _items(body: Any, field: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(lower-case email, status) for every well-formed status of a read answer's ``results``."""
+    results = body.get("results") if isinstance(body, Mapping) else None
+    for result in results if isinstance(results, list) else []:
+        if not isinstance(result, Mapping) or not isinstance(result.get("subscriberIdString"), str):
+            continue
+        statuses = result.get(field)
+        for status in statuses if isinstance(statuses, list) else []:
+            if isinstance(status, Mapping):
+                yield result["subscriberIdString"].lower(), status

@@ -1,0 +1,95 @@
+"""Read HubSpot's current state of the batch's contacts, once per invocation and before any write
+(README: Outcomes, HubSpot-side changes): a read after the function's own writes would see their
+fresh timestamps as newer than the updates that caused them.
+
+Two batch calls per 100 contacts (statuses, wide opt-outs), the chunks in parallel; per contact in
+per-contact mode (``hubspot.HubSpotClient.read``). A read that fails makes its contacts' updates come
+back (retryable), never "assume nothing newer"; a contact HubSpot does not know (absent from the
+results, or named by an error) has no newer state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from status_writer.chunk import chunk, halves
+from status_writer.entries import Contact
+from status_writer.freshness import Held, statuses_of, wide_of
+from status_writer.model import Failure, FailureCategory
+from status_writer.observability import logger
+from status_writer.runtime import Invocation
+
+
+@dataclass
+class Reads:
+    """What HubSpot holds per contact (an absent contact: nothing), and the contacts it could not be
+    read for, with why."""
+
+    held: dict[Contact, Held] = field(default_factory=dict)
+    failed: dict[Contact, Failure] = field(default_factory=dict)
+
+
+def read_current(invocation: Invocation, contacts: Collection[Contact]) -> Reads:
+    """HubSpot's statuses and wide opt-outs of ``contacts``, by channel, at most a batch per call."""
+    reads = Reads()
+    by_channel: dict[str, list[str]] = {}
+    for email, channel in sorted(contacts):
+        by_channel.setdefault(channel, []).append(email)
+    size = invocation.runtime.settings.batch_limit
+    executor = invocation.runtime.executor
+    futures: list[tuple[str, list[str], Future[Reads]]] = [
+        (channel, list(part), executor.submit(_read_chunk, invocation, list(part), channel))
+        for channel, emails in by_channel.items()
+        for part in chunk(emails, size)
+    ]
+    for channel, emails, future in futures:
+        try:
+            part = future.result()
+        except Exception:
+            logger.exception("unexpected error while reading HubSpot's state; its records will be retried")
+            part = Reads(failed=dict.fromkeys(((e, channel) for e in emails), _READ_BUG))
+        reads.held.update(part.held)
+        reads.failed.update(part.failed)
+    return reads
+
+
+def _read_chunk(invocation: Invocation, emails: list[str], channel: str) -> Reads:
+    """Both reads of one chunk; a whole-request 400 is split until the contact it names stands alone
+    (then HubSpot does not know that contact: nothing newer)."""
+    now_us = time.time_ns() // 1000
+    hubspot = invocation.runtime.hubspot
+    statuses = hubspot.read(emails, channel, wide=False, call=invocation.call)
+    wide = (
+        hubspot.read(emails, channel, wide=True, call=invocation.call)
+        if statuses.failure is None
+        else statuses
+    )
+    failure = statuses.failure or wide.failure
+    if failure is not None:
+        return Reads(failed=dict.fromkeys(((e, channel) for e in emails), _read_failed(failure)))
+    if (statuses.rejected is not None or wide.rejected is not None) and len(emails) > 1:
+        left, right = halves(emails)
+        first, second = (
+            _read_chunk(invocation, list(left), channel),
+            _read_chunk(invocation, list(right), channel),
+        )
+        return Reads({**first.held, **second.held}, {**first.failed, **second.failed})
+    reads = Reads()
+    for found in (statuses_of(statuses.body, channel, now_us), wide_of(wide.body, channel, now_us)):
+        for email, held in found.items():
+            reads.held.setdefault((email, channel), {}).update(held)
+    return reads
+
+
+def _read_failed(failure: Failure) -> Failure:
+    """The read's failure for each of its contacts' updates: always retryable (nothing was written)."""
+    detail = f"HubSpot's current state could not be read: {failure.detail}"
+    return Failure(failure.category, detail[:300], permanent=False, retry_after_s=failure.retry_after_s)
+
+
+_READ_BUG = Failure(
+    FailureCategory.INTERNAL_ERROR, "unexpected error while reading HubSpot's state", permanent=False
+)

@@ -1,0 +1,280 @@
+"""The freshness check's decisions (README: Outcomes, HubSpot-side changes): HubSpot's state read as
+entries, merged into a contact's history, and what the ordering plan makes of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from status_writer.entries import HUBSPOT, Entry, History, entry_of
+from status_writer.freshness import checked_keys, merge, stamp_of, statuses_of, wide_of
+from status_writer.model import StatusUpdate, UnsubscribeAll
+from status_writer.parse import parse_message
+from status_writer.plan import Plan, build_plan
+
+from tests.factories import status_body, unsubscribe_all_body
+from tests.unit.helpers import message
+
+ADA = ("ada@example.com", "EMAIL")
+NOW_US = int(datetime(2026, 12, 1, tzinfo=UTC).timestamp() * 1_000_000)
+
+
+def us(at: str) -> int:
+    stamp = stamp_of(at)
+    assert stamp is not None
+    return stamp
+
+
+def write(
+    at: str | None, state: str = "SUBSCRIBED", mid: str = "w", sub: int = 1001, receive: int = 1
+) -> StatusUpdate:
+    body = (
+        status_body("ada@example.com", sub, state)
+        if at is None
+        else status_body("ada@example.com", sub, state, occurredAt=at)
+    )
+    item = parse_message(message(body, message_id=mid, receive_count=receive))
+    assert isinstance(item, StatusUpdate)
+    return item
+
+
+def opt_out(at: str, brand: int | None = None, mid: str = "u") -> UnsubscribeAll:
+    item = parse_message(
+        message(unsubscribe_all_body("ada@example.com", brand, occurredAt=at), message_id=mid)
+    )
+    assert isinstance(item, UnsubscribeAll)
+    return item
+
+
+def status(
+    sub: int, state: str, at: str, source: str = "SUBSCRIPTION_PREFERENCES_PAGE", brand: int = 0
+) -> dict[str, Any]:
+    return {
+        "subscriberIdString": "ada@example.com",
+        "subscriptionId": sub,
+        "channel": "EMAIL",
+        "status": state,
+        "source": source,
+        "timestamp": at,
+        "businessUnitId": brand,
+    }
+
+
+def held(*statuses: dict[str, Any], wide: list[dict[str, Any]] | None = None) -> dict[tuple[str, str], Entry]:
+    """What HubSpot's two reads answer for ada, as entries."""
+    found = statuses_of(
+        {
+            "status": "COMPLETE",
+            "results": [{"subscriberIdString": "Ada@Example.com", "statuses": list(statuses)}],
+        },
+        "EMAIL",
+        NOW_US,
+    )
+    opt_outs = wide_of(
+        {
+            "status": "COMPLETE",
+            "results": [{"subscriberIdString": "ada@example.com", "wideStatuses": wide or []}],
+        },
+        "EMAIL",
+        NOW_US,
+    )
+    return {**found.get("ada@example.com", {}), **opt_outs.get("ada@example.com", {})}
+
+
+def portal_wide(at: str) -> dict[str, Any]:
+    return {
+        "subscriberIdString": "ada@example.com",
+        "channel": "EMAIL",
+        "status": "UNSUBSCRIBED",
+        "timestamp": at,
+        "wideStatusType": "PORTAL_WIDE",
+    }
+
+
+def plan_for(
+    updates: list[StatusUpdate | UnsubscribeAll],
+    hubspot: dict[tuple[str, str], Entry],
+    ledger: History | None = None,
+    mode: str = "all",
+) -> Plan:
+    doubts = [u for u in updates if u.message.receive_count > 1]
+    history = merge(ledger or History(), hubspot, doubts, checked_keys(mode, updates))
+    return build_plan({ADA: history}, updates, doubts)
+
+
+def sent(plan: Plan) -> list[tuple[str, str]]:
+    """(message id or "resend", state) of every input the plan sends, in order."""
+    out: list[tuple[str, str]] = []
+    for step in plan.steps:
+        out += [(u.message.message_id, u.status_state) for u in step.plain]
+        out += [
+            ("resend" if p.update is None else p.update.message.message_id, p.entry.state) for p in step.items
+        ]
+    return out
+
+
+def test_an_older_subscribed_after_a_newer_opt_out_made_in_hubspot_is_superseded_by_hubspot() -> None:
+    # GIVEN the contact unsubscribed from 1001 in HubSpot at 12:00
+    hubspot = held(status(1001, "UNSUBSCRIBED", "2026-01-05T12:00:00.000Z"))
+    # WHEN an upstream SUBSCRIBED of 11:00 arrives
+    plan = plan_for([write("2026-01-05T11:00:00Z")], hubspot)
+    # THEN it is not sent: superseded by HubSpot, with both versions for the DEBUG line
+    assert sent(plan) == []
+    assert plan.superseded == {"w": None}
+    mine, theirs = plan.by_hubspot["w"]
+    assert mine < theirs
+
+
+def test_an_older_subscribed_after_a_newer_portal_wide_opt_out_in_hubspot_is_superseded() -> None:
+    # GIVEN HubSpot holds only a portal-wide opt-out made at 12:00 (no status listed for 1001)
+    hubspot = held(wide=[portal_wide("2026-01-05T12:00:00.000Z")])
+    # WHEN an older SUBSCRIBED arrives THEN it is superseded by HubSpot
+    plan = plan_for([write("2026-01-05T11:00:00Z")], hubspot)
+    assert sent(plan) == []
+    assert set(plan.by_hubspot) == {"w"}
+
+
+def test_an_older_unsubscribed_after_the_contacts_own_newer_resubscribe_is_superseded() -> None:
+    hubspot = held(status(1001, "SUBSCRIBED", "2026-01-05T12:00:00.000Z"))
+    plan = plan_for([write("2026-01-05T11:00:00Z", "UNSUBSCRIBED")], hubspot)
+    assert sent(plan) == []
+    assert set(plan.by_hubspot) == {"w"}
+
+
+def test_a_newer_update_is_sent_over_an_older_hubspot_side_change() -> None:
+    hubspot = held(status(1001, "UNSUBSCRIBED", "2026-01-05T09:00:00.000Z"))
+    plan = plan_for([write("2026-01-05T11:00:00Z")], hubspot)
+    assert sent(plan) == [("w", "SUBSCRIBED")]
+    assert plan.superseded == {}
+
+
+def test_a_contact_hubspot_holds_nothing_for_is_sent_as_before() -> None:
+    plan = plan_for([write("2026-01-05T11:00:00Z")], held())
+    assert sent(plan) == [("w", "SUBSCRIBED")]
+    assert not plan.by_hubspot
+    assert not plan.unchanged
+
+
+def test_without_occurred_at_the_sent_timestamp_is_the_version() -> None:
+    # GIVEN a message without occurredAt sent at 10:00 (the helpers' SentTimestamp)
+    # WHEN HubSpot changed the key at 10:30, or at 09:30
+    later = plan_for([write(None)], held(status(1001, "UNSUBSCRIBED", "2026-01-05T10:30:00.000Z")))
+    earlier = plan_for([write(None)], held(status(1001, "UNSUBSCRIBED", "2026-01-05T09:30:00.000Z")))
+    # THEN it loses to the later change and wins over the earlier one
+    assert set(later.by_hubspot) == {"w"}
+    assert sent(earlier) == [("w", "SUBSCRIBED")]
+
+
+def test_a_state_hubspot_already_holds_is_skipped_and_recorded_with_its_stamp() -> None:
+    # GIVEN HubSpot holds 1001 SUBSCRIBED since 09:00
+    hubspot = held(status(1001, "SUBSCRIBED", "2026-01-05T09:00:00.000Z"))
+    # WHEN a newer SUBSCRIBED arrives THEN no call: unchanged, recorded with HubSpot's stamp
+    plan = plan_for([write("2026-01-05T11:00:00Z")], hubspot)
+    assert sent(plan) == []
+    assert plan.unchanged == {"w": (us("2026-01-05T09:00:00.000Z"),)}
+
+
+def test_a_held_state_is_sent_when_an_older_opt_out_of_the_batch_goes_first() -> None:
+    # GIVEN HubSpot holds 1001 SUBSCRIBED, and the batch brings an older opt-out and a newer SUBSCRIBED
+    hubspot = held(status(1001, "SUBSCRIBED", "2026-01-05T09:00:00.000Z"))
+    plan = plan_for([opt_out("2026-01-05T10:00:00Z"), write("2026-01-05T11:00:00Z")], hubspot)
+    # THEN the write is sent after the opt-out: the opt-out changes its key first
+    assert sent(plan) == [("u", "UNSUBSCRIBED"), ("w", "SUBSCRIBED")]
+    assert plan.unchanged == {}
+
+
+def test_an_opt_out_hubspot_already_holds_is_skipped() -> None:
+    hubspot = held(wide=[portal_wide("2026-01-05T09:00:00.000Z")])
+    plan = plan_for([opt_out("2026-01-05T11:00:00Z", brand=0)], hubspot)
+    assert sent(plan) == []
+    assert set(plan.unchanged) == {"u"}
+
+
+def test_the_functions_own_earlier_write_is_not_a_hubspot_side_change() -> None:
+    # GIVEN the ledger holds the function's SUBSCRIBED of 08:00, which HubSpot stamped at 12:00
+    mine = write("2026-01-05T08:00:00Z", "SUBSCRIBED", mid="old")
+    ledger = History({("S", "1001"): entry_of(mine, (us("2026-01-05T12:00:00.000Z"),))}, count=1)
+    hubspot = held(status(1001, "SUBSCRIBED", "2026-01-05T12:00:00.000Z", source="Public API"))
+    # WHEN an upstream UNSUBSCRIBED of 09:00 (newer than 08:00, older than the stamp) arrives
+    plan = plan_for([write("2026-01-05T09:00:00Z", "UNSUBSCRIBED")], hubspot, ledger)
+    # THEN it is sent: HubSpot's state is the function's own
+    assert sent(plan) == [("w", "UNSUBSCRIBED")]
+    assert not plan.by_hubspot
+
+
+def test_a_redelivered_updates_unrecorded_write_is_not_a_hubspot_side_change() -> None:
+    # GIVEN HubSpot shows SUBSCRIBED at 12:00 and the ledger knows nothing (the write timed out, applied)
+    hubspot = held(status(1001, "SUBSCRIBED", "2026-01-05T12:00:00.000Z", source="Public API"))
+    # WHEN that write comes back (a redelivery) with a newer UNSUBSCRIBED of 09:00 beside it
+    plan = plan_for(
+        [
+            write("2026-01-05T08:00:00Z", mid="again", receive=2),
+            write("2026-01-05T09:00:00Z", "UNSUBSCRIBED"),
+        ],
+        hubspot,
+    )
+    # THEN the newer update is sent, not superseded by what may be the function's own write
+    assert ("w", "UNSUBSCRIBED") in sent(plan)
+    assert "w" not in plan.by_hubspot
+
+
+def test_a_replay_never_restores_the_functions_state_over_a_newer_hubspot_side_change() -> None:
+    # GIVEN ada/1001 SUBSCRIBED through the function on day 1 (stamped then), the contact unsubscribed
+    # in HubSpot on day 3
+    day1 = write("2026-01-01T10:00:00Z", mid="day1")
+    ledger = History({("S", "1001"): entry_of(day1, (us("2026-01-01T10:00:01.000Z"),))}, count=1)
+    hubspot = held(status(1001, "UNSUBSCRIBED", "2026-01-03T10:00:00.000Z"))
+    # WHEN a late, older brand opt-out arrives on day 4
+    plan = plan_for([opt_out("2025-12-31T10:00:00Z", brand=0)], hubspot, ledger)
+    # THEN the opt-out is sent and the day-1 SUBSCRIBED is never re-sent
+    assert ("u", "UNSUBSCRIBED") in sent(plan)
+    assert ("resend", "SUBSCRIBED") not in sent(plan)
+
+
+def test_an_older_opt_out_restores_a_newer_hubspot_side_consent_after_it() -> None:
+    # GIVEN the contact re-subscribed to 1002 in HubSpot at 12:00
+    hubspot = held(status(1002, "SUBSCRIBED", "2026-01-05T12:00:00.000Z"))
+    # WHEN an older portal-wide opt-out of 11:00 arrives
+    plan = plan_for([opt_out("2026-01-05T11:00:00Z")], hubspot)
+    # THEN it is sent, and 1002's newer SUBSCRIBED is re-sent after it (newest per key)
+    assert sent(plan) == [("u", "UNSUBSCRIBED"), ("resend", "SUBSCRIBED")]
+
+
+def test_subscribed_mode_checks_only_writes_that_grant_consent() -> None:
+    # GIVEN HubSpot changed both keys at 12:00
+    hubspot = held(
+        status(1001, "UNSUBSCRIBED", "2026-01-05T12:00:00.000Z"),
+        status(1002, "SUBSCRIBED", "2026-01-05T12:00:00.000Z"),
+    )
+    updates = [
+        write("2026-01-05T11:00:00Z", mid="grant"),
+        write("2026-01-05T11:00:00Z", "UNSUBSCRIBED", mid="revoke", sub=1002),
+    ]
+    # WHEN the check covers only consents
+    plan = plan_for(updates, hubspot, mode="subscribed")
+    # THEN the older SUBSCRIBED is superseded, the UNSUBSCRIBED is written as without the check
+    assert set(plan.by_hubspot) == {"grant"}
+    assert ("revoke", "UNSUBSCRIBED") in sent(plan)
+
+
+def test_reads_keep_only_hubspots_documented_shapes() -> None:
+    # GIVEN answers with malformed statuses, a far-future timestamp and a wide status that is not an opt-out
+    bad = [
+        {"subscriptionId": "1001", "status": "UNSUBSCRIBED", "timestamp": "2026-01-05T12:00:00Z"},
+        {"subscriptionId": 1002, "status": "MAYBE", "timestamp": "2026-01-05T12:00:00Z"},
+        {"subscriptionId": 1003, "status": "UNSUBSCRIBED", "timestamp": "9999-01-01T00:00:00Z"},
+        {"subscriptionId": 1004, "status": "UNSUBSCRIBED", "timestamp": "yesterday"},
+        {"subscriptionId": 1005, "status": "UNSUBSCRIBED", "timestamp": "2026-01-05T12:00:00Z"},
+    ]
+    found = held(*bad, wide=[{**portal_wide("2026-01-05T12:00:00Z"), "status": "SUBSCRIBED"}])
+    # THEN only the well-formed, believable status is an entry, of origin HUBSPOT
+    assert list(found) == [("S", "1005")]
+    assert found[("S", "1005")].origin == HUBSPOT
+
+
+def test_answers_that_are_not_read_bodies_hold_nothing() -> None:
+    # GIVEN every read answer shape that is not HubSpot's (the all-fail case)
+    for body in (None, [], "x", {"results": "no"}, {"results": [1, None, {"subscriberIdString": 5}]}):
+        # THEN nothing is held (the contact is sent as one HubSpot knows nothing of)
+        assert statuses_of(body, "EMAIL", NOW_US) == {}
+        assert wide_of(body, "EMAIL", NOW_US) == {}
