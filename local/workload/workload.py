@@ -119,6 +119,9 @@ class Workload:
         return sum(len(burst) for burst in self.bursts)
 
 
+HUBSPOT_SIDE = "hubspot-side-change"  # the "message id" of a key a HubSpot-side change decides
+
+
 class HubSpotChange(Protocol):
     """A change made in HubSpot itself (local.workload.actors.ActorChange): the keys it changed, to
     which status, and HubSpot's timestamp for it in microseconds."""
@@ -142,7 +145,7 @@ class Effect:
     @property
     def message_id(self) -> str:
         """The deciding message's id, or a name for a HubSpot-side change (it has none)."""
-        return self.item.message_id if self.item is not None else "hubspot-side-change"
+        return self.item.message_id if self.item is not None else HUBSPOT_SIDE
 
 
 # --------------------------------------------------------------------------------------------------
