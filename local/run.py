@@ -34,6 +34,7 @@ from local.aws.stack import (
     local_aws,
 )
 from local.run_args import LOCAL_TOKEN, parse_args
+from local.workload.actors import ActorRun
 from local.workload.checks import verify_run
 from local.workload.drive import Pipeline, forward_receive, start_sources, stop_all, wait_for_drain
 from local.workload.feeder import Feeder
@@ -162,6 +163,7 @@ def _run_pipeline(
     emulator_config: Any,
 ) -> Kept | None:
     from local.hubspot_emulator import profile, running_emulator
+    from local.hubspot_emulator.remote import act
 
     with contextlib.ExitStack() as stack:
         visibility_log = logs_dir / "visibility.jsonl"
@@ -213,12 +215,16 @@ def _run_pipeline(
             high_water=plan.high_water,
         )
         total = len(plan.workload)
+        base_url = emulator.base_url if emulator is not None else ""
+        hubspot_side = ActorRun(plan.actors, lambda body: act(base_url, body))
+        hubspot_side.before_feed()  # changes made in HubSpot while the messages were queued
         if not args.quiet:
             pipeline.progress = Progress(
                 lambda: _progress_status(tally, feeder, pipeline.sources, total, waiting())
             )
             pipeline.progress.start()
         feeder.start()
+        hubspot_side.start(lambda: feeder.sent / max(1, total))
         sqs = aws.client("sqs")
         drained = wait_for_drain(
             sqs,
@@ -228,6 +234,7 @@ def _run_pipeline(
             args.drain_timeout,
             parked=lambda: len(waiting().parked),
         )
+        hubspot_side.stop()
         summary.drain_s = round(time.monotonic() - init_done, 2)
         if pipeline.progress:
             pipeline.progress.stop()
@@ -248,6 +255,7 @@ def _run_pipeline(
             strict_order=not args.tolerate_reordering,
             logs_dir=logs_dir,
             waiting=waiting(),
+            actors=hubspot_side,
         )
         if not args.keep:
             return None

@@ -61,6 +61,13 @@ def _workload_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--seed", type=int, default=1, help="workload seed (same seed, same messages)")
     group.add_argument("--email-domain", default="example.com", help="domain of generated addresses")
     group.add_argument("--subscription-ids", help="comma-separated ids to write (default: the emulator's)")
+    group.add_argument(
+        "--actor-ratio",
+        type=float,
+        default=0.02,
+        help="generated contacts that also get a HubSpot-side change, before the feed or during it "
+        "(default 0.02; 0 turns it off; none against a real portal)",
+    )
 
 
 def _pipeline_arguments(group: argparse._ArgumentGroup) -> None:
@@ -153,6 +160,8 @@ def _check_ranges(args: argparse.Namespace) -> None:
         raise ValueError(f"--shards is at most {MAX_SHARDS}")
     if not 0 <= args.poll_wait <= 20:
         raise ValueError("--poll-wait must be within 0..20")
+    if not 0 <= args.actor_ratio <= 1:
+        raise ValueError("--actor-ratio must be within 0..1")
     if not args.drain_timeout > 0:
         raise ValueError("--drain-timeout must be > 0")
     if not args.template.is_file():

@@ -29,6 +29,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "tiny_rate": 0.02,
         "hostile_rate": 0.25,
         "min_faults_s": 0.0,
+        "actor_ratio": 0.03,
     },
     # make test: a few hundred messages in batches of 10 (so enough invocations meet every window),
     # two fault cycles, about a minute
@@ -39,6 +40,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "tiny_rate": 0.1,
         "hostile_rate": 0.6,  # short windows, few calls: a higher share so each window meets some
         "min_faults_s": 24.0,
+        "actor_ratio": 0.1,  # about 40 contacts: a few HubSpot-side changes
         "parameters": {"BatchSize": "10"},
     },
 }
@@ -79,6 +81,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--resend-ratio", type=float, default=0.03, help="messages sent a second time, later")
     add("--unsubscribe-all-ratio", type=float, default=0.2, help="addresses that also get an unsubscribe-all")
     add(
+        "--actor-ratio",
+        type=float,
+        help="contacts that also get a HubSpot-side change (full 0.03, small 0.1; 0 turns it off)",
+    )
+    add(
         "--parameter",
         action="append",
         default=[],
@@ -98,6 +105,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         **PROFILES[args.profile].get("parameters", {}),
         **dict(p.split("=", 1) for p in args.parameter if "=" in p),
     }
+    if not 0 <= args.actor_ratio <= 1:
+        parser.error("--actor-ratio must be within 0..1")
     if args.messages < 1 or args.shards < 1 or args.concurrency < args.shards or args.shards > 10:
         parser.error("--messages >= 1, 1 <= --shards <= 10, --concurrency >= --shards")
     return args

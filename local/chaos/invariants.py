@@ -20,6 +20,7 @@ from local.chaos.report import Report
 from local.chaos.schedule import Schedule
 from local.chaos.workload import LATE, POISON, RESEND, is_invalid
 from local.hostile import FAULT_KINDS
+from local.workload.actors import ActorChange, ActorRun, made, superseded_by_hubspot
 from local.workload.feeder import Feeder
 from local.workload.tally import RunTally
 from local.workload.verify import StateMismatch, check_state, emulator_lookup
@@ -44,10 +45,13 @@ class Evidence:
     sources: Sequence[SqsEventSource]
     hostile: HostileFaults
     environments: Sequence[ChaosEnvironment]
+    actors: ActorRun | None = None  # the HubSpot-side writers (local.workload.actors)
     items: list[WorkItem] = field(default_factory=list)  # the messages that were sent
+    changes: list[ActorChange] = field(default_factory=list)  # the HubSpot-side changes made
 
     def __post_init__(self) -> None:
         self.items = [item for item in self.workload.items if item.message_id]
+        self.changes = made(self.actors.changes) if self.actors else []
 
 
 def check_invariants(report: Report, **evidence: Any) -> None:
@@ -58,7 +62,7 @@ def check_invariants(report: Report, **evidence: Any) -> None:
     accounting_problems, accounting_figures = _accounting(ev)
     leak_problems, leak_figures = _log_leaks(ev)
     report.invariants = {
-        "1 final state = newest update per key": state_problems,
+        "1 final state = newest change per key across both writers": state_problems,
         "2 invalid -> DLQ with reason; no valid in DLQ": dlq_problems,
         "3 nothing in flight; one outcome each": accounting_problems,
         "4 no token, no raw email in logs": leak_problems,
@@ -70,6 +74,7 @@ def check_invariants(report: Report, **evidence: Any) -> None:
             "sent": len(ev.items),
             "wrong_final_state": len(mismatches),
             "stale_overwrites": sum(1 for m in mismatches if m.stale_overwrite),
+            **_actor_figures(ev),
             **dlq_figures,
             **accounting_figures,
             **leak_figures,
@@ -80,18 +85,35 @@ def check_invariants(report: Report, **evidence: Any) -> None:
 
 
 def _final_state(ev: Evidence, report: Report) -> tuple[list[str], list[StateMismatch]]:
-    """1. HubSpot holds the newest update of every key."""
-    bodies = {item.message_id: item for item in ev.items}
-    _, mismatches = check_state(ev.items, emulator_lookup(ev.emulator), ev.tally.windows, ev.letters.ids)
-    report.explanations = [
-        _explain(m.key, ev.items, ev.letters, ev.tally, ev.emulator) for m in mismatches[:5]
-    ]
+    """1. HubSpot holds the newest change of every key, an upstream update's or a HubSpot-side one's."""
+    bodies = {item.message_id: item.body for item in ev.items}
+    _, mismatches = check_state(
+        ev.items, emulator_lookup(ev.emulator), ev.tally.windows, ev.letters.ids, actors=ev.changes
+    )
+    report.explanations = [_explain(m.key, ev) for m in mismatches[:5]]
     problems = [
-        f"key {m.key}: HubSpot {m.actual}, newest update says {m.expected} (message {m.message_id}: "
-        f"{bodies[m.message_id].body[:140]}){' [stale overwrite]' if m.stale_overwrite else ''}"
+        f"key {m.key}: HubSpot {m.actual}, newest change says {m.expected} ({m.message_id}: "
+        f"{bodies.get(m.message_id, _hubspot_side(ev, m.key))[:140]}){' [stale overwrite]' if m.stale_overwrite else ''}"
         for m in mismatches
     ]
+    if ev.actors:
+        problems += [f"HubSpot-side change refused: {error}" for error in ev.actors.errors]
     return problems, mismatches
+
+
+def _hubspot_side(ev: Evidence, key: tuple[str, int, str]) -> str:
+    return "; ".join(c.describe() for c in ev.changes if any(k == key for k, _ in c.effects))
+
+
+def _actor_figures(ev: Evidence) -> dict[str, Any]:
+    """How many HubSpot-side changes there were, of which kind, and how many upstream messages the
+    oracle says they supersede."""
+    return {
+        "hubspot_side_changes": len(ev.changes),
+        "hubspot_side_changes_by_kind": dict(Counter(f"{c.kind} {c.action}" for c in ev.changes)),
+        "upstream_superseded_by_hubspot": superseded_by_hubspot(ev.items, ev.changes),
+        "hubspot_side_refused": len(ev.actors.errors) if ev.actors else 0,
+    }
 
 
 def _invalid_fate(ev: Evidence, item: WorkItem, optouts: dict[str, list[Any]]) -> str:
@@ -100,7 +122,7 @@ def _invalid_fate(ev: Evidence, item: WorkItem, optouts: dict[str, list[Any]]) -
     if letters.by_handler.get(item.message_id):
         return "dlq"
     redriven = item.message_id in letters.redriven
-    if item.message_id in tally.deleted_ids and not redriven and _older_than_portal_optout(item, optouts):
+    if item.message_id in tally.deleted_ids and not redriven and _older_than_portal_optout(item, optouts, ev):
         return "superseded"  # README: an older write is superseded by a portal-wide opt-out
     window = tally.windows.get(item.message_id)
     if (
@@ -318,24 +340,34 @@ def _portal_optouts(items: Sequence[Any]) -> dict[str, list[Any]]:
     return out
 
 
-def _older_than_portal_optout(item: Any, optouts: dict[str, list[Any]]) -> bool:
-    """A write (here: one HubSpot would reject) older than a portal-wide opt-out of the same contact:
-    the function supersedes it by design (README, Unsubscribe from all), so it need not reach the DLQ."""
+def _older_than_portal_optout(item: Any, optouts: dict[str, list[Any]], ev: Evidence) -> bool:
+    """A write (here: one HubSpot would reject) older than a portal-wide opt-out of the same contact,
+    upstream or made in HubSpot: the function supersedes it by design (README, Unsubscribe from all;
+    How it works), so it need not reach the DLQ."""
     email = (item.expectation.email or "").lower()
     moment = item.expectation.occurred_at
+    hubspot_side = [
+        c.made_at
+        for c in ev.changes
+        if c.email == email and c.action == "unsubscribe_all" and c.business_unit_id is None
+    ]
     return moment is not None and any(
-        o.expectation.occurred_at is not None and o.expectation.occurred_at > moment
-        for o in optouts.get(email, [])
+        at is not None and at > moment
+        for at in [*(o.expectation.occurred_at for o in optouts.get(email, [])), *hubspot_side]
     )
 
 
-def _explain(
-    key: tuple[str, int, str], items: Sequence[Any], letters: DeadLetters, tally: RunTally, emulator: Any
-) -> list[str]:
-    """Everything about one wrong key: the contact's messages (send order, fate) and every HubSpot
-    request that carried the contact (time, route, answer, injected faults, what it asked for it)."""
+def _explain(key: tuple[str, int, str], ev: Evidence) -> list[str]:
+    """Everything about one wrong key: the contact's messages (send order, fate), its HubSpot-side
+    changes (not API requests, so not in the log) and every HubSpot request that carried the contact
+    (time, route, answer, injected faults, what it asked for it)."""
+    items, letters, tally, emulator = ev.items, ev.letters, ev.tally, ev.emulator
     email = key[0]
-    lines = [f"key {key}: HubSpot holds {(emulator.status(key[0], key[1], key[2]) or {}).get('status')}"]
+    held = emulator.status(key[0], key[1], key[2]) or {}
+    lines = [
+        f"key {key}: HubSpot holds {held.get('status')} ({held.get('source')} at {held.get('timestamp')})"
+    ]
+    lines += [f"  {c.describe()}: {c.effects}" for c in ev.changes if c.email == email]
     for item in items:
         if item.expectation.email and item.expectation.email.lower() == email:
             window = tally.windows.get(item.message_id)

@@ -34,6 +34,11 @@ def print_report(report: Report, out: Any) -> None:
         ("retries (listed + failed batches)", f.get("retries")),
         ("redeliveries (receives after the first)", f.get("redeliveries")),
         ("applied / superseded", f"{f.get('applied')} / {f.get('superseded')}"),
+        (
+            "HubSpot-side changes (upstream messages they supersede)",
+            f"{f.get('hubspot_side_changes')} ({f.get('upstream_superseded_by_hubspot')}) "
+            f"{f.get('hubspot_side_changes_by_kind')}",
+        ),
     ]
     for name, value in (f.get("faults") or {}).items():
         rows.append((f"fault: {name}", value))
@@ -87,6 +92,8 @@ def print_report(report: Report, out: Any) -> None:
         "email_leaks": f.get("email_leaks"),
         "faults": f.get("faults", {}),
         "hubspot_requests": f.get("hubspot_requests"),
+        "hubspot_side_changes": f.get("hubspot_side_changes"),
+        "upstream_superseded_by_hubspot": f.get("upstream_superseded_by_hubspot"),
         "retries": f.get("retries"),
         "redeliveries": f.get("redeliveries"),
         "dlq_by_reason": f.get("dlq_by_reason", {}),

@@ -63,6 +63,7 @@ from local.chaos.invariants import check_invariants
 from local.chaos.report import Report, print_report
 from local.chaos.schedule import Schedule
 from local.chaos.workload import chaos_workload
+from local.workload.actors import ActorRun, plan_actor_changes
 from local.workload.drive import Pipeline, drained, forward_receive, start_sources, stop_all, wait_for_drain
 from local.workload.feeder import Feeder
 from local.workload.plan import slot_layout
@@ -73,6 +74,7 @@ from local.workload.tally import RunTally
 def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear script of the run
     from local.hostile import Profile, running_hostile
     from local.hubspot_emulator import EmulatorConfig, Faults, running_emulator
+    from local.hubspot_emulator.remote import act
 
     started = time.monotonic()
     report = Report()
@@ -87,6 +89,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
         unsubscribe_all_ratio=args.unsubscribe_all_ratio,
         poison_ratio=args.poison_ratio,
     )
+    actors = plan_actor_changes(workload.items, ratio=args.actor_ratio, seed=args.seed, portal=portal)
     logs_dir = args.logs or Path(tempfile.mkdtemp(prefix="make-chaos-logs-"))
     logs_dir.mkdir(parents=True, exist_ok=True)
     tally = RunTally()
@@ -191,11 +194,15 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
                 lambda: _progress(tally, feeder, pipeline.sources, len(workload), counts)
             )
             pipeline.progress.start()
+        hubspot_side = ActorRun(actors, lambda body: act(emulator.base_url, body))
+        hubspot_side.before_feed()  # changes made in HubSpot while the messages were queued
         schedule.start()
         feeder.start()
+        hubspot_side.start(lambda: feeder.sent / max(1, len(workload)))
         # Faults run while the feeder sends and for one more cycle; then the tail drains calmly, so
         # the run ends (a schedule that never stops could keep a message coming back forever).
         feeder.wait(args.drain_timeout)
+        hubspot_side.stop()
         stack_end = time.monotonic() + args.cycle_s
         while time.monotonic() < stack_end and not drained(sqs, provisioned, feeder, pipeline.sources):
             time.sleep(0.5)
@@ -229,6 +236,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
             sources=pipeline.sources,
             hostile=hostile,
             environments=environments,
+            actors=hubspot_side,
         )
         report.figures["faults_s"] = round(faults_s, 1)
         report.figures["drain_s"] = round(drain_s, 1)
@@ -259,7 +267,8 @@ def _describe(args: argparse.Namespace, settings: Any, logs_dir: Path, messages:
         f"{s.max_receive_count}; simulated: function timeout {FUNCTION_TIMEOUT_S:g} s, visibility "
         f"{VISIBILITY_TIMEOUT_S} s, env {ENV_OVERRIDES}, parameters {PARAMETER_OVERRIDES}\n"
         f"local:    {args.concurrency} slots over {args.shards} shards; {messages} messages; fault cycle "
-        f"{args.cycle_s:g} s\nlogs:     {logs_dir}\n"
+        f"{args.cycle_s:g} s; HubSpot-side changes for {args.actor_ratio:g} of the contacts\n"
+        f"logs:     {logs_dir}\n"
     )
     sys.stdout.flush()
 

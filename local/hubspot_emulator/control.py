@@ -13,6 +13,7 @@ in-process methods; faults, rate limits and the request log never apply to it.
 | POST /_emulator/tokens/batch-scopes | `{"token": str, "granted": bool}` | `{"changed": bool}` |
 | POST /_emulator/tokens/revoke | `{"token": str}` | `{"revoked": bool}` |
 | POST /_emulator/oauth-apps | `client_id`, `client_secret`, `refresh_token`, `scopes`?, TTL? | ok |
+| POST /_emulator/actor | `{"email", "action": "status", "subscription_id", "state", "timestamp"?, "source"?, "channel"?}` or `{"email", "action": "unsubscribe_all", "business_unit_id"?, ...}` | `{"results": [...], "wide_statuses": [...]}` |
 | GET /_emulator/state | | `{"statuses": [...], "wideStatuses": [...]}` |
 | GET /_emulator/status | `?email=&subscription_id=&channel=` | `{"status": {...} or null}` |
 | GET /_emulator/wide-statuses | `?email=&channel=` | `{"wide_statuses": [...]}` |
@@ -117,6 +118,10 @@ def _add_oauth_app(core: PortalControl, body: dict[str, Any], _q: dict[str, list
     return {"ok": True}
 
 
+def _actor(core: PortalControl, body: dict[str, Any], _q: dict[str, list[str]]) -> Any:
+    return core.actor(body)
+
+
 def _state(core: PortalControl, _b: dict[str, Any], _q: dict[str, list[str]]) -> Any:
     return core.snapshot()
 
@@ -153,6 +158,7 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", PREFIX + "tokens/revoke"): _revoke_token,
     ("POST", PREFIX + "tokens/batch-scopes"): _batch_scopes,
     ("POST", PREFIX + "oauth-apps"): _add_oauth_app,
+    ("POST", PREFIX + "actor"): _actor,
     ("GET", PREFIX + "state"): _state,
     ("GET", PREFIX + "status"): _status,
     ("GET", PREFIX + "wide-statuses"): _wide,

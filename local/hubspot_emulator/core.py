@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from local.hubspot_emulator import control, pipeline
+from local.hubspot_emulator.actors import ActorChange, apply_change
 from local.hubspot_emulator.auth import TokenRegistry, scopes_for
 from local.hubspot_emulator.config import EmulatorConfig
 from local.hubspot_emulator.faults import FaultPlan, Faults
@@ -123,6 +124,15 @@ class EmulatorCore:
             self.tally = Counters()
             if not keep_tokens:
                 self.registry = self._initial_registry.clone()
+
+    def actor(self, change: dict[str, Any]) -> dict[str, Any]:
+        """A HubSpot-side change (local.hubspot_emulator.actors): `{"email", "action": "status" or
+        "unsubscribe_all", ...}` as `POST /_emulator/actor` takes it. Same store rules as an API write,
+        its own `timestamp` (default now) and `source`; no rate limit, no request log, no fault. Answers
+        `{"results": [PublicStatus], "wide_statuses": [PublicWideStatus]}`; ValueError when malformed."""
+        parsed = ActorChange.from_dict(change)
+        with self.lock:
+            return apply_change(self.store, self.config, parsed)
 
     def status(self, email: str, subscription_id: int, channel: str = "EMAIL") -> dict[str, Any] | None:
         """The stored `PublicStatus`-like status, or None when never written."""

@@ -11,6 +11,7 @@ from typing import Any
 from local.aws.event_source import SqsEventSource
 from local.aws.provision import Provisioned
 from local.aws.queues import queue_depth, read_dead_letters
+from local.workload.actors import ActorChange, ActorRun, made, superseded_by_hubspot
 from local.workload.feeder import Feeder
 from local.workload.plan import Plan
 from local.workload.summary import Summary
@@ -23,6 +24,7 @@ from local.workload.verify import (
     verify_state,
 )
 from local.workload.waiting import Waiting, clock
+from local.workload.workload import HUBSPOT_SIDE, WorkItem
 
 
 def verify_run(
@@ -40,6 +42,7 @@ def verify_run(
     strict_order: bool,
     logs_dir: Path,
     waiting: Waiting | None = None,
+    actors: ActorRun | None = None,
 ) -> None:
     """Fill `summary` with the run's figures and checks. Messages `waiting` counts as parked (DAILY
     limit) are not lost: they are reported as parked, and the keys they touch are not checked yet."""
@@ -51,7 +54,10 @@ def verify_run(
     lost = lost_messages(sent_items, tally.deleted_ids, letters)
     lost["unsettled"] = [message_id for message_id in lost["unsettled"] if message_id not in parked]
     not_yet = {key for item in sent_items if item.message_id in parked for key, _ in item.expectation.effects}
-    state = verify_state(sent_items, lookup, tally.windows, letters.ids, sent_ms=tally.sent_ms, skip=not_yet)
+    changes = _hubspot_side(summary, sent_items, actors)
+    state = verify_state(
+        sent_items, lookup, tally.windows, letters.ids, sent_ms=tally.sent_ms, skip=not_yet, actors=changes
+    )
     checked, mismatches = state.checked, state.mismatches
     summary.sent = feeder.sent
     summary.send_errors = len(feeder.send_errors)
@@ -86,7 +92,10 @@ def verify_run(
     summary.state_keys_checked = checked
     summary.state_mismatches = len(mismatches)
     summary.ties_accepted = state.ties_accepted
-    summary.stale_overwrites = sum(1 for m in mismatches if m.stale_overwrite)
+    summary.stale_overwrites, summary.hubspot_side_overwrites = (
+        sum(1 for m in mismatches if m.stale_overwrite),
+        sum(1 for m in mismatches if m.stale_overwrite and m.message_id == HUBSPOT_SIDE),
+    )
     summary.mismatch_samples = [m.to_dict() for m in mismatches[:5]]
     if mismatches:  # the full story of each key, for whoever investigates
         histories = [key_history(m.key, sent_items, lookup, tally.windows, letters.ids) for m in mismatches]
@@ -96,6 +105,17 @@ def verify_run(
         sys.stdout.write(f"note: {tally.missing_batch_logs} invocations logged no 'batch processed' line\n")
     for sample in tally.failure_samples:
         sys.stdout.write(f"note: a batch failed as a whole: {sample}\n")
+
+
+def _hubspot_side(summary: Summary, items: Sequence[WorkItem], actors: ActorRun | None) -> list[ActorChange]:
+    """The HubSpot-side changes made (the oracle's second writer), counted into the summary; a change
+    HubSpot refused fails the run (the workload asked for what no portal would do)."""
+    changes = made(actors.changes) if actors else []
+    summary.hubspot_side_changes = len(changes)
+    summary.upstream_superseded_by_hubspot = superseded_by_hubspot(items, changes)
+    if actors and actors.errors:
+        summary.problems.append(f"{len(actors.errors)} HubSpot-side changes refused: {actors.errors[:3]}")
+    return changes
 
 
 def _make_visible(sqs: Any, queue_url: str, messages: Sequence[dict[str, Any]]) -> None:
@@ -132,9 +152,14 @@ def judge(summary: Summary, *, drained: bool, strict_order: bool) -> None:
     wrong = summary.state_mismatches - summary.stale_overwrites
     if wrong:
         problems.append(f"{wrong} keys hold a status no batch's newest update explains")
-    if summary.stale_overwrites:
+    if summary.hubspot_side_overwrites:
+        problems.append(
+            f"{summary.hubspot_side_overwrites} keys ended at an older upstream update written over a newer "
+            "HubSpot-side change (README, How it works: the newest change per key wins)"
+        )
+    if summary.stale_overwrites - summary.hubspot_side_overwrites:
         message = (
-            f"{summary.stale_overwrites} keys ended at an older update: a batch without the newest update "
+            f"{summary.stale_overwrites - summary.hubspot_side_overwrites} keys ended at an older update: a batch without the newest update "
             "wrote after the batch with it (delivery order the function did not undo)"
         )
         (problems if strict_order else summary.warnings).append(message)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from local.aws import template_model
 from local.aws.template_model import REPO_ROOT
+from local.workload.actors import ActorChange, plan_actor_changes
 from local.workload.workload import Workload, combine, from_event_files, generate
 
 DEFAULT_MESSAGES = 3000
@@ -33,6 +34,7 @@ class Plan:
     portal: dict[int, int]
     high_water: int | None
     notes: list[str] = field(default_factory=list)
+    actors: list[ActorChange] = field(default_factory=list)  # HubSpot-side changes (emulator only)
 
 
 def event_files(pattern: str) -> list[Path]:
@@ -63,6 +65,11 @@ def make_plan(args: argparse.Namespace, portal: Mapping[int, int]) -> Plan:
     if not args.no_events and not args.real_hubspot:
         parts.insert(0, from_event_files(event_files(args.events), portal))
     workload = combine(*parts)
+    actors = (
+        []
+        if args.real_hubspot
+        else plan_actor_changes(generated.items, ratio=args.actor_ratio, seed=args.seed, portal=portal)
+    )
     high_water = None if args.preload else (args.high_water or max(20, 2 * settings.batch_size))
     notes = []
     if concurrency != settings.maximum_concurrency:
@@ -71,4 +78,6 @@ def make_plan(args: argparse.Namespace, portal: Mapping[int, int]) -> Plan:
         )
     if shards > 1:
         notes.append(f"{shards} identical source queues share the DLQ (moto is O(queue length) per call)")
-    return Plan(settings, concurrency, shards, slots, workload, dict(portal), high_water, notes)
+    if actors:
+        notes.append(f"{len(actors)} HubSpot-side changes (before the feed and during it)")
+    return Plan(settings, concurrency, shards, slots, workload, dict(portal), high_water, notes, actors)

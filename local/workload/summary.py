@@ -34,7 +34,10 @@ class Summary:
     state_keys_checked: int = 0
     state_mismatches: int = 0
     stale_overwrites: int = 0
+    hubspot_side_overwrites: int = 0  # of those, an older upstream update over a HubSpot-side change
     ties_accepted: int = 0  # keys at either of two updates the function cannot order
+    hubspot_side_changes: int = 0  # changes made in HubSpot itself (local.workload.actors)
+    upstream_superseded_by_hubspot: int = 0  # upstream messages older than one of them (the oracle)
     mismatch_samples: list[dict[str, Any]] = field(default_factory=list)
     lost_samples: list[dict[str, Any]] = field(default_factory=list)
     send_errors: int = 0
@@ -78,7 +81,10 @@ CHECK_FIELDS = (
     "state_keys_checked",
     "state_mismatches",
     "stale_overwrites",
+    "hubspot_side_overwrites",
     "ties_accepted",
+    "hubspot_side_changes",
+    "upstream_superseded_by_hubspot",
     "mismatch_samples",
     "lost_samples",
 )
@@ -131,7 +137,12 @@ def format_table(summary: Summary) -> str:
             f"until {s.parked_until}; {s.parked_keys} keys not checked yet" if s.parked else "",
         ),
         _row("keys checked in HubSpot", s.state_keys_checked),
-        _row("keys not at their newest update", s.state_mismatches, f"stale overwrites {s.stale_overwrites}"),
+        _row(
+            "HubSpot-side changes",
+            s.hubspot_side_changes,
+            f"{s.upstream_superseded_by_hubspot} upstream messages older than one (oracle)",
+        ),
+        _row("keys not at their newest change", s.state_mismatches, f"stale overwrites {s.stale_overwrites}"),
         _row("keys tied, accepted either way", s.ties_accepted, "same version in different batches"),
         _row("valid updates dead-lettered", s.unexpected_dead_letters),
     ]
@@ -139,8 +150,15 @@ def format_table(summary: Summary) -> str:
         note = (
             " (a batch without it wrote last)" if sample.get("stale_overwrite") else " (no batch wrote that)"
         )
+        if sample.get("message_id") == "hubspot-side-change":
+            note = " (written over a newer HubSpot-side change)" if sample.get("stale_overwrite") else note
         lines.append(
             f"    {tuple(sample['key'])}: HubSpot {sample['actual']}, newest {sample['expected']}{note}"
+        )
+    if s.state_keys_checked and not s.state_mismatches:
+        lines.append(
+            f"  HubSpot ended at the newest change per key across both writers (upstream messages and "
+            f"{s.hubspot_side_changes} HubSpot-side changes)"
         )
     lines += [f"WARNING: {warning}" for warning in s.warnings]
     lines += [

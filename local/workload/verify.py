@@ -27,7 +27,16 @@ from typing import Any
 import httpx
 
 from local.aws.queues import DeadLetters
-from local.workload.workload import APPLY, DEAD_LETTER, Key, WorkItem, expected_final_state
+from local.workload.workload import (
+    APPLY,
+    DEAD_LETTER,
+    Effect,
+    HubSpotChange,
+    Key,
+    WorkItem,
+    expected_final_state,
+    version_us,
+)
 
 NOT_SPECIFIED = "NOT_SPECIFIED"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,9 +96,10 @@ def check_state(
     lookup: StatusLookup,
     windows: Mapping[str, Window],
     dead_lettered: set[str] | None = None,
+    actors: Sequence[HubSpotChange] = (),
 ) -> tuple[int, list[StateMismatch]]:
     """`verify_state` as (keys checked, mismatches)."""
-    result = verify_state(items, lookup, windows, dead_lettered)
+    result = verify_state(items, lookup, windows, dead_lettered, actors=actors)
     return result.checked, result.mismatches
 
 
@@ -101,8 +111,11 @@ def verify_state(
     *,
     sent_ms: Mapping[str, int] | None = None,
     skip: set[Key] | None = None,
+    actors: Sequence[HubSpotChange] = (),
 ) -> StateCheck:
-    """Compare HubSpot's status per key with the newest sent message's.
+    """Compare HubSpot's status per key with the newest change's: a sent message's or, with `actors`,
+    a change made in HubSpot itself (README, How it works: the newest change per key across both
+    writers).
 
     `windows` maps the messageId of every message deleted after a successful invocation to that
     invocation's (start, end); `dead_lettered` holds ids in the DLQ, which never reached HubSpot;
@@ -110,7 +123,8 @@ def verify_state(
     `skip` are keys not to check (their newest update has not been delivered yet).
     """
     sent = [item for item in items if item.message_id]
-    newest = {key: effect for key, effect in expected_final_state(sent).items() if key not in (skip or ())}
+    final = expected_final_state(sent, actors)
+    newest = {key: effect for key, effect in final.items() if key not in (skip or ())}
     observed = lookup(list(newest))
     touching: dict[Key, list[WorkItem]] = {}
     for item in sent:
@@ -123,20 +137,64 @@ def verify_state(
         status = seen.status or NOT_SPECIFIED  # never written reads as NOT_SPECIFIED
         if status == effect.status:
             continue
-        either = unordered_tie(key, touching[key], windows, dead_lettered or set(), sent_ms or {})
-        if status in either:
+        mine = touching.get(key, [])
+        either = unordered_tie(key, mine, windows, dead_lettered or set(), sent_ms or {})
+        if status in either | actor_tie(key, effect, mine, actors, dead_lettered or set()):
             ties += 1
             continue
-        stale = is_stale_overwrite(
-            key,
-            touching[key],
-            newest=effect.item,
-            seen=seen,
-            windows=windows,
-            dead_lettered=dead_lettered or set(),
-        )
-        mismatches.append(StateMismatch(key, effect.status, seen.status, effect.item.message_id, stale))
+        if effect.item is None:
+            stale = overwrote_hubspot_change(effect, seen)
+        else:
+            stale = is_stale_overwrite(
+                key,
+                mine,
+                newest=effect.item,
+                seen=seen,
+                windows=windows,
+                dead_lettered=dead_lettered or set(),
+            )
+        mismatches.append(StateMismatch(key, effect.status, seen.status, effect.message_id, stale))
     return StateCheck(len(newest), mismatches, ties)
+
+
+def actor_tie(
+    key: Key,
+    effect: Effect,
+    items: Sequence[WorkItem],
+    actors: Sequence[HubSpotChange],
+    dead_lettered: set[str],
+) -> set[str]:
+    """The statuses `key` may end at when its newest change ties with a change of the other writer:
+    an upstream update and a HubSpot-side change of the same version have no order the contract
+    gives, so either status is accepted (and only for that key)."""
+    if effect.actor is not None:
+        top = effect.actor.version_us
+    elif effect.item is not None:
+        top = version_us(effect.item)
+    else:
+        return set()
+    upstream = {
+        status
+        for item in items
+        if item.expectation.outcome == APPLY
+        and item.message_id not in dead_lettered
+        and version_us(item) == top
+        for k, status in item.expectation.effects
+        if k == key
+    }
+    hubspot = {
+        status for actor in actors if actor.version_us == top for k, status in actor.effects if k == key
+    }
+    return upstream | hubspot if upstream and hubspot else set()
+
+
+def overwrote_hubspot_change(effect: Effect, seen: Observed) -> bool:
+    """True when the newest change of a key was made in HubSpot and HubSpot now holds another status
+    written after it: an API write put an older upstream update over the newer HubSpot-side change.
+    (A write that carries the HubSpot-side state itself, e.g. the function restoring it after an older
+    upstream unsubscribe-all, leaves the key at its newest state and is no mismatch at all.)"""
+    assert effect.actor is not None
+    return seen.written_at is not None and seen.written_at * 1_000_000 > effect.actor.version_us
 
 
 def function_version(item: WorkItem, sent_ms: Mapping[str, int]) -> tuple[int, int]:

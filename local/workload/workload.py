@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "status_writer"
 if str(FUNCTION_DIR) not in sys.path:  # the function's own package, for its validator (see classify)
@@ -70,6 +70,8 @@ MAX_BURST = 10  # one SendMessageBatch call
 INT64_MAX = 2**63 - 1
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 Key = tuple[str, int, str]  # (lowercased email, subscriptionId, channel)
 
@@ -117,12 +119,33 @@ class Workload:
         return sum(len(burst) for burst in self.bursts)
 
 
+HUBSPOT_SIDE = "hubspot-side-change"  # the "message id" of a key a HubSpot-side change decides
+
+
+class HubSpotChange(Protocol):
+    """A change made in HubSpot itself (local.workload.actors.ActorChange): the keys it changed, to
+    which status, and HubSpot's timestamp for it in microseconds."""
+
+    effects: tuple[tuple[Key, str], ...]
+    sequence: int
+
+    @property
+    def version_us(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class Effect:
-    """The message that should decide a key's final status, and that status."""
+    """What should decide a key's final status, and that status: an upstream message (`item`), or a
+    change made in HubSpot (`actor`, then `item` is None)."""
 
-    item: WorkItem
+    item: WorkItem | None
     status: str
+    actor: HubSpotChange | None = None
+
+    @property
+    def message_id(self) -> str:
+        """The deciding message's id, or a name for a HubSpot-side change (it has none)."""
+        return self.item.message_id if self.item is not None else HUBSPOT_SIDE
 
 
 # --------------------------------------------------------------------------------------------------
@@ -220,29 +243,47 @@ def _classify_unsubscribe_all(data: dict[str, Any], known: Mapping[int, int]) ->
     return Expectation(APPLY, "", None, UNSUBSCRIBED, occurred_at, address, effects)
 
 
-def expected_final_state(items: Iterable[WorkItem]) -> dict[Key, Effect]:
-    """The newest applicable message per key, and the status it leaves: where HubSpot must end up.
+def expected_final_state(
+    items: Iterable[WorkItem], actors: Iterable[HubSpotChange] = ()
+) -> dict[Key, Effect]:
+    """The newest change per key across both writers, and the status it leaves: where HubSpot must end.
 
-    Newest means occurredAt (or, without one, when SQS accepted the message), then send time, then
-    workload order: the ordering the message contract defines. An unsubscribe-from-all counts as an
-    UNSUBSCRIBED update of every subscription in its scope.
+    Upstream, newest means occurredAt (or, without one, when SQS accepted the message), then send time,
+    then workload order: the ordering the message contract defines. An unsubscribe-from-all counts as an
+    UNSUBSCRIBED update of every subscription in its scope. A change made in HubSpot (`actors`) is an
+    update of version HubSpot's timestamp for each key it changed (README, How it works); at the same
+    version the upstream update wins, as the function writes an update that is not older (verify.py
+    accepts either status for such a tie).
     """
-    newest: dict[Key, Effect] = {}
+    newest: dict[Key, tuple[tuple[int, int, float, int], Effect]] = {}
     for item in items:
         if item.expectation.outcome != APPLY:
             continue
+        order = _recency(item)
         for key, status in item.expectation.effects:
-            current = newest.get(key)
-            if current is None or _recency(item) > _recency(current.item):
-                newest[key] = Effect(item, status)
-    return newest
+            if key not in newest or order > newest[key][0]:
+                newest[key] = (order, Effect(item, status))
+    for actor in actors:
+        order = (actor.version_us, 0, 0.0, actor.sequence)
+        for key, status in actor.effects:
+            if key not in newest or order > newest[key][0]:
+                newest[key] = (order, Effect(None, status, actor))
+    return {key: effect for key, (_, effect) in newest.items()}
 
 
-def _recency(item: WorkItem) -> tuple[float, float, int]:
-    """The handler's rule: occurredAt, falling back to when SQS got the message; then send time."""
+def version_us(item: WorkItem) -> int:
+    """An upstream update's version in microseconds: occurredAt, else when SQS accepted it."""
     occurred = item.expectation.occurred_at
+    if occurred is not None:
+        return (occurred - _EPOCH) // _MICROSECOND
+    return round(item.sent_at * 1_000_000) if item.sent_at is not None else -(2**62)
+
+
+def _recency(item: WorkItem) -> tuple[int, int, float, int]:
+    """The handler's rule: occurredAt, falling back to when SQS got the message; then send time (a
+    HubSpot-side change of the same version sorts below: second place 0)."""
     sent = item.sent_at if item.sent_at is not None else float("-inf")
-    return (occurred.timestamp() if occurred else sent, sent, item.sequence)
+    return (version_us(item), 1, sent, item.sequence)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -121,6 +121,8 @@ def test_the_small_chaos_profile_keeps_every_invariant(
     assert completed.returncode == 0, report
     assert summary["ok"] is True, report
     assert all(invariants.values()), report
+    # AND HubSpot-side writers took part (local.workload.actors), so invariant 1 judged both writers
+    assert summary["hubspot_side_changes"] > 0, report
     # AND the faults that every run injects were injected
     faults = summary["faults"]
     for name in (

@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
         (["--drain-timeout", "0"], "--drain-timeout"),
         (["--events", "no-such-dir/*.json"], "--events"),
         (["--template", "no-such-template.yaml"], "--template"),
+        (["--actor-ratio", "1.5"], "--actor-ratio"),
+        (["--actor-ratio", "some"], "--actor-ratio"),
     ],
 )
 def test_a_bad_value_exits_2_with_one_line_and_starts_nothing(argv: list[str], names: str) -> None:
@@ -65,3 +67,12 @@ def test_the_faults_help_lists_every_profile(capsys: pytest.CaptureFixture[str])
 def test_every_profile_is_accepted() -> None:
     for name in PROFILES:
         assert parse_args(["--faults", name]).faults == name
+
+
+def test_hubspot_side_changes_are_on_by_default_and_the_flag_sets_or_stops_them() -> None:
+    """GIVEN make run's command line
+    WHEN it is parsed without --actor-ratio, with 0.1 and with 0
+    THEN the share is 0.02 by default, else the one given (0: no HubSpot-side change)"""
+    assert parse_args([]).actor_ratio == 0.02
+    assert parse_args(["--actor-ratio", "0.1"]).actor_ratio == 0.1
+    assert parse_args(["--actor-ratio", "0"]).actor_ratio == 0.0
