@@ -262,10 +262,12 @@ def _last_is_newest(plan: Plan, sent: list[tuple[int, Entry]], mine: list[Any], 
 
 
 def _undone_is_re_sent(sent: list[tuple[int, Entry]], history: History) -> None:
-    """Whatever a sent update may have undone (a newer entry of the other kind) is sent after it."""
+    """Whatever a sent update may have undone (a newer entry of the other kind) is sent after it; an
+    ``UNSUBSCRIBED`` write and an opt-out leave each other as they are."""
     for step_x, x in sent:
         for e in history.entries.values():
-            if e.version > x.version and e.opt_out != x.opt_out:
+            write = x if e.opt_out else e
+            if e.version > x.version and e.opt_out != x.opt_out and write.state != "UNSUBSCRIBED":
                 assert any(step > step_x and y.key == e.key for step, y in sent), (x, e)
 
 

@@ -30,6 +30,7 @@ from status_writer.entries import (
     HUBSPOT,
     OPT_OUT,
     PORTAL_WIDE,
+    UNSUBSCRIBED,
     Contact,
     Entry,
     History,
@@ -204,9 +205,13 @@ def _newer_portal_opt_out(
 
 
 def _interferes(earlier: Entry, later: Entry) -> bool:
-    """Sending ``earlier`` may have undone ``later``: an opt-out covers writes, a write re-subscribes
-    what an opt-out covered, and an update of the same key overwrites."""
-    return earlier.key == later.key or earlier.opt_out != later.opt_out
+    """Sending ``earlier`` may have undone ``later``: an update of the same key overwrites, an opt-out
+    covers writes and a write re-subscribes what an opt-out covered; an ``UNSUBSCRIBED`` write and an
+    opt-out leave each other as they are."""
+    if earlier.key == later.key:
+        return True
+    write = later if earlier.opt_out else earlier
+    return earlier.opt_out != later.opt_out and write.state != UNSUBSCRIBED
 
 
 def _doubt_undoes(doubt: Entry, entry: Entry) -> bool:

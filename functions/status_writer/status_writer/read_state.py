@@ -14,13 +14,24 @@ import time
 from collections.abc import Collection
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
+from status_writer.answers import CallResult
 from status_writer.chunk import chunk, halves
 from status_writer.entries import Contact
 from status_writer.freshness import Held, statuses_of, wide_of
 from status_writer.model import Failure, FailureCategory
 from status_writer.observability import logger
 from status_writer.runtime import Invocation
+
+READ_ATTEMPTS = 3
+TRANSIENT = frozenset(
+    {FailureCategory.UNKNOWN_OUTCOME, FailureCategory.NETWORK, FailureCategory.HUBSPOT_UNAVAILABLE}
+)
+_NOT_COMPLETE = Failure(
+    FailureCategory.UNKNOWN_OUTCOME, "HubSpot's read answer is not COMPLETE", permanent=False
+)
+_NO_TIME = Failure(FailureCategory.TIME_BUDGET, "not enough time left for another HubSpot call", False)
 
 
 @dataclass
@@ -60,13 +71,8 @@ def _read_chunk(invocation: Invocation, emails: list[str], channel: str) -> Read
     """Both reads of one chunk; a whole-request 400 is split until the contact it names stands alone
     (then HubSpot does not know that contact: nothing newer)."""
     now_us = time.time_ns() // 1000
-    hubspot = invocation.runtime.hubspot
-    statuses = hubspot.read(emails, channel, wide=False, call=invocation.call)
-    wide = (
-        hubspot.read(emails, channel, wide=True, call=invocation.call)
-        if statuses.failure is None
-        else statuses
-    )
+    statuses = _read(invocation, emails, channel, wide=False)
+    wide = _read(invocation, emails, channel, wide=True) if statuses.failure is None else statuses
     failure = statuses.failure or wide.failure
     if failure is not None:
         return Reads(failed=dict.fromkeys(((e, channel) for e in emails), _read_failed(failure)))
@@ -82,6 +88,26 @@ def _read_chunk(invocation: Invocation, emails: list[str], channel: str) -> Read
         for email, held in found.items():
             reads.held.setdefault((email, channel), {}).update(held)
     return reads
+
+
+def _read(invocation: Invocation, emails: list[str], channel: str, *, wide: bool) -> CallResult:
+    """One read, tried again (up to ``READ_ATTEMPTS``) after an answer that is not HubSpot's or a
+    transient failure: a read changes nothing, so unlike a write it is safe to repeat at once. An
+    answer whose ``status`` is not ``COMPLETE`` tells nothing of HubSpot's state."""
+    answer = CallResult(failure=_NO_TIME)
+    for _ in range(READ_ATTEMPTS):
+        if not invocation.call.deadline.allows_call():
+            break
+        answer = invocation.runtime.hubspot.read(emails, channel, wide=wide, call=invocation.call)
+        if answer.body is not None and not _complete(answer.body):
+            answer = CallResult(failure=_NOT_COMPLETE)
+        if answer.failure is None or answer.failure.category not in TRANSIENT:
+            break
+    return answer
+
+
+def _complete(body: Any) -> bool:
+    return isinstance(body, dict) and body.get("status") == "COMPLETE"
 
 
 def _read_failed(failure: Failure) -> Failure:
