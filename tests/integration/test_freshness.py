@@ -1,0 +1,260 @@
+"""The freshness check through the real handler (README: Outcomes, HubSpot-side changes): HubSpot is the
+emulator over loopback HTTP, its own writers (the contact, the UI, a workflow) act through its control
+API, and an update older than such a change is never written."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from local.aws.provision import create_table
+from local.hubspot_emulator import Faults
+from tests.factories import LambdaContext, sqs_event, sqs_record, status_body, unsubscribe_all_body
+from tests.integration.conftest import Stack
+
+PREFIX = "/communication-preferences/2026-03/statuses/"
+WRITES = (f"{PREFIX}batch/write", f"{PREFIX}batch/unsubscribe-all")
+READS = (f"{PREFIX}batch/read", f"{PREFIX}batch/unsubscribe-all/read")
+SENT_MS = 1_795_000_000_000  # 2026-11-18T11:06:40Z, when SQS accepted the test messages
+Loader = Callable[..., ModuleType]
+
+
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> None:
+    """The template's default: every update checked against HubSpot's state."""
+    monkeypatch.setenv("HUBSPOT_FRESHNESS_CHECK", "all")
+
+
+@pytest.fixture
+def ledger(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    name = create_table(boto3.client("dynamodb"), f"versions-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("VERSION_TABLE_NAME", name)
+    return name
+
+
+def run(
+    load_handler: Loader, stack: Stack, *bodies: dict[str, Any], sent_ms: int = SENT_MS
+) -> dict[str, Any]:
+    event = sqs_event(*(sqs_record(b, sent_timestamp_ms=sent_ms, queue_arn=stack.queue_arn) for b in bodies))
+    response: dict[str, Any] = load_handler().handler(event, LambdaContext())
+    return response
+
+
+def act(stack: Stack, **change: Any) -> None:
+    """A change made in HubSpot (the contact's own, by default) at ``timestamp``."""
+    stack.emulator.actor({"email": "ada@example.com", **change})
+
+
+def state(stack: Stack, email: str = "ada@example.com", subscription_id: int = 1001) -> str | None:
+    current = stack.emulator.status(email, subscription_id)
+    return None if current is None else str(current["status"])
+
+
+def paths(stack: Stack, among: tuple[str, ...]) -> list[str]:
+    return [entry["path"] for entry in stack.emulator.request_log() if entry["path"] in among]
+
+
+@pytest.mark.usefixtures("checked")
+def test_an_older_subscribed_after_a_newer_opt_out_made_in_hubspot_is_deleted_not_written(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN the contact unsubscribed from 1001 in HubSpot at 12:00
+    act(
+        stack,
+        action="status",
+        subscription_id=1001,
+        state="UNSUBSCRIBED",
+        timestamp="2026-11-16T12:00:00.000Z",
+    )
+    # WHEN an upstream SUBSCRIBED that happened at 11:00 arrives
+    response = run(load_handler, stack, status_body(occurredAt="2026-11-16T11:00:00Z"))
+    # THEN it is deleted (not retried, not dead-lettered) and never written: ada stays unsubscribed
+    assert response == {"batchItemFailures": []}
+    assert paths(stack, WRITES) == []
+    assert stack.dead_letters() == []
+    assert state(stack) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked")
+def test_an_older_subscribed_after_a_newer_portal_wide_opt_out_in_hubspot_is_not_written(
+    stack: Stack, load_handler: Loader
+) -> None:
+    act(stack, action="unsubscribe_all", timestamp="2026-11-16T12:00:00.000Z")
+    response = run(load_handler, stack, status_body(subscription_id=1002, occurredAt="2026-11-16T11:00:00Z"))
+    assert response == {"batchItemFailures": []}
+    assert paths(stack, WRITES) == []
+    assert state(stack, subscription_id=1002) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked")
+def test_an_older_unsubscribed_after_the_contacts_own_newer_resubscribe_is_not_written(
+    stack: Stack, load_handler: Loader
+) -> None:
+    act(
+        stack, action="status", subscription_id=1001, state="SUBSCRIBED", timestamp="2026-11-16T12:00:00.000Z"
+    )
+    response = run(load_handler, stack, status_body(state="UNSUBSCRIBED", occurredAt="2026-11-16T11:00:00Z"))
+    assert response == {"batchItemFailures": []}
+    assert paths(stack, WRITES) == []
+    assert state(stack) == "SUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked")
+def test_newer_updates_and_contacts_hubspot_does_not_know_are_written(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN ada unsubscribed from 1001 in HubSpot at 12:00; grace is unknown to HubSpot
+    act(
+        stack,
+        action="status",
+        subscription_id=1001,
+        state="UNSUBSCRIBED",
+        timestamp="2026-11-16T12:00:00.000Z",
+    )
+    # WHEN a newer SUBSCRIBED for ada and an old one for grace arrive
+    response = run(
+        load_handler,
+        stack,
+        status_body(occurredAt="2026-11-16T13:00:00Z"),
+        status_body("grace@example.com", occurredAt="2020-01-01T00:00:00Z"),
+    )
+    # THEN both are written
+    assert response == {"batchItemFailures": []}
+    assert state(stack) == "SUBSCRIBED"
+    assert state(stack, "grace@example.com") == "SUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked")
+def test_a_message_without_occurred_at_is_judged_by_its_sent_timestamp(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN the contact unsubscribed in HubSpot at 2026-11-18T12:00 (after SENT_MS, 11:06:40)
+    act(
+        stack,
+        action="status",
+        subscription_id=1001,
+        state="UNSUBSCRIBED",
+        timestamp="2026-11-18T12:00:00.000Z",
+    )
+    # WHEN a SUBSCRIBED without occurredAt sent at 11:06:40 arrives, then one sent two days later
+    older = run(load_handler, stack, status_body())
+    after_older = state(stack)
+    newer = run(load_handler, stack, status_body(), sent_ms=1_795_255_200_000)  # 2026-11-21T10:00Z
+    # THEN the first is not written, the second is
+    assert older == newer == {"batchItemFailures": []}
+    assert after_older == "UNSUBSCRIBED"
+    assert state(stack) == "SUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked")
+def test_a_batch_of_a_hundred_contacts_is_read_in_two_calls(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN 100 contacts, one of them with an unsubscribe-all
+    bodies = [status_body(f"user{i:03d}@example.com", occurredAt="2026-11-16T11:00:00Z") for i in range(99)]
+    bodies.append(unsubscribe_all_body("last@example.com", occurredAt="2026-11-16T11:00:00Z"))
+    response = run(load_handler, stack, *bodies)
+    # THEN two reads (statuses, wide opt-outs), both before every write
+    assert response == {"batchItemFailures": []}
+    log = [e["path"] for e in stack.emulator.request_log()]
+    assert sorted(p for p in log if p in READS) == sorted(READS)
+    assert max(log.index(p) for p in READS) < min(log.index(p) for p in log if p in WRITES)
+
+
+@pytest.mark.usefixtures("checked")
+def test_a_read_that_fails_makes_its_records_retryable_and_writes_nothing(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN HubSpot answers the statuses read 503 each time (3 reads, each with its quick retry)
+    stack.emulator.set_faults(Faults(script=("503",) * 6))
+    event_bodies = [status_body(occurredAt="2026-11-16T11:00:00Z"), status_body("grace@example.com")]
+    # WHEN the batch runs
+    response = run(load_handler, stack, *event_bodies)
+    # THEN both records come back, none was written: nothing is assumed about HubSpot's state
+    assert len(response["batchItemFailures"]) == 2
+    assert paths(stack, WRITES) == []
+    assert stack.dead_letters() == []
+
+
+@pytest.mark.usefixtures("checked")
+def test_a_read_answer_that_is_not_complete_is_read_again_never_taken_as_empty(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN ada unsubscribed in HubSpot at 12:00, and HubSpot answers the next reads PROCESSING
+    act(
+        stack,
+        action="status",
+        subscription_id=1001,
+        state="UNSUBSCRIBED",
+        timestamp="2026-11-16T12:00:00.000Z",
+    )
+    stack.emulator.set_faults(Faults(processing=True))
+    # WHEN an older SUBSCRIBED arrives
+    response = run(load_handler, stack, status_body(occurredAt="2026-11-16T11:00:00Z"))
+    # THEN it comes back: a read that is not COMPLETE says nothing, not "HubSpot holds nothing"
+    assert len(response["batchItemFailures"]) == 1
+    assert state(stack) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked", "ledger")
+def test_with_the_ledger_the_functions_own_write_is_not_mistaken_for_a_hubspot_side_change(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN the function wrote SUBSCRIBED (occurred 10:00); HubSpot stamped it now, far later
+    assert run(load_handler, stack, status_body(occurredAt="2026-11-16T10:00:00Z")) == {
+        "batchItemFailures": []
+    }
+    # WHEN a newer UNSUBSCRIBED (11:00, still older than HubSpot's stamp) arrives
+    response = run(load_handler, stack, status_body(state="UNSUBSCRIBED", occurredAt="2026-11-16T11:00:00Z"))
+    # THEN it is written: the stamp the ledger kept says HubSpot's state is the function's own
+    assert response == {"batchItemFailures": []}
+    assert state(stack) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked")
+def test_without_the_ledger_a_backlog_update_looks_older_than_the_functions_own_write(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN the same two updates with the ledger off (the limit README: Outcomes documents)
+    run(load_handler, stack, status_body(occurredAt="2026-11-16T10:00:00Z"))
+    response = run(load_handler, stack, status_body(state="UNSUBSCRIBED", occurredAt="2026-11-16T11:00:00Z"))
+    # THEN the second is superseded by what is in fact the function's own later-stamped write
+    assert response == {"batchItemFailures": []}
+    assert state(stack) == "SUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked", "ledger")
+def test_a_replay_never_re_subscribes_a_contact_who_opted_out_in_hubspot_since(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN ada/1001 SUBSCRIBED through the function, then the contact unsubscribed in HubSpot (now)
+    assert run(load_handler, stack, status_body(occurredAt="2026-11-16T10:00:00Z")) == {
+        "batchItemFailures": []
+    }
+    act(stack, action="status", subscription_id=1001, state="UNSUBSCRIBED")
+    writes_before = len(paths(stack, WRITES))
+    # WHEN a late, older brand opt-out arrives (its replay would re-send the SUBSCRIBED)
+    response = run(
+        load_handler, stack, unsubscribe_all_body(business_unit_id=0, occurredAt="2026-11-16T09:00:00Z")
+    )
+    # THEN ada is not subscribed again, and no write of 1001 followed the opt-out
+    assert response == {"batchItemFailures": []}
+    assert state(stack) == "UNSUBSCRIBED"
+    assert paths(stack, WRITES)[writes_before:] == [WRITES[1]]
+
+
+@pytest.mark.usefixtures("checked")
+def test_a_state_hubspot_already_holds_costs_no_write(stack: Stack, load_handler: Loader) -> None:
+    # GIVEN HubSpot holds ada/1001 SUBSCRIBED, set in HubSpot at 09:00
+    act(
+        stack, action="status", subscription_id=1001, state="SUBSCRIBED", timestamp="2026-11-16T09:00:00.000Z"
+    )
+    # WHEN a newer SUBSCRIBED arrives THEN it is applied without a write call
+    assert run(load_handler, stack, status_body(occurredAt="2026-11-16T11:00:00Z")) == {
+        "batchItemFailures": []
+    }
+    assert paths(stack, WRITES) == []
+    assert state(stack) == "SUBSCRIBED"
