@@ -541,31 +541,40 @@ def test_no_dlq_configured_returns_permanent_failures_to_the_queue(
 
 
 def test_fifo_reports_every_later_message_of_a_failed_group(stack: Stack, load_handler: Loader) -> None:
-    # GIVEN a FIFO batch: group A = a1, a2, a3; group B = b1; one input per call, sent in order,
-    # and HubSpot fails the second call (a2) twice (the quick retry included)
+    # GIVEN a FIFO batch (_grouped_batch) WHEN the handler runs
+    response = _grouped_batch(stack, load_handler, f"{stack.queue_arn}.fifo")
+    # THEN a2 and everything after it in group A come back, in order; b1 and a1 do not
+    assert failed_ids(response) == ["a2", "a3"]
+    assert stack.emulator.status("a3@example.com", 1001) is not None  # a3 applied, yet held back
+
+
+def test_a_standard_queue_with_message_groups_reports_only_its_own_failures(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN the same batch from a standard (fair) queue: MessageGroupId is a tenant key there
+    response = _grouped_batch(stack, load_handler, stack.queue_arn)
+    # THEN only a2 comes back: a3, applied, is not re-sent toward maxReceiveCount
+    assert failed_ids(response) == ["a2"]
+
+
+def _grouped_batch(stack: Stack, load_handler: Loader, queue_arn: str) -> dict[str, Any]:
+    """Group A = a1, a2, a3; group B = b1; one input per call, sent in order, and HubSpot fails the
+    second call (a2) twice (the quick retry included)."""
     from tests.factories import sqs_event, sqs_record
 
     records = [
         sqs_record(
-            status_body("a1@example.com", 1001), message_id="a1", group_id="A", queue_arn=stack.queue_arn
-        ),
-        sqs_record(
-            status_body("a2@example.com", 1001), message_id="a2", group_id="A", queue_arn=stack.queue_arn
-        ),
-        sqs_record(
-            status_body("a3@example.com", 1001), message_id="a3", group_id="A", queue_arn=stack.queue_arn
-        ),
-        sqs_record(
-            status_body("b1@example.com", 1001), message_id="b1", group_id="B", queue_arn=stack.queue_arn
-        ),
+            status_body(f"{name}@example.com", 1001),
+            message_id=name,
+            group_id=name[0].upper(),
+            queue_arn=queue_arn,
+        )
+        for name in ("a1", "a2", "a3", "b1")
     ]
     stack.emulator.set_faults(Faults(script=("ok", "503", "503")))
     handler = load_handler(HUBSPOT_BATCH_LIMIT="1", HUBSPOT_MAX_IN_FLIGHT="1").handler
-    # WHEN the handler runs
-    response = handler(sqs_event(*records), LambdaContext())
-    # THEN a2 and everything after it in group A come back, in order; b1 and a1 do not
-    assert failed_ids(response) == ["a2", "a3"]
-    assert stack.emulator.status("a3@example.com", 1001) is not None  # a3 applied, yet held back
+    response: dict[str, Any] = handler(sqs_event(*records), LambdaContext())
+    return response
 
 
 def test_no_call_starts_without_time_for_it(stack: Stack, load_handler: Loader) -> None:

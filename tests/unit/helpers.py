@@ -32,9 +32,16 @@ def message(
     return message_from_record(record, position)
 
 
-def bare_message(message_id: str, position: int = 0, group_id: str | None = None) -> Message:
-    """A Message whose body does not matter (respond tests)."""
-    return Message(message_id=message_id, position=position, body="{}", group_id=group_id)
+FIFO_ARN = "arn:aws:sqs:us-east-1:123456789012:subscription-updates.fifo"
+
+
+def bare_message(
+    message_id: str, position: int = 0, group_id: str | None = None, source_arn: str = FIFO_ARN
+) -> Message:
+    """A Message whose body does not matter (respond tests); from a FIFO queue unless told."""
+    return Message(
+        message_id=message_id, position=position, body="{}", group_id=group_id, source_arn=source_arn
+    )
 
 
 def update(

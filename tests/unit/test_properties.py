@@ -19,6 +19,8 @@ from status_writer.outcomes import map_batch_response
 from status_writer.parse import FIELDS, message_from_record, parse_message
 from status_writer.respond import batch_response, hold_back_fifo_groups
 
+from tests.unit.helpers import FIFO_ARN
+
 # The whole unit suite must stay well under 30 s: the headline properties (parse, map_batch_response)
 # get the most examples, the structural ones fewer.
 MODEST = settings(
@@ -445,7 +447,8 @@ def test_fifo_hold_back_never_deletes_after_a_failure_in_the_same_group(
     groups: list[str | None], data: st.DataObject
 ) -> None:
     messages = [
-        Message(message_id=f"m-{i}", position=i, body="", group_id=group) for i, group in enumerate(groups)
+        Message(message_id=f"m-{i}", position=i, body="", group_id=group, source_arn=FIFO_ARN)
+        for i, group in enumerate(groups)
     ]
     outcomes = {
         message.message_id: outcome

@@ -91,6 +91,17 @@ def test_a_later_would_be_dead_letter_is_held_back_not_dead_lettered() -> None:
     assert adjusted == {"m-0": R, "m-1": R}
 
 
+def test_on_a_standard_queue_a_message_group_is_a_fair_queue_tenant_and_nothing_is_held_back() -> None:
+    # GIVEN a standard (fair) queue whose messages carry MessageGroupId; the group's first one failed
+    standard = "arn:aws:sqs:us-east-1:123456789012:subscription-updates"
+    messages = [bare_message(f"m-{i}", i, "portal-7", source_arn=standard) for i in range(3)]
+    # WHEN held back
+    adjusted = hold_back_fifo_groups(messages, {"m-0": R, "m-1": A, "m-2": D})
+    # THEN only the failed message comes back: the applied one is not re-sent, the DLQ one goes on
+    assert adjusted == {"m-0": R, "m-1": A, "m-2": D}
+    assert listed(batch_response(messages, adjusted)) == ["m-0"]
+
+
 def test_a_dead_letter_before_the_failure_keeps_its_outcome() -> None:
     adjusted = hold_back_fifo_groups(fifo("g", "g", "g"), {"m-0": D, "m-1": R, "m-2": A})
     assert adjusted == {"m-0": D, "m-1": R, "m-2": R}

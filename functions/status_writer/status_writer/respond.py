@@ -23,13 +23,14 @@ def hold_back_fifo_groups(messages: Sequence[Message], outcomes: Mapping[str, Ou
 
     SQS keeps a group's order only if nothing later in the group is deleted before the failed message
     succeeds. Later messages that would otherwise be dead-lettered are held back as well, so a message
-    is never dead-lettered twice.
+    is never dead-lettered twice. Only a ``.fifo`` source queue has such groups: on a standard queue a
+    ``MessageGroupId`` is a fair-queue tenant key (README: Many portals) and changes nothing here.
     """
     adjusted = dict(outcomes)
     failed_groups: set[str] = set()
     for message in messages:
         group = message.group_id
-        if group is None:
+        if group is None or not message.source_arn.endswith(".fifo"):
             continue
         if group in failed_groups:
             adjusted[message.message_id] = Outcome.RETRYABLE
