@@ -278,3 +278,25 @@ def test_answers_that_are_not_read_bodies_hold_nothing() -> None:
         # THEN nothing is held (the contact is sent as one HubSpot knows nothing of)
         assert statuses_of(body, "EMAIL", NOW_US) == {}
         assert wide_of(body, "EMAIL", NOW_US) == {}
+
+
+def test_a_status_of_the_functions_own_source_is_never_a_hubspot_side_change() -> None:
+    # GIVEN HubSpot shows SUBSCRIBED at 12:00 from the API's source, unstamped (an earlier write whose
+    # answer was lost, redelivered in another batch), and the function's writes carry that source
+    hubspot = held(status(1001, "SUBSCRIBED", "2026-01-05T12:00:00.000Z", source="Public API"))
+    history = merge(History(), hubspot, [], None, {"Public API"})
+    # WHEN a newer upstream UNSUBSCRIBED of 09:00 arrives THEN it is sent, not superseded
+    plan = build_plan({ADA: history}, [write("2026-01-05T09:00:00Z", "UNSUBSCRIBED")])
+    assert sent(plan) == [("w", "UNSUBSCRIBED")]
+
+
+def test_a_redelivery_never_explains_a_change_of_another_source() -> None:
+    # GIVEN the CRM UI opted ada out of 1001 at 12:00, and a redelivered older opt-out is in the batch
+    hubspot = held(status(1001, "UNSUBSCRIBED", "2026-01-05T12:00:00.000Z", source="CRM_UI"))
+    doubt = opt_out("2026-01-05T08:00:00Z", mid="again")
+    older = write("2026-01-05T11:00:00Z")
+    # WHEN the function's own source is known
+    history = merge(History(), hubspot, [doubt], None, {"Public API"})
+    plan = build_plan({ADA: history}, [older], [doubt])
+    # THEN the UI's change is HubSpot-side: the older SUBSCRIBED is superseded
+    assert set(plan.by_hubspot) == {"w"}

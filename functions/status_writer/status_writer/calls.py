@@ -23,6 +23,12 @@ class CallStats:
     unchanged: int = 0  # records HubSpot already held: no call needed
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def no_calls(self, superseded_by_hubspot: int, unchanged: int) -> None:
+        """Count records the freshness check settled without a call (several portals count at once)."""
+        with self._lock:
+            self.superseded_by_hubspot += superseded_by_hubspot
+            self.unchanged += unchanged
+
     def record(self, latency_ms: float, throttled: bool) -> None:
         with self._lock:
             self.calls += 1

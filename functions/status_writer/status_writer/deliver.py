@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from status_writer.entries import LEDGER, Contact, Entry, EntryKey, History, Update, committed, entry_of
-from status_writer.freshness import Held, checked_keys, merge
+from status_writer.freshness import Held, checked_keys, merge, own_sources
 from status_writer.ledger import LedgerError, VersionLedger
 from status_writer.model import Failure, FailureCategory, ItemResult, StatusUpdate, UnsubscribeAll
 from status_writer.observability import logger
@@ -69,12 +69,16 @@ class _Known:
     held: Mapping[Contact, Held] = field(default_factory=dict)
     keys: Mapping[Contact, Collection[EntryKey] | None] = field(default_factory=dict)
     doubts: Mapping[Contact, Sequence[Update]] = field(default_factory=dict)
+    sources: set[str] = field(default_factory=set)  # the environment's memory of its own writes' source
 
     def histories(self, ledger: Mapping[Contact, History]) -> dict[Contact, History]:
         merged = dict(ledger)
         for contact, held in self.held.items():
+            self.sources.update(own_sources(merged.get(contact, History()), held))
+        for contact, held in self.held.items():
             history = merged.get(contact, History())
-            merged[contact] = merge(history, held, self.doubts.get(contact, ()), self.keys.get(contact))
+            doubts, keys = self.doubts.get(contact, ()), self.keys.get(contact)
+            merged[contact] = merge(history, held, doubts, keys, self.sources)
         return merged
 
 
@@ -139,7 +143,9 @@ def _read_hubspot(
     doubted: dict[Contact, list[Update]] = {}
     for update in doubts:
         doubted.setdefault(update.subscriber, []).append(update)
-    known = _Known(reads.held, {c: keys[c] for c in reads.held}, doubted)
+    known = _Known(
+        reads.held, {c: keys[c] for c in reads.held}, doubted, invocation.runtime.hubspot.own_sources
+    )
     kept = [u for u in updates if u.subscriber not in reads.failed]
     return known, kept, [u for u in doubts if u.subscriber not in reads.failed]
 
@@ -158,9 +164,7 @@ def _no_call(invocation: Invocation, plan: Plan, delivery: Delivery) -> None:
         )
     for message_id, stamps in plan.unchanged.items():
         delivery.results[message_id] = ItemResult(stamps=stamps)
-    stats = invocation.call.stats
-    stats.superseded_by_hubspot += len(plan.by_hubspot)
-    stats.unchanged += len(plan.unchanged)
+    invocation.call.stats.no_calls(len(plan.by_hubspot), len(plan.unchanged))
 
 
 def _record_unchanged(plan: Plan, updates: Sequence[Update], sent: _Sent) -> None:

@@ -4,9 +4,10 @@ Pure: no I/O. README "Outcomes" (HubSpot-side changes) states the rule:
 
 - every status HubSpot holds is an entry of origin ``HUBSPOT`` whose version is HubSpot's
   ``timestamp``; a wide opt-out is the entry of its scope (``U:ALL``, ``U:<brand>``);
-- a status that carries a timestamp the function saw on its own write (the ledger's ``stamps``) is
-  the function's own: the ledger's entry, with the upstream version, stands for it; so is a status
-  that a redelivered message of this batch may have set unrecorded (a doubt of the same state);
+- a status that carries a timestamp the function saw on its own write (the ledger's ``stamps``), or
+  the ``source`` HubSpot gives the function's writes, is the function's own: the ledger's entry, with
+  the upstream version, stands for it; so is a status that a redelivered message of this batch may
+  have set unrecorded (a doubt of the same state), unless its source says another writer set it;
 - any other status newer than the ledger's entry of its key is a HubSpot-side change and takes its
   place; ``current`` keeps every key's state as read, to skip writes HubSpot already holds.
 """
@@ -70,7 +71,7 @@ def statuses_of(body: Any, channel: str, now_us: int) -> dict[str, Held]:
             "channel": channel,
             "statusState": state,
         }
-        for name in ("legalBasis", "legalBasisExplanation"):
+        for name in ("legalBasis", "legalBasisExplanation", "source"):
             if isinstance(status.get(name), str):
                 payload[name] = status[name]
         if type(status.get("businessUnitId")) is int:
@@ -112,13 +113,27 @@ def checked_keys(mode: str, updates: Sequence[Update]) -> Collection[EntryKey] |
     }
 
 
+def own_sources(history: History, held: Mapping[EntryKey, Entry]) -> set[str]:
+    """The ``source`` HubSpot gives the function's own writes, as this read shows it: the source of
+    each status that carries one of the ledger's stamps."""
+    own = {stamp for entry in history.entries.values() for stamp in entry.stamps}
+    return {
+        str(entry.payload["source"])
+        for entry in held.values()
+        if entry.stamps[0] in own and isinstance(entry.payload.get("source"), str)
+    }
+
+
 def merge(
     history: History,
     held: Mapping[EntryKey, Entry],
     doubts: Sequence[Update],
     keys: Collection[EntryKey] | None,
+    sources: Collection[str] = (),
 ) -> History:
-    """The contact's history with HubSpot's state in it (module docstring)."""
+    """The contact's history with HubSpot's state in it (module docstring). ``sources``: the
+    ``source`` of the function's own writes, once known: a status of that source is never a
+    HubSpot-side change, and a status of another source is never a redelivery's unrecorded write."""
     own = {stamp for entry in history.entries.values() for stamp in entry.stamps}
     doubted = [entry_of(update) for update in doubts]
     entries = dict(history.entries)
@@ -127,7 +142,10 @@ def merge(
         if keys is not None and key not in keys:
             continue
         current[key] = (entry.state, entry.stamps[0])
-        if entry.stamps[0] in own or any(_maybe_ours(doubt, entry) for doubt in doubted):
+        source = entry.payload.get("source")
+        if entry.stamps[0] in own or (source is not None and source in sources):
+            continue
+        if (source is None or not sources) and any(_maybe_ours(doubt, entry) for doubt in doubted):
             continue
         known = entries.get(key)
         if known is None or known.version < entry.version:

@@ -76,6 +76,12 @@ class HubSpotClient:
         self._sleep = sleep
         self.paths = paths or ApiPaths()
         self.modes = modes or RouteModes()
+        self.own_sources: set[str] = set()  # the ``source`` HubSpot gives this client's writes (freshness)
+
+    @property
+    def http(self) -> httpx.Client:
+        """The keep-alive client (one per environment, shared by every portal's client)."""
+        return self._client
 
     def close(self) -> None:
         self.modes.close()
