@@ -300,3 +300,16 @@ def test_a_redelivery_never_explains_a_change_of_another_source() -> None:
     plan = build_plan({ADA: history}, [older], [doubt])
     # THEN the UI's change is HubSpot-side: the older SUBSCRIBED is superseded
     assert set(plan.by_hubspot) == {"w"}
+
+
+def test_a_held_state_is_sent_when_a_re_send_before_it_may_change_its_key() -> None:
+    # GIVEN the ledger's brand opt-out of 10:00, and HubSpot holding 1001 SUBSCRIBED (set at 10:30)
+    ledger = History({("U", "0"): entry_of(opt_out("2026-01-05T10:00:00Z", brand=0))}, count=1)
+    hubspot = held(status(1001, "SUBSCRIBED", "2026-01-05T10:30:00.000Z"))
+    # WHEN the batch brings an older SUBSCRIBED of 1002 (its re-subscribe makes the opt-out be re-sent
+    # after it) and a newer SUBSCRIBED of 1001
+    updates = [write("2026-01-05T09:00:00Z", mid="w2", sub=1002), write("2026-01-05T11:00:00Z", mid="w1")]
+    plan = plan_for(updates, hubspot, ledger)
+    # THEN 1001 is written after the re-sent opt-out, not skipped as held
+    assert sent(plan) == [("w2", "SUBSCRIBED"), ("resend", "UNSUBSCRIBED"), ("w1", "SUBSCRIBED")]
+    assert plan.unchanged == {}

@@ -155,6 +155,7 @@ class ItemResult:
 
     failure: Failure | None = None
     stamps: tuple[int, ...] = ()
+    source: str | None = None  # the ``source`` HubSpot gave what it set: the function's own writes' source
 
     @property
     def applied(self) -> bool:

@@ -34,10 +34,10 @@ def map_batch_response(inputs: Sequence[StatusUpdate], body: Any) -> list[ItemRe
     if not isinstance(body, Mapping) or body.get("status") != "COMPLETE":
         return [_incomplete(body)] * len(inputs)
 
-    confirmed = dict(_result_keys(body.get("results")))
+    confirmed = {key: (stamp, source) for key, stamp, source in _result_keys(body.get("results"))}
     failures = _match_errors(inputs, body.get("errors"))
     return [
-        _applied(confirmed[key])
+        _applied(confirmed[key][0], source=confirmed[key][1])
         if (key := (update.email.lower(), update.subscription_id)) in confirmed
         else ItemResult(failures.get(index, UNKNOWN_OUTCOME))
         for index, update in enumerate(inputs)
@@ -76,10 +76,11 @@ def map_unsubscribe_response(inputs: Sequence[UnsubscribeAll], body: Any) -> lis
     ]
 
 
-def _applied(*stamps: int | None) -> ItemResult:
-    """An applied input, with the distinct timestamps HubSpot gave what it set (the ledger keeps them)."""
+def _applied(*stamps: int | None, source: str | None = None) -> ItemResult:
+    """An applied input, with the distinct timestamps HubSpot gave what it set (the ledger keeps them)
+    and the source it names the write by."""
     known = sorted({stamp for stamp in stamps if stamp is not None})
-    return ItemResult(stamps=tuple(known)) if known else APPLIED
+    return ItemResult(stamps=tuple(known), source=source) if known or source else APPLIED
 
 
 def _incomplete(body: Any) -> ItemResult:
@@ -90,7 +91,7 @@ def _incomplete(body: Any) -> ItemResult:
     return _unknown(f"HubSpot batch status is {status}, not COMPLETE: not known to be applied")
 
 
-def _result_keys(results: Any) -> Iterator[tuple[tuple[str, int], int | None]]:
+def _result_keys(results: Any) -> Iterator[tuple[tuple[str, int], int | None, str | None]]:
     """Each confirmed (email, subscription) with the timestamp HubSpot gave it (None: none readable)."""
     if not isinstance(results, list):
         return
@@ -103,7 +104,12 @@ def _result_keys(results: Any) -> Iterator[tuple[tuple[str, int], int | None]]:
         if isinstance(subscription, str):
             subscription = _subscription_number(subscription.strip())
         if isinstance(subscription, int) and not isinstance(subscription, bool):
-            yield (email.lower(), subscription), stamp_of(result.get("timestamp"))
+            source = result.get("source")
+            yield (
+                (email.lower(), subscription),
+                stamp_of(result.get("timestamp")),
+                (source[:200] if isinstance(source, str) else None),
+            )
 
 
 def _match_errors(inputs: Sequence[StatusUpdate], errors: Any) -> dict[int, Failure]:

@@ -206,8 +206,8 @@ def write_result(item: Mapping[str, Any], body: Any) -> dict[str, Any]:
     with the ``timestamp`` HubSpot gave the status (the ledger keeps it)."""
     entry = {"subscriberIdString": item["subscriberIdString"], "subscriptionId": item["subscriptionId"]}
     for status in _results(body):
-        if status.get("subscriptionId") == item["subscriptionId"] and "timestamp" in status:
-            entry["timestamp"] = status["timestamp"]
+        if status.get("subscriptionId") == item["subscriptionId"]:
+            entry.update({name: status[name] for name in ("timestamp", "source") if name in status})
     return entry
 
 

@@ -169,27 +169,33 @@ def plan_contact(
                 lost.by_hubspot[message_id] = (entry.version, portal.version)
             continue
         fresh.append((entry, update))
-    if not doubt_entries:
-        fresh = _without_no_ops(history, fresh, lost)
-    return _sequence(contact, history, fresh, doubt_entries)
+    sequence = _sequence(contact, history, fresh, doubt_entries)
+    if doubt_entries or not history.current:
+        return sequence
+    kept = _without_no_ops(history, fresh, sequence, lost)
+    return sequence if len(kept) == len(fresh) else _sequence(contact, history, kept, doubt_entries)
 
 
 def _without_no_ops(
-    history: History, fresh: Sequence[tuple[Entry, Update]], lost: _Lost
+    history: History, fresh: Sequence[tuple[Entry, Update]], sequence: Sequence[Planned], lost: _Lost
 ) -> list[tuple[Entry, Update]]:
-    """Drop the updates HubSpot already holds (same state, as read) when nothing sent before them may
-    change their key: they would cost a call and change nothing. Recorded with HubSpot's stamp."""
-    kept: list[tuple[Entry, Update]] = []
-    for entry, update in fresh:
+    """Drop the updates HubSpot already holds (same state, as read) when nothing sent before them in
+    the contact's sequence (a batch update or a re-send) may change their key: they would cost a call
+    and change nothing. Recorded with HubSpot's stamp. Without them the sequence only gets shorter."""
+    dropped: set[str] = set()
+    for place, planned in enumerate(sequence):
+        if planned.update is None:
+            continue
+        entry = planned.entry
         current = history.current.get(entry.key)
         if current is None and entry.opt_out:
             current = history.current.get((OPT_OUT, PORTAL_WIDE))  # already opted out of every brand
-        earlier = any(o.version < entry.version and _interferes(o, entry) for o, _ in fresh if o is not entry)
-        if current is not None and current[0] == entry.state and not earlier:
-            lost.unchanged[update.message.message_id] = (current[1],)
-        else:
-            kept.append((entry, update))
-    return kept
+        if current is None or current[0] != entry.state:
+            continue
+        if not any(_interferes(earlier.entry, entry) for earlier in sequence[:place]):
+            lost.unchanged[planned.update.message.message_id] = (current[1],)
+            dropped.add(planned.update.message.message_id)
+    return [(entry, update) for entry, update in fresh if update.message.message_id not in dropped]
 
 
 def _newer_portal_opt_out(

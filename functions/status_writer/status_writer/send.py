@@ -70,7 +70,10 @@ def _write_chunk(invocation: Invocation, inputs: Sequence[StatusUpdate]) -> list
         [update.to_input() for update in inputs], invocation.call
     )
     if answer.body is not None:
-        return map_batch_response(inputs, answer.body)
+        results = map_batch_response(inputs, answer.body)
+        # The source HubSpot names the function's own writes by (README: Outcomes, HubSpot-side changes).
+        invocation.runtime.hubspot.own_sources.update(r.source for r in results if r.source is not None)
+        return results
     return _unanswered(invocation, inputs, answer, _write_chunk)
 
 
