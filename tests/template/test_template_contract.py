@@ -326,7 +326,25 @@ def test_function_role_grants_exactly_what_the_function_does(template: dict[str,
     )
     assert grants["ReadTheHubSpotToken"] == (
         ["secretsmanager:GetSecretValue"],
-        {"Fn::If": ["CreateHubSpotSecret", {"Ref": "HubSpotSecret"}, {"Ref": "HubSpotSecretArn"}]},
+        {
+            "Fn::If": [
+                "MultiPortal",  # many portals: the secrets under the name pattern's prefix, nothing else
+                {
+                    "Fn::Sub": [
+                        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}*",
+                        {
+                            "Prefix": {
+                                "Fn::Select": [
+                                    0,
+                                    {"Fn::Split": ["{portalId}", {"Ref": "HubSpotSecretNamePattern"}]},
+                                ]
+                            }
+                        },
+                    ]
+                },
+                {"Fn::If": ["CreateHubSpotSecret", {"Ref": "HubSpotSecret"}, {"Ref": "HubSpotSecretArn"}]},
+            ]
+        },
     )
     assert grants["DecryptTheHubSpotToken"] == (["kms:Decrypt"], {"Ref": "HubSpotSecretKmsKeyArn"})
     assert grants["WriteOwnLogs"][0] == ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -374,8 +392,12 @@ def test_secret_is_created_only_without_an_existing_one_and_starts_as_an_unusabl
     secret = template["Resources"]["HubSpotSecret"]
     placeholder = json.loads(secret["Properties"]["SecretString"])
 
-    # THEN it exists only when HubSpotSecretArn is empty, holds no token, and says how to set one
-    assert secret["Condition"] == "CreateHubSpotSecret"
+    # THEN it exists only when HubSpotSecretArn is empty (and one portal is served: many portals bring
+    # a secret each), holds no token, and says how to set one
+    assert secret["Condition"] == "CreatePlaceholderSecret"
+    assert template["Conditions"]["CreatePlaceholderSecret"] == {
+        "Fn::And": [{"Condition": "CreateHubSpotSecret"}, {"Condition": "SinglePortal"}]
+    }
     assert template["Conditions"]["CreateHubSpotSecret"] == {"Fn::Equals": [{"Ref": "HubSpotSecretArn"}, ""]}
     assert placeholder["accessToken"] == ""
     assert "put-secret-value" in placeholder["setup"]

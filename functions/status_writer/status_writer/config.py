@@ -28,9 +28,12 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "HUBSPOT_API_VERSION",
     "HUBSPOT_BATCH_MODE",
     "HUBSPOT_FRESHNESS_CHECK",
+    "HUBSPOT_DEFAULT_PORTAL_ID",
 )
 
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
+PORTAL_PLACEHOLDER = "{portalId}"  # in HUBSPOT_SECRET_ID: one secret per portal (README: Many portals)
+PORTALS_IN_FLIGHT = 8  # portals delivered side by side in one invocation, each with its own call slots
 _TABLE_NAME = re.compile(
     r"[A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}"
 )
@@ -59,6 +62,12 @@ class Settings:
     api_version: str = DEFAULT_API_VERSION  # the path segment of every HubSpot call
     batch_mode: str = "auto"  # auto | batch | per-contact (README: Outcomes, per-contact mode)
     freshness_check: str = "all"  # all | subscribed | off (README: Outcomes, HubSpot-side changes)
+    default_portal_id: str | None = None  # the portal of a message without portalId (README: Many portals)
+
+    @property
+    def multi_portal(self) -> bool:
+        """One deployment for several portals: the secret's name has a ``{portalId}`` placeholder."""
+        return PORTAL_PLACEHOLDER in self.secret_id
 
     @property
     def call_budget_ms(self) -> int:
@@ -84,6 +93,7 @@ class Settings:
             api_version=reader.choice("HUBSPOT_API_VERSION", API_VERSIONS, DEFAULT_API_VERSION),
             batch_mode=reader.choice("HUBSPOT_BATCH_MODE", BATCH_MODES, "auto"),
             freshness_check=reader.choice("HUBSPOT_FRESHNESS_CHECK", FRESHNESS_MODES, "all"),
+            default_portal_id=_portal(reader),
         )
         if settings.backoff_base_s > settings.backoff_max_s:
             reader.problems.append("RETRY_BACKOFF_BASE_SECONDS must not exceed RETRY_BACKOFF_MAX_SECONDS")
@@ -135,6 +145,16 @@ def _secret_id(reader: _Reader) -> str:
     if not secret_id:
         reader.problems.append("HUBSPOT_SECRET_ID is required (the Secrets Manager secret holding the token)")
     return secret_id
+
+
+def _portal(reader: _Reader) -> str | None:
+    raw = reader.text("HUBSPOT_DEFAULT_PORTAL_ID")
+    if not raw or raw == "0":  # 0 (the template's "none"): no portal has that id
+        return None
+    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) <= 19 and int(raw) > 0):
+        reader.problems.append(f"HUBSPOT_DEFAULT_PORTAL_ID={raw[:40]!r} is not a HubSpot account id (digits)")
+        return None
+    return str(int(raw))
 
 
 def _base_url(reader: _Reader) -> str:

@@ -72,6 +72,8 @@ class DeadLetterQueue:
             "original_message_id": _string(_sqs_text(message.sqs_message_id or "-")),
             "receive_count": {"DataType": "Number", "StringValue": str(message.receive_count)},
         }
+        if message.portal_id is not None:
+            required["portal_id"] = {"DataType": "Number", "StringValue": message.portal_id}
         body = message.body if message.body else "(empty body)"
         if _NOT_SQS_TEXT.search(body):  # SQS never delivers one; a copy of it would fail its batch
             logger.warning("dead-letter copy not sendable to SQS", extra={"message_id": message.message_id})

@@ -72,6 +72,20 @@ def business_unit_id(value: Any) -> int | None:
     return value
 
 
+def portal_id(value: Any) -> str | None:
+    """HubSpot's account id (README: Many portals): a positive integer, or a string of its ASCII
+    digits; kept as its digits without leading zeros, so ``7`` and ``"007"`` name one portal."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < len(value) <= 19:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= INT64_MAX:
+        raise InvalidMessage(
+            "portalId must be a positive integer (HubSpot's account id) or a string of its digits"
+        )
+    return str(value)
+
+
 def email(value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidMessage("subscriberIdString must be a string (the contact's email address)")

@@ -42,10 +42,21 @@ class VersionLedger:
     """Every call is a real DynamoDB call: ``dynamodb`` has the low-level boto3 client's
     ``batch_get_item`` and ``transact_write_items`` (in the function, ``dynamodb.DynamoDBClient``)."""
 
-    def __init__(self, dynamodb: Any, table: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, dynamodb: Any, table: str, clock: Callable[[], float] = time.time, namespace: str = ""
+    ) -> None:
         self._db = dynamodb
         self._table = table
         self._clock = clock
+        self._namespace = namespace
+
+    def for_portal(self, portal: str) -> VersionLedger:
+        """The same table with one portal's keys (README: Many portals): no two portals share an item."""
+        return VersionLedger(self._db, self._table, self._clock, namespace=portal)
+
+    def _stored(self, contact: Contact) -> Contact:
+        """The contact as its item's key names it: the portal's id before the address, if any."""
+        return contact if not self._namespace else (f"{self._namespace}\n{contact[0]}", contact[1])
 
     @property
     def db(self) -> Any:
@@ -55,12 +66,12 @@ class VersionLedger:
     def read(self, contacts: Iterable[Contact], time_left: TimeLeft | None = None) -> dict[Contact, History]:
         """Each contact's history (one key per contact, consistent reads). ``time_left`` (the
         invocation's: seconds a call may still take) bounds each DynamoDB call as a whole."""
-        wanted = {partition(contact): contact for contact in contacts}
+        wanted = {partition(self._stored(contact)): contact for contact in contacts}
         found: dict[Contact, History] = {contact: History() for contact in wanted.values()}
         ordered = list(wanted.values())
         for start in range(0, len(ordered), MAX_GET_KEYS):
             for item in self._batch_get(
-                [key_of(c) for c in ordered[start : start + MAX_GET_KEYS]], time_left
+                [key_of(self._stored(c)) for c in ordered[start : start + MAX_GET_KEYS]], time_left
             ):
                 found[wanted[item["pk"]["S"]]] = history_of(item)
         return found
@@ -71,7 +82,7 @@ class VersionLedger:
         now = self._clock()
         for start in range(0, len(changes), MAX_TRANSACTION_ACTIONS):
             group = [
-                (contact, put_item(self._table, contact, seen, entries, now))
+                (contact, put_item(self._table, self._stored(contact), seen, entries, now))
                 for contact, seen, entries in changes[start : start + MAX_TRANSACTION_ACTIONS]
             ]
             self._transact(group, report, time_left)

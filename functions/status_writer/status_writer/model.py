@@ -51,6 +51,9 @@ class Message:
     source_arn: str = ""
     attributes: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     sqs_id: str | None = None  # SQS's messageId when ``message_id`` was made unique (identity)
+    portal_id: str | None = field(
+        default=None, compare=False
+    )  # its portal, once parsed (README: Many portals)
 
     @property
     def sqs_message_id(self) -> str:
@@ -70,6 +73,7 @@ class StatusUpdate:
     legal_basis: str | None = None
     legal_basis_explanation: str | None = None
     occurred_at_us: int | None = None  # microseconds since the epoch, UTC
+    portal_id: str | None = None  # HubSpot's account id; None: the deployment's one portal
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -108,6 +112,7 @@ class UnsubscribeAll:
     channel: str = "EMAIL"
     business_unit_id: int | None = None  # None: every brand (portal-wide)
     occurred_at_us: int | None = None
+    portal_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str, int | None]:

@@ -26,6 +26,7 @@ FIELDS = frozenset(
         "legalBasis",
         "legalBasisExplanation",
         "occurredAt",
+        "portalId",
     }
 )
 # Common misspellings of the contract's field names, so the error says what was meant.
@@ -43,7 +44,9 @@ _DID_YOU_MEAN = {
 }
 
 UNSUBSCRIBE_ALL = "UNSUBSCRIBE_ALL"
-UNSUBSCRIBE_FIELDS = frozenset({"action", "subscriberIdString", "channel", "businessUnitId", "occurredAt"})
+UNSUBSCRIBE_FIELDS = frozenset(
+    {"action", "subscriberIdString", "channel", "businessUnitId", "occurredAt", "portalId"}
+)
 MAX_WRAPPING_DEPTH = 3
 
 
@@ -162,6 +165,7 @@ def _status_update(message: Message, body: Any, latest: int) -> StatusUpdate:
         else fields.enum("legalBasis", body["legalBasis"], fields.LEGAL_BASES),
         legal_basis_explanation=fields.explanation(body.get("legalBasisExplanation")),
         occurred_at_us=fields.occurred_at(body.get("occurredAt"), latest),
+        portal_id=fields.portal_id(body.get("portalId")),
     )
 
 
@@ -182,6 +186,7 @@ def _unsubscribe_all(message: Message, body: dict[str, Any], latest: int) -> Uns
         else fields.enum("channel", body["channel"], fields.CHANNELS),
         business_unit_id=fields.business_unit_id(body.get("businessUnitId")),
         occurred_at_us=fields.occurred_at(body.get("occurredAt"), latest),
+        portal_id=fields.portal_id(body.get("portalId")),
     )
 
 

@@ -1,5 +1,6 @@
-"""One invocation, end to end: parse → coalesce → read ledger → plan → send → record → map outcomes →
-settle → respond (README "How it works"). Every record ends in exactly one outcome (applied,
+"""One invocation, end to end: parse → portals → coalesce → read HubSpot and the ledger → plan → send
+→ record → map outcomes → settle → respond (README "How it works"). Each portal's share goes its own
+way, side by side (README: Many portals). Every record ends in exactly one outcome (applied,
 superseded, dead-lettered or retryable), and the response lists exactly the retryable ones.
 """
 
@@ -13,6 +14,7 @@ from status_writer.calls import CallStats
 from status_writer.coalesce import coalesce
 from status_writer.deadline import RemainingTime
 from status_writer.deliver import Delivery, deliver
+from status_writer.entries import Update
 from status_writer.identity import distinct
 from status_writer.model import (
     Failure,
@@ -24,6 +26,7 @@ from status_writer.model import (
     UnsubscribeAll,
 )
 from status_writer.parse import message_from_record, parse_message
+from status_writer.portals import Portal, by_portal
 from status_writer.respond import PartialBatchResponse, batch_response
 from status_writer.runtime import Invocation, Runtime
 from status_writer.settle import settle
@@ -65,19 +68,35 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
                 FailureCategory.INVALID_MESSAGE, item.reason, permanent=True
             )
     updates = [item for item in parsed if isinstance(item, StatusUpdate | UnsubscribeAll)]
+    settings = runtime.settings
+    for update in updates:  # its portal, for the DLQ copy and the summary line
+        update.message.portal_id = update.portal_id or settings.default_portal_id
+    groups, refused = by_portal(updates, settings)
+    for message_id, reason in refused.items():
+        report.failures[message_id] = Failure(FailureCategory.INVALID_MESSAGE, reason, permanent=True)
+    if len(groups) <= 1:
+        delivered = [_deliver_portal(invocation, portal, mine) for portal, mine in groups.items()]
+    else:
+        delivered = list(runtime.portal_pool().map(lambda g: _deliver_portal(invocation, *g), groups.items()))
+    for delivery, superseded_by in delivered:
+        _map_outcomes(report, delivery, superseded_by)
+    report.outcomes = settle(messages, report.outcomes, report.failures, invocation)
+    log_and_measure(messages, report.outcomes, report.failures, report.stats)
+    report.response = batch_response(messages, report.outcomes)
+    return report
+
+
+def _deliver_portal(
+    invocation: Invocation, portal: Portal, updates: list[Update]
+) -> tuple[Delivery, dict[str, str]]:
+    """One portal's updates, coalesced and delivered with that portal's runtime."""
     writes = coalesce(item for item in updates if isinstance(item, StatusUpdate))
     opt_outs = coalesce(item for item in updates if isinstance(item, UnsubscribeAll))
     # Before coalescing: a redelivered message that loses to a newer one in this batch still says its
     # earlier delivery may have left HubSpot behind the ledger (plan: doubts).
     doubts = [item for item in updates if item.message.receive_count > 1]
-    delivery = deliver(invocation, [*opt_outs.winners, *writes.winners], doubts)
-
-    superseded_by = {**writes.superseded_by, **opt_outs.superseded_by}
-    _map_outcomes(report, delivery, superseded_by)
-    report.outcomes = settle(messages, report.outcomes, report.failures, invocation)
-    log_and_measure(messages, report.outcomes, report.failures, report.stats)
-    report.response = batch_response(messages, report.outcomes)
-    return report
+    delivery = deliver(invocation.for_portal(portal), [*opt_outs.winners, *writes.winners], doubts)
+    return delivery, {**writes.superseded_by, **opt_outs.superseded_by}
 
 
 def _map_outcomes(report: BatchReport, delivery: Delivery, coalesced: Mapping[str, str]) -> None:

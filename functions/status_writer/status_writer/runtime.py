@@ -3,15 +3,16 @@ carries along its data path (the runtime, its deadline and its call statistics).
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from status_writer.calls import CallContext
-from status_writer.config import Settings
+from status_writer.config import PORTALS_IN_FLIGHT, Settings
 from status_writer.credentials import Credentials, powertools_fetcher
 from status_writer.dead_letter import DeadLetterQueue
 from status_writer.deadline import Deadline, RemainingTime
@@ -19,6 +20,7 @@ from status_writer.dynamodb import DynamoDBClient
 from status_writer.hubspot import HubSpotClient
 from status_writer.ledger import VersionLedger
 from status_writer.per_contact import RouteModes
+from status_writer.portals import Portal, secret_name
 from status_writer.rate_limit import RateLimitPacer
 from status_writer.routes import ApiPaths
 from status_writer.transport import make_http_client
@@ -38,6 +40,16 @@ class Runtime:
     visibility: VisibilityScheduler
     executor: ThreadPoolExecutor
     ledger: VersionLedger | None = None
+    portals: dict[str, Runtime] = field(default_factory=dict, repr=False)  # multi-portal: one per portal
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _portal_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+
+    def portal_pool(self) -> ThreadPoolExecutor:
+        """Threads that deliver several portals' shares of a batch side by side (started on first use)."""
+        with self._lock:
+            if self._portal_pool is None:
+                self._portal_pool = ThreadPoolExecutor(PORTALS_IN_FLIGHT, thread_name_prefix="portal")
+            return self._portal_pool
 
     @classmethod
     def create(cls, settings: Settings, transport: Any = None, sqs: Any = None) -> Runtime:
@@ -46,20 +58,49 @@ class Runtime:
         sqs_client = sqs if sqs is not None else boto3.client("sqs", config=AWS_CONFIG)
         return cls(
             settings=settings,
-            hubspot=HubSpotClient(
-                http,
-                Credentials(settings.secret_id, http, powertools_fetcher(AWS_CONFIG)),
-                RateLimitPacer(),
-                paths=ApiPaths(settings.api_version),
-                modes=RouteModes(settings.batch_mode, workers=settings.max_in_flight),
-            ),
+            hubspot=_hubspot(settings, http, settings.secret_id),
             dead_letters=DeadLetterQueue(sqs_client, settings.dead_letter_queue_url),
             visibility=VisibilityScheduler(sqs_client),
-            executor=ThreadPoolExecutor(max_workers=settings.max_in_flight, thread_name_prefix="hubspot"),
+            executor=_executor(settings),
             ledger=None
             if settings.version_table is None
             else VersionLedger(DynamoDBClient.from_environment(), settings.version_table),
         )
+
+    def for_portal(self, portal: Portal) -> Runtime:
+        """The runtime of one portal (README: Many portals): its own credential, pacing, per-contact
+        mode and call slots, so a throttled or broken portal delays only its own messages; the HTTP
+        connections, SQS clients and ledger table are shared, the ledger's keys are the portal's."""
+        if portal is None:
+            return self
+        with self._lock:
+            known = self.portals.get(portal)
+            if known is None:
+                known = self.portals[portal] = Runtime(
+                    settings=self.settings,
+                    hubspot=_hubspot(
+                        self.settings, self.hubspot.http, secret_name(self.settings.secret_id, portal)
+                    ),
+                    dead_letters=self.dead_letters,
+                    visibility=self.visibility,
+                    executor=_executor(self.settings),
+                    ledger=None if self.ledger is None else self.ledger.for_portal(portal),
+                )
+            return known
+
+
+def _hubspot(settings: Settings, http: Any, secret_id: str) -> HubSpotClient:
+    return HubSpotClient(
+        http,
+        Credentials(secret_id, http, powertools_fetcher(AWS_CONFIG)),
+        RateLimitPacer(),
+        paths=ApiPaths(settings.api_version),
+        modes=RouteModes(settings.batch_mode, workers=settings.max_in_flight),
+    )
+
+
+def _executor(settings: Settings) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=settings.max_in_flight, thread_name_prefix="hubspot")
 
 
 @dataclass
@@ -73,3 +114,7 @@ class Invocation:
     @classmethod
     def start(cls, runtime: Runtime, context: RemainingTime) -> Invocation:
         return cls(runtime, CallContext(Deadline(context, runtime.settings.call_budget_ms)))
+
+    def for_portal(self, portal: Portal) -> Invocation:
+        """The same invocation (one deadline, one set of statistics) with one portal's runtime."""
+        return self if portal is None else Invocation(self.runtime.for_portal(portal), self.call)

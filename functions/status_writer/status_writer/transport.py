@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from status_writer.config import Settings
+from status_writer.config import PORTALS_IN_FLIGHT, Settings
 
 # The largest answer read: a full batch/write answer is ~60 KiB; past this it is not HubSpot's (and a
 # 60 MB body would take a 256 MB function down). What was sent is then unknown, so it is retried.
@@ -44,7 +44,8 @@ class Request:
 
 def make_http_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """One keep-alive client per execution environment, with explicit timeouts and a pool sized to the
-    calls that may be in flight at once."""
+    calls that may be in flight at once (each portal's, side by side, in a multi-portal deployment)."""
+    pool = settings.max_in_flight * (PORTALS_IN_FLIGHT if settings.multi_portal else 1)
     return httpx.Client(
         base_url=settings.api_base_url,
         timeout=httpx.Timeout(
@@ -53,9 +54,7 @@ def make_http_client(settings: Settings, transport: httpx.BaseTransport | None =
             write=settings.read_timeout_s,
             pool=settings.connect_timeout_s,
         ),
-        limits=httpx.Limits(
-            max_connections=settings.max_in_flight, max_keepalive_connections=settings.max_in_flight
-        ),
+        limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
         headers={"Accept": "application/json"},
         transport=transport,
         follow_redirects=False,  # a redirect must never carry the token somewhere else

@@ -1,0 +1,99 @@
+"""Which portal each update is for (README: Many portals): the message field, the deployment's mode,
+and the refusals that keep a message from ever being written to another portal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from status_writer.config import ConfigurationError, Settings
+from status_writer.model import Rejected, StatusUpdate, UnsubscribeAll
+from status_writer.parse import parse_message
+from status_writer.portals import by_portal, secret_name
+
+from tests.factories import status_body, unsubscribe_all_body
+from tests.unit.helpers import message
+
+MANY = Settings(secret_id="hubspot/portal-{portalId}")
+ONE = Settings(secret_id="hubspot-token")
+
+
+def parsed(body: dict[str, Any], mid: str = "m") -> StatusUpdate | UnsubscribeAll:
+    item = parse_message(message(body, message_id=mid))
+    assert isinstance(item, StatusUpdate | UnsubscribeAll), item
+    return item
+
+
+@pytest.mark.parametrize(
+    ("value", "portal"), [(7, "7"), ("7", "7"), ("007", "7"), (2**63 - 1, str(2**63 - 1))]
+)
+def test_portal_id_is_a_positive_integer_or_its_digits(value: Any, portal: str) -> None:
+    assert parsed(status_body(portalId=value)).portal_id == portal
+    assert parsed(unsubscribe_all_body(portalId=value)).portal_id == portal
+
+
+@pytest.mark.parametrize("value", [0, -1, "0", "", "7a", "٣", 1.5, True, [7], 2**63, "1" * 20])
+def test_anything_else_is_refused_with_a_clear_reason(value: Any) -> None:
+    item = parse_message(message(status_body(portalId=value)))
+    assert isinstance(item, Rejected)
+    assert "portalId" in item.reason
+
+
+def test_a_multi_portal_deployment_groups_updates_by_portal() -> None:
+    # GIVEN updates of two portals in one batch
+    updates = [
+        parsed(status_body(portalId=7), "a"),
+        parsed(status_body(portalId="8"), "b"),
+        parsed(status_body(portalId=7), "c"),
+    ]
+    # WHEN grouped THEN each portal has its own, none is refused
+    groups, refused = by_portal(updates, MANY)
+    assert {portal: [u.message.message_id for u in mine] for portal, mine in groups.items()} == {
+        "7": ["a", "c"],
+        "8": ["b"],
+    }
+    assert refused == {}
+
+
+def test_without_portal_id_a_multi_portal_deployment_refuses_unless_a_default_is_set() -> None:
+    update = parsed(status_body(), "a")
+    _, refused = by_portal([update], MANY)
+    assert "portalId is required" in refused["a"]
+    groups, refused = by_portal([update], Settings(secret_id=MANY.secret_id, default_portal_id="9"))
+    assert list(groups) == ["9"]
+    assert refused == {}
+
+
+def test_a_single_portal_deployment_never_writes_another_portals_message() -> None:
+    # GIVEN one portal whose id the deployment knows
+    known = Settings(secret_id="hubspot-token", default_portal_id="7")
+    ours, theirs, plain = (
+        parsed(status_body(portalId=7), "a"),
+        parsed(status_body(portalId=8), "b"),
+        parsed(status_body(), "c"),
+    )
+    # WHEN grouped THEN its own and unnamed messages go to its one portal; another portal's is refused
+    groups, refused = by_portal([ours, theirs, plain], known)
+    assert [u.message.message_id for u in groups[None]] == ["a", "c"]
+    assert set(refused) == {"b"}
+    # AND without a known id, every message goes to the one portal as before
+    groups, refused = by_portal([ours, theirs, plain], ONE)
+    assert len(groups[None]) == 3
+    assert refused == {}
+
+
+def test_the_secret_of_a_portal_is_the_pattern_with_its_id() -> None:
+    assert MANY.multi_portal
+    assert not ONE.multi_portal
+    assert secret_name(MANY.secret_id, "12345") == "hubspot/portal-12345"
+
+
+def test_a_default_portal_id_must_be_digits() -> None:
+    with pytest.raises(ConfigurationError, match="HUBSPOT_DEFAULT_PORTAL_ID"):
+        Settings.from_environment({"HUBSPOT_SECRET_ID": "s", "HUBSPOT_DEFAULT_PORTAL_ID": "acme"})
+    assert (
+        Settings.from_environment(
+            {"HUBSPOT_SECRET_ID": "s", "HUBSPOT_DEFAULT_PORTAL_ID": "0"}
+        ).default_portal_id
+        is None
+    )
