@@ -20,6 +20,7 @@ from botocore.credentials import Credentials
 from status_writer.dynamodb import DynamoDBClient, DynamoDBError, Signer, endpoint_url, error_of, retryable
 from status_writer.ledger import VersionLedger
 from status_writer.plan import History
+from status_writer.transport import MAX_RESPONSE_BYTES
 
 CANCELLED = {
     "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
@@ -228,7 +229,7 @@ def test_a_network_failure_is_a_named_error_tried_once_more(peer: Peer) -> None:
         db.batch_get_item(RequestItems={})
     assert len(peer.seen) == 2
     assert peer.connections == 2
-    assert raised.value.code == "RemoteDisconnected"
+    assert raised.value.code == "ConnectionResetError"
     assert raised.value.status == 0
 
 
@@ -258,6 +259,33 @@ def test_a_trickling_answer_ends_within_the_call_s_time(peer: Peer) -> None:
     assert time.monotonic() - started < 1.5
     assert raised.value.code in {"TimeoutError", "TimeBudget"}
     assert raised.value.status == 0
+
+
+def chunked(handler: BaseHTTPRequestHandler) -> None:
+    """A 200 framed by chunks, not by Content-Length."""
+    handler.send_response(200)
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    handler.wfile.write(b"2\r\n{}\r\n0\r\n\r\n")
+
+
+def test_an_answer_not_framed_by_its_content_length_is_refused_as_a_network_failure(peer: Peer) -> None:
+    # GIVEN DynamoDB answering in chunks (it frames every answer by Content-Length)
+    db = client(peer, chunked)
+    # WHEN read THEN the answer is not taken; both attempts are made, and the error has no HTTP status
+    with pytest.raises(DynamoDBError) as raised:
+        db.batch_get_item(RequestItems={})
+    assert len(peer.seen) == 2
+    assert (raised.value.code, raised.value.status) == ("ConnectionError", 0)
+
+
+def test_an_answer_past_the_size_cap_is_not_read_to_its_end(peer: Peer) -> None:
+    # GIVEN DynamoDB sending an answer larger than the function reads (transport.MAX_RESPONSE_BYTES)
+    db = client(peer, reply(200, b" " * (MAX_RESPONSE_BYTES + 1)))
+    # WHEN read THEN reading stops at the cap, as a network failure
+    with pytest.raises(DynamoDBError) as raised:
+        db.batch_get_item(RequestItems={})
+    assert (raised.value.code, raised.value.status) == ("ResponseTooLarge", 0)
 
 
 def test_every_attempt_is_told_to_the_send_listeners(peer: Peer) -> None:
