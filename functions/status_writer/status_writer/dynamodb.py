@@ -33,7 +33,7 @@ from status_writer.transport import MAX_RESPONSE_BYTES, ResponseTooLarge, call_b
 
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
-COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps builds one per call
+COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)  # built once; requests are trees
 ATTEMPTS = 2  # as the function's botocore clients ("standard" retries, 2 attempts)
 CONNECT_TIMEOUT_S = 1.0  # as the function's botocore clients: AWS calls fit in the deadline's margin
 READ_TIMEOUT_S = 2.0
