@@ -146,9 +146,7 @@ def probe(handler: Callable[[Any, Any], Any], command: Mapping[str, Any]) -> dic
     wire = WireCounter()
     wire.attach_boto3()
     runtime = app._runtime = Runtime.create(app.SETTINGS, transport=transport, sqs=NoSqs())  # type: ignore[attr-defined]
-    ledger_http = getattr(getattr(runtime.ledger, "db", None), "http", None)  # None: boto3's client
-    if isinstance(ledger_http, httpx.Client):
-        wire.attach_httpx(ledger_http)
+    wire.attach_ledger(getattr(runtime.ledger, "db", None))
     fresh = bool(command.get("fresh"))
     first_update = int(command.get("first_update", 0))
     results = []
@@ -214,7 +212,7 @@ SERVICES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs"}  # X-Amz-Target
 class WireCounter:
     """AWS API calls and the DynamoDB items they name, counted from each request as it goes on the wire
     (its ``X-Amz-Target`` header and JSON body), the same way for boto3's clients (botocore's
-    ``before-send``) and for the ledger's own DynamoDB client (an httpx request hook). Items: keys asked
+    ``before-send``) and for the ledger's own DynamoDB client (its ``on_send`` listeners). Items: keys asked
     for by BatchGetItem, GetItem ("read"); actions of TransactWriteItems, requests of BatchWriteItem and
     single-item writes ("written")."""
 
@@ -236,6 +234,15 @@ class WireCounter:
             self.count(request.headers.get("X-Amz-Target"), request.body)
 
         boto3._get_default_session().events.register("before-send", before_send)
+
+    def attach_ledger(self, db: Any) -> None:
+        """The ledger's own DynamoDB client: its ``on_send`` listeners, or (as committed before it had
+        them, for ``--code-ref``) its httpx client's request hook. None: boto3's client, counted above."""
+        listeners = getattr(db, "on_send", None)
+        if isinstance(listeners, list):
+            listeners.append(self.count)
+        elif isinstance(getattr(db, "http", None), httpx.Client):
+            self.attach_httpx(db.http)
 
     def attach_httpx(self, client: httpx.Client) -> None:
         def hook(request: httpx.Request) -> None:

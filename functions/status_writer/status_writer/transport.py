@@ -174,6 +174,13 @@ class _Alarms:
 _ALARMS = _Alarms()
 
 
+def call_bound(limit_s: float) -> _Watchdog:
+    """The bound of one call made on a socket of its own (the ordering ledger's DynamoDB client): used
+    as a context manager, it is handed the call's socket (``watch_socket``), checked between reads of
+    the answer (``check``) and finished once the answer is read (``finish``)."""
+    return _Watchdog(limit_s)
+
+
 class _Watchdog:
     """Ends one call when its time is over: it shuts the call's socket down (which wakes a read blocked
     on it) and remembers that it did, so the error reads as a timeout. It learns the socket of a new
@@ -210,11 +217,15 @@ class _Watchdog:
         get_extra_info = getattr(stream, "get_extra_info", None)
         found = get_extra_info("socket") if callable(get_extra_info) else None
         if isinstance(found, socket.socket):
-            with self._lock:
-                self._socket = found
-                expired = self.expired
-            if expired:
-                self._shutdown(found)
+            self.watch_socket(found)
+
+    def watch_socket(self, found: socket.socket) -> None:
+        """Shut ``found`` down on expiry (at once if the time is over already)."""
+        with self._lock:
+            self._socket = found
+            expired = self.expired
+        if expired:
+            self._shutdown(found)
 
     def check(self) -> None:
         """Raise once the call's time is over (between reads of a body that keeps trickling)."""
