@@ -27,6 +27,10 @@ TOKEN = "pat-na1-bench-0000-1111-2222-333333333333"  # noqa: S105 - a dummy toke
 SECRET_NAME = "bench/hubspot-token"  # noqa: S105 - a name, not a secret
 UNLIMITED = 1_000_000_000  # a rate or daily limit no run reaches
 LEDGER_VARIABLE = "VERSION_TABLE_NAME"  # the function's DynamoDB ordering ledger (empty: off)
+FRESHNESS_VARIABLE = "HUBSPOT_FRESHNESS_CHECK"  # README: Outcomes, HubSpot-side changes
+# Figures 1, 2 and 6 measure the write path, as they did before the freshness check: their targets
+# count batch writes only. Figure 7 (bench/freshness.py) measures the check.
+CHECK_OFF = {FRESHNESS_VARIABLE: "off"}
 
 
 @dataclass

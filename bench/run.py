@@ -26,14 +26,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import calls, cpu, memory, per_contact, saturation, startup
+from bench import calls, cpu, freshness, memory, per_contact, saturation, startup
 from bench.environment import FUNCTION_CODE_URI, REPO_ROOT
-from bench.harness import world
+from bench.harness import World, world
 from bench.plot import saturation_plot
 from bench.report import header, machine_facts, table
 from local.aws.template_model import DEFAULT_TEMPLATE
 
-FIGURES = ("calls", "saturation", "cpu", "startup", "memory", "per_contact")
+FIGURES = ("calls", "saturation", "cpu", "startup", "memory", "per_contact", "freshness")
 RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
 PLOT = REPO_ROOT / "docs" / "bench-saturation.png"
 LOGS = REPO_ROOT / "bench" / "results" / "logs"
@@ -45,6 +45,7 @@ FIRST_UPDATE = {
     "cpu": 300_000,
     "saturation": 1_000_000,
     "per_contact": 5_000_000,
+    "freshness": 7_000_000,
 }
 
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print()
-    print("\n".join([table(results), *per_contact.table_rows(results)]))
+    print("\n".join([table(results), *per_contact.table_rows(results), *freshness.table_rows(results)]))
     print(f"\nwritten: {args.output}" + (f", {args.plot}" if results.get("plot") else ""))
     print(f"took {results['run']['duration_s']:.0f} s; handler logs in {args.logs}")
     return 0
@@ -142,13 +143,7 @@ def measure(args: argparse.Namespace, only: list[str], results: dict[str, Any], 
             _step("calls: 10,000 updates, function vs per-record baseline")
             results["calls"] = calls.run(bench_world, first_update=FIRST_UPDATE["calls"])
         if "saturation" in only:
-            results["saturation"] = []
-            for index, concurrency in enumerate(args.concurrency):
-                _step(f"saturation: {concurrency} environments, {args.saturation_seconds:g} s of backlog")
-                first = FIRST_UPDATE["saturation"] + index * 1_000_000
-                results["saturation"].append(
-                    saturation.run(bench_world, concurrency, args.saturation_seconds, first)
-                )
+            results["saturation"] = _saturation(bench_world, args)
         if "cpu" in only:
             _step("cpu: handler vs json.loads, in-process transport")
             results["cpu"] = cpu.run(bench_world, FIRST_UPDATE["cpu"], profile=args.profile)
@@ -169,6 +164,34 @@ def measure(args: argparse.Namespace, only: list[str], results: dict[str, Any], 
                 )
                 for i, c in enumerate(per_contact.CONCURRENCY)
             ]
+        if "freshness" in only:
+            results["freshness"] = _freshness(bench_world, args)
+
+
+def _saturation(bench_world: World, args: argparse.Namespace) -> list[dict[str, Any]]:
+    runs = []
+    for index, concurrency in enumerate(args.concurrency):
+        _step(f"saturation: {concurrency} environments, {args.saturation_seconds:g} s of backlog")
+        first = FIRST_UPDATE["saturation"] + index * 1_000_000
+        runs.append(saturation.run(bench_world, concurrency, args.saturation_seconds, first))
+    return runs
+
+
+def _freshness(bench_world: World, args: argparse.Namespace) -> dict[str, Any]:
+    """Figure 7: the freshness check's calls, its no-op share, and saturation with it on."""
+    first = FIRST_UPDATE["freshness"]
+    _step("freshness: 10,000 updates with the check all / subscribed / off")
+    figures: dict[str, Any] = {"calls": freshness.calls(bench_world, first)}
+    _step("freshness: the same with 30% of the states already in HubSpot")
+    figures["no_op"] = freshness.no_op(bench_world, first + 100_000)
+    figures["saturation"] = []
+    for index, concurrency in enumerate(args.concurrency):
+        _step(f"freshness: saturation with the check all, {concurrency} environments")
+        start = first + 200_000 + index * 100_000
+        figures["saturation"].append(
+            freshness.saturation_run(bench_world, concurrency, args.saturation_seconds, start)
+        )
+    return figures
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -193,6 +216,13 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         },
         "startup": {"import_runs": args.import_runs, "latency_ms": 0, "rate_limit": "off"},
         "memory": {"records": memory.RECORDS, "latency_ms": 0, "rate_limit": "off"},
+        "freshness_check": "off in calls, saturation and per_contact (their targets count writes); "
+        "the template's default elsewhere; all / subscribed / off in freshness",
+        "freshness": {
+            "calls": {"latency_ms": 0, "rate_limit": "off", "events": "10 x 1,000 records"},
+            "no_op": {"seeded_same_state_percent": freshness.NO_OP_PERCENT, "seeded_at": freshness.SEEDED_AT},
+            "saturation": {"mode": freshness.SATURATION_MODE, "as": "saturation"},
+        },
     }
 
 
