@@ -24,7 +24,8 @@ LEGAL_BASES = (
 UNSUBSCRIBE_ALL = "UNSUBSCRIBE_ALL"
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and a `Z`, as the generated `occurredAt`s are spelled."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -34,7 +35,7 @@ def update_body(rng: random.Random, email: str, subscription_id: int, moment: da
         "subscriberIdString": email,
         "subscriptionId": subscription_id,
         "statusState": state,
-        "occurredAt": _iso(moment),
+        "occurredAt": iso(moment),
     }
     if rng.random() < 0.5:
         body["channel"] = "EMAIL"
@@ -49,7 +50,7 @@ def invalid_body(rng: random.Random, index: int, moment: datetime) -> str:
         "subscriberIdString": f"broken{index}@example.com",
         "subscriptionId": KNOWN_SUBSCRIPTION_IDS[index % len(KNOWN_SUBSCRIPTION_IDS)],
         "statusState": "UNSUBSCRIBED",
-        "occurredAt": _iso(moment),
+        "occurredAt": iso(moment),
     }
     kind = index % 5
     if kind == 0:
@@ -74,5 +75,5 @@ def unsubscribe_all_body(rng: random.Random, email: str, moment: datetime) -> st
         body["channel"] = "EMAIL"
     if rng.random() < 0.5:
         body["businessUnitId"] = 0  # the default brand; absent means every brand
-    body["occurredAt"] = _iso(moment)
+    body["occurredAt"] = iso(moment)
     return json.dumps(body)

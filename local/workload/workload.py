@@ -33,13 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from local.workload.bodies import (
-    KNOWN_SUBSCRIPTION_IDS,
-    LEGAL_BASES,  # noqa: F401 - re-exported: callers import it from here
-    STATUS_STATES,  # noqa: F401 - re-exported: callers import it from here
-    UNKNOWN_SUBSCRIPTION_ID,  # noqa: F401 - re-exported: callers import it from here
-    UNSUBSCRIBE_ALL,  # noqa: F401 - re-exported: callers import it from here
-)
+from local.workload.bodies import KNOWN_SUBSCRIPTION_IDS
 from local.workload.bodies import email_address as _email
 from local.workload.bodies import invalid_body as _invalid
 from local.workload.bodies import unsubscribe_all_body as _unsubscribe_all
@@ -433,20 +427,26 @@ def _tagged_item(
     return WorkItem(body=body, expectation=classify(body, portal, multi_portal=True))
 
 
-def _item(body: str, portal: Mapping[int, int], source: str = "generated") -> WorkItem:
-    return WorkItem(body=body, expectation=classify(body, portal), source=source)
+def _item(
+    body: str, portal: Mapping[int, int], source: str = "generated", *, multi_portal: bool = False
+) -> WorkItem:
+    return WorkItem(body=body, expectation=classify(body, portal, multi_portal=multi_portal), source=source)
 
 
 def from_event_files(
-    paths: Iterable[Path], subscriptions: Mapping[int, int] = DEFAULT_SUBSCRIPTIONS
+    paths: Iterable[Path],
+    subscriptions: Mapping[int, int] = DEFAULT_SUBSCRIPTIONS,
+    *,
+    multi_portal: bool = False,
 ) -> Workload:
-    """The bodies of the records in full SQS event files (events/*.json), in chunks of one send call."""
+    """The bodies of the records in full SQS event files (events/*.json), in chunks of one send call.
+    `multi_portal`: judged as a multi-portal deployment without a default portal judges them."""
     bursts: list[list[WorkItem]] = []
     for path in sorted(paths):
         event = json.loads(Path(path).read_text(encoding="utf-8"))
         records = event.get("Records", []) if isinstance(event, Mapping) else []
         items = [
-            _item(str(record["body"]), subscriptions, source=Path(path).name)
+            _item(str(record["body"]), subscriptions, source=Path(path).name, multi_portal=multi_portal)
             for record in records
             if "body" in record
         ]
