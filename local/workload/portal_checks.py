@@ -132,9 +132,9 @@ def named_contacts(entry: Mapping[str, Any]) -> set[str]:
     names: set[str] = set()
     path = str(entry.get("path") or "")
     if _STATUSES_PATH in path:
-        tail = path.split(_STATUSES_PATH, 1)[1].split("/", 1)[0]
+        tail = unquote(path.split(_STATUSES_PATH, 1)[1].split("/", 1)[0])
         if "@" in tail:
-            names.add(unquote(tail).lower())
+            names.add(tail.lower())
     body = entry.get("body")
     inputs = body.get("inputs") if isinstance(body, dict) else None
     for value in inputs if isinstance(inputs, list) else ():
