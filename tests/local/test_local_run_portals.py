@@ -78,3 +78,25 @@ def test_three_portals_spread_the_workload_and_note_the_event_files() -> None:
     assert all(i.expectation.reason == INVALID for i in from_files)
     assert any("3 portals" in note for note in plan.notes)
     assert any("events/*.json" in note for note in plan.notes)
+
+
+def test_the_summary_lists_each_portal_and_says_whether_it_ended_right() -> None:
+    """GIVEN a summary with one portal that ended right and one that did not
+    WHEN it is printed as a table
+    THEN there is a row per portal with its counts, and each says how it ended."""
+    from local.workload.summary import Summary, format_table
+
+    row = {"messages": 10, "keys_checked": 4, "mismatches": 0, "requests": 3}
+    summary = Summary(
+        state_keys_checked=8,
+        portals=[
+            {**row, "portal": 7, "foreign_token_calls": 0, "foreign_contact_calls": 0, "ok": True},
+            {**row, "portal": 8, "foreign_token_calls": 1, "foreign_contact_calls": 0, "ok": False},
+        ],
+    )
+    table = format_table(summary)
+    lines = {line.split()[1]: line for line in table.splitlines() if line.strip().startswith("portal ")}
+    assert "4 keys" in lines["7"]
+    assert lines["7"].endswith(": ended right")
+    assert "1 without its token" in lines["8"]
+    assert lines["8"].endswith("DID NOT end right")
