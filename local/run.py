@@ -162,7 +162,6 @@ def _run_pipeline(
     logs_dir: Path,
     emulator_config: Any,
 ) -> Kept | None:
-    from local.hubspot_emulator import profile, running_emulator
     from local.hubspot_emulator.remote import act
 
     with contextlib.ExitStack() as stack:
@@ -172,16 +171,21 @@ def _run_pipeline(
         )
         overrides = dict(args.parameters)
         emulator = None
+        portal_tokens = {portal: f"{LOCAL_TOKEN}-{portal}" for portal in plan.portals}
         if args.real_hubspot:
             token, lookup = _real_hubspot(args, overrides, len(plan.workload))
         else:
-            token = LOCAL_TOKEN
-            emulator = stack.enter_context(
-                running_emulator(emulator_config, tokens=[token], faults=profile(args.faults))
-            )
+            token = portal_tokens[plan.portals[0]] if plan.portals else LOCAL_TOKEN
+            emulator = stack.enter_context(_emulator(emulator_config, args, portal_tokens))
             overrides["HubSpotApiBaseUrl"] = emulator.base_url
             lookup = emulator_lookup(emulator)
-        deployment = aws.provision(args.template, token=token, shards=plan.shards, overrides=overrides)
+        deployment = aws.provision(
+            args.template,
+            token=token,
+            shards=plan.shards,
+            overrides=overrides,
+            portal_tokens=portal_tokens or None,
+        )
         provisioned = deployment.provisioned
         _describe(plan, deployment.settings, provisioned.notes, args, logs_dir)
         stack.callback(stop_all, pipeline)
@@ -216,7 +220,11 @@ def _run_pipeline(
         )
         total = len(plan.workload)
         base_url = emulator.base_url if emulator is not None else ""
-        hubspot_side = ActorRun(plan.actors, lambda body: act(base_url, body))
+        hubspot_side = ActorRun(
+            plan.actors,
+            lambda body: act(base_url, body),
+            lambda body, portal: act(base_url, body, portal=portal),
+        )
         hubspot_side.before_feed()  # changes made in HubSpot while the messages were queued
         if not args.quiet:
             pipeline.progress = Progress(
@@ -256,13 +264,28 @@ def _run_pipeline(
             logs_dir=logs_dir,
             waiting=waiting(),
             actors=hubspot_side,
+            portal_tokens=portal_tokens or None,
         )
         if not args.keep:
             return None
-        return Kept(stack.pop_all(), _reach(aws, provisioned, emulator, token))
+        return Kept(stack.pop_all(), _reach(aws, provisioned, emulator, token, portal_tokens))
 
 
-def _reach(aws: LocalAws, provisioned: Provisioned, emulator: Any, token: str) -> list[str]:
+def _emulator(config: Any, args: argparse.Namespace, portal_tokens: dict[int, str]) -> Any:
+    """The emulator of the run: one portal holding LOCAL_TOKEN, or one portal per `--portals` with a
+    token each (docs/emulator.md, Several portals), each keeping its whole request log for the checks."""
+    from local.hubspot_emulator import PortalSpec, profile, running_emulator
+
+    if not portal_tokens:
+        return running_emulator(config, tokens=[LOCAL_TOKEN], faults=profile(args.faults))
+    specs = [PortalSpec(portal, (token,)) for portal, token in portal_tokens.items()]
+    config = config.replace(request_log_limit=max(config.request_log_limit, 1_000_000))
+    return running_emulator(config, faults=profile(args.faults), portals=specs)
+
+
+def _reach(
+    aws: LocalAws, provisioned: Provisioned, emulator: Any, token: str, portal_tokens: dict[int, str]
+) -> list[str]:
     """How to reach what --keep leaves running: the environment to export, the queues, the emulator."""
     variables = {
         **endpoint_variables(aws.endpoints),
@@ -277,7 +300,10 @@ def _reach(aws: LocalAws, provisioned: Provisioned, emulator: Any, token: str) -
         *(f"  queue:  {queue.url}" for queue in provisioned.queues),
         f"  DLQ:    {provisioned.dead_letter_queue.url}",
     ]
-    if emulator is not None:
+    if emulator is not None and portal_tokens:
+        lines.append(f"  HubSpot emulator: {emulator.base_url}, control API per portal with ?portal=ID")
+        lines += [f"    portal {portal}: token {value}" for portal, value in portal_tokens.items()]
+    elif emulator is not None:
         lines.append(f"  HubSpot emulator: {emulator.base_url} (token {token})")
     lines += [
         f'  e.g.    make dlq ARGS="list --dlq-url {provisioned.dead_letter_queue.url}"',

@@ -68,6 +68,21 @@ def _workload_arguments(group: argparse._ArgumentGroup) -> None:
         help="generated contacts that also get a HubSpot-side change, before the feed or during it "
         "(default 0.02; 0 turns it off; none against a real portal)",
     )
+    group.add_argument(
+        "--portals",
+        type=int,
+        default=1,
+        metavar="N",
+        help="HubSpot portals in the emulator (default 1): N > 1 spreads the contacts over N portals, "
+        "one secret each, the function in multi-portal mode; not with --real-hubspot",
+    )
+    group.add_argument(
+        "--missing-portal-ratio",
+        type=float,
+        default=0.0,
+        help="with --portals > 1, the share of generated messages sent without portalId, which must be "
+        "dead-lettered as INVALID_MESSAGE (default 0)",
+    )
 
 
 def _pipeline_arguments(group: argparse._ArgumentGroup) -> None:
@@ -162,10 +177,24 @@ def _check_ranges(args: argparse.Namespace) -> None:
         raise ValueError("--poll-wait must be within 0..20")
     if not 0 <= args.actor_ratio <= 1:
         raise ValueError("--actor-ratio must be within 0..1")
+    _check_portals(args)
     if not args.drain_timeout > 0:
         raise ValueError("--drain-timeout must be > 0")
     if not args.template.is_file():
         raise ValueError(f"--template {args.template}: no such file")
+
+
+def _check_portals(args: argparse.Namespace) -> None:
+    if args.portals < 1:
+        raise ValueError("--portals must be >= 1")
+    if args.portals > 1 and args.real_hubspot:
+        raise ValueError("--portals > 1 needs the emulator: a real run writes to the one portal of its token")
+    if not 0 <= args.missing_portal_ratio <= 1:
+        raise ValueError("--missing-portal-ratio must be within 0..1")
+    if args.missing_portal_ratio and args.portals == 1:
+        raise ValueError(
+            "--missing-portal-ratio needs --portals > 1 (one portal's messages carry no portalId)"
+        )
 
 
 def _check_parameters(template: Path, parameters: Mapping[str, str]) -> None:

@@ -8,6 +8,11 @@ stand-ins' URLs and ARNs.
 
 `shards` > 1 creates several identical source queues (``name-0``, ``name-1``...) that share the one
 DLQ: moto's SQS is O(queue length) per call, and several short queues keep each call cheap.
+
+`portal_tokens` (portal id -> token) provisions a multi-portal deployment (README, Message contract:
+`portalId`): one secret per portal, named by `secret_pattern` with ``{portalId}`` replaced by the id,
+each holding that portal's token; the pattern is what the function's `HUBSPOT_SECRET_ID` becomes
+(`Provisioned.environment`), with `default_portal_id` as `HUBSPOT_DEFAULT_PORTAL_ID` when given.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ QUEUE_ATTRIBUTES = (
     "SqsManagedSseEnabled",
     "VisibilityTimeout",
 )
+PORTAL_PLACEHOLDER = "{portalId}"
+DEFAULT_SECRET_PATTERN = "hubspot/portal-{portalId}"  # noqa: S105 - a secret's name, not a secret
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.([A-Za-z0-9.]+))?\}")
 
 
@@ -90,10 +97,47 @@ class Provisioned:
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
     notes: list[str] = field(default_factory=list)
     shared_placeholders: dict[str, str] = field(default_factory=dict)
+    secret_pattern: str | None = None  # multi-portal: the per-portal secrets' name pattern
+    portal_secrets: dict[int, str] = field(default_factory=dict)  # portal id -> its secret's name
+    default_portal_id: int | None = None
 
     def placeholders(self, shard: int) -> dict[str, str]:
         """Placeholders for the function environment of the slots that poll `shard`."""
         return {**self.shared_placeholders, **self.queues[shard].placeholders()}
+
+    def environment(self) -> dict[str, str]:
+        """What a multi-portal deployment sets in the function's environment (nothing for one portal):
+        `HUBSPOT_SECRET_ID` as the pattern, and `HUBSPOT_DEFAULT_PORTAL_ID` when there is a default."""
+        if self.secret_pattern is None:
+            return {}
+        out = {"HUBSPOT_SECRET_ID": self.secret_pattern}
+        if self.default_portal_id is not None:
+            out["HUBSPOT_DEFAULT_PORTAL_ID"] = str(self.default_portal_id)
+        return out
+
+
+def portal_secret_name(pattern: str, portal_id: int) -> str:
+    """The secret of one portal: `pattern` with ``{portalId}`` replaced by its id."""
+    return pattern.replace(PORTAL_PLACEHOLDER, str(portal_id))
+
+
+def create_portal_secrets(
+    secretsmanager: Any, portal_tokens: Mapping[int, str], pattern: str = DEFAULT_SECRET_PATTERN
+) -> dict[int, str]:
+    """One secret per portal, named by `pattern`, holding ``{"accessToken": token}`` (the shape of the
+    single secret); returns portal id -> secret name."""
+    if PORTAL_PLACEHOLDER not in pattern:
+        raise ValueError(f"the secret name pattern must contain {PORTAL_PLACEHOLDER}, got {pattern!r}")
+    if not portal_tokens:
+        raise ValueError("portal_tokens names no portal")
+    names: dict[int, str] = {}
+    for portal_id, token in portal_tokens.items():
+        if isinstance(portal_id, bool) or not isinstance(portal_id, int) or portal_id < 1:
+            raise ValueError(f"a portal id is a positive integer, got {portal_id!r:.40}")
+        name = portal_secret_name(pattern, portal_id)
+        secretsmanager.create_secret(Name=name, SecretString=json.dumps({"accessToken": token}))
+        names[portal_id] = name
+    return names
 
 
 def substitute(value: str, placeholders: Mapping[str, str]) -> str:
@@ -246,12 +290,21 @@ def provision(
     overrides: Mapping[str, str] | None = None,
     queue_id: str = template_model.QUEUE_ID,
     dead_letter_queue_id: str = template_model.DEAD_LETTER_QUEUE_ID,
+    portal_tokens: Mapping[int, str] | None = None,
+    secret_pattern: str = DEFAULT_SECRET_PATTERN,
+    default_portal_id: int | None = None,
 ) -> Provisioned:
     """Create the DLQ, the source queue (or `shards` copies of it) and every secret of the template.
 
     Each secret holds ``{"accessToken": token}``, the shape the handler reads. With a `dynamodb`
-    client, the template's DynamoDB tables are created too.
+    client, the template's DynamoDB tables are created too. With `portal_tokens`, one secret per
+    portal as well (module docstring).
     """
+    portal_secrets = (
+        create_portal_secrets(secretsmanager, portal_tokens, secret_pattern) if portal_tokens else {}
+    )
+    if default_portal_id is not None and default_portal_id not in portal_secrets:
+        raise ValueError(f"default_portal_id {default_portal_id} is not one of the provisioned portals")
     if shards < 1:
         raise ValueError("shards must be at least 1")
     resources = template_resources(template_path, overrides)
@@ -300,4 +353,7 @@ def provision(
         tables=tables,
         notes=notes,
         shared_placeholders=shared,
+        secret_pattern=secret_pattern if portal_secrets else None,
+        portal_secrets=portal_secrets,
+        default_portal_id=default_portal_id,
     )

@@ -24,7 +24,7 @@ from typing import Any
 from local.aws import template_model
 from local.aws.event_source import EventSourceMapping, SqsEventSource, default_sqs_client
 from local.aws.moto import MotoServer
-from local.aws.provision import Provisioned, provision, resolve_environment
+from local.aws.provision import DEFAULT_SECRET_PATTERN, Provisioned, provision, resolve_environment
 from local.aws.runtime import FunctionSpec
 from local.aws.template_model import REPO_ROOT
 
@@ -98,9 +98,14 @@ class LocalAws:
         overrides: Mapping[str, str] | None = None,
         shards: int = 1,
         tables: bool = True,
+        portal_tokens: Mapping[int, str] | None = None,
+        secret_pattern: str = DEFAULT_SECRET_PATTERN,
+        default_portal_id: int | None = None,
     ) -> Deployment:
         """Create the template's queue (or `shards` copies), DLQ with its redrive policy, secret (holding
-        `token`) and, with `tables`, its DynamoDB tables; resolve its deployment settings."""
+        `token`) and, with `tables`, its DynamoDB tables; resolve its deployment settings. With
+        `portal_tokens` (portal id -> token), one secret per portal named by `secret_pattern`, and the
+        function in multi-portal mode (local/aws/provision.py)."""
         settings = template_model.deployment_settings(template, overrides or None)
         provisioned = provision(
             self.client("sqs"),
@@ -110,6 +115,9 @@ class LocalAws:
             shards=shards,
             overrides=overrides,
             dynamodb=self.client("dynamodb") if tables else None,
+            portal_tokens=portal_tokens,
+            secret_pattern=secret_pattern,
+            default_portal_id=default_portal_id,
         )
         return Deployment(self, settings, provisioned)
 
@@ -130,6 +138,7 @@ class Deployment:
         """The template's function environment with its resource references resolved to the local
         resources of `shard`, the endpoints and dummy credentials, then `overrides`."""
         env = resolve_environment(self.settings.environment, self.provisioned.placeholders(shard))
+        env.update(self.provisioned.environment())
         env.update(DUMMY_CREDENTIALS)
         env.update(endpoint_variables(self.aws.endpoints))
         env.update(overrides or {})

@@ -26,15 +26,14 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from local.workload.bodies import STATUS_STATES, UNKNOWN_SUBSCRIPTION_ID
+from local.workload.bodies import iso as _iso
 from local.workload.workload import (
     APPLY,
     DEAD_LETTER,
     MAX_BURST,
-    STATUS_STATES,
-    UNKNOWN_SUBSCRIPTION_ID,
     WorkItem,
     Workload,
-    _iso,
     _item,
     _parse_time,
     combine,

@@ -12,6 +12,7 @@ See docs/emulator.md for routes, flags, the control API and fault profiles.
 from local.hubspot_emulator.auth import ALL_SCOPES
 from local.hubspot_emulator.config import DEFAULT_SUBSCRIPTIONS, EmulatorConfig, Subscription
 from local.hubspot_emulator.faults import PROFILES, Faults, profile
+from local.hubspot_emulator.portals import PortalSpec
 from local.hubspot_emulator.server import Emulator, running_emulator
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Emulator",
     "EmulatorConfig",
     "Faults",
+    "PortalSpec",
     "Subscription",
     "profile",
     "running_emulator",

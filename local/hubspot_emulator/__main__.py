@@ -16,6 +16,7 @@ from typing import Any
 
 from local.hubspot_emulator.config import EmulatorConfig
 from local.hubspot_emulator.faults import PROFILES, Faults, profile
+from local.hubspot_emulator.portals import PortalSpec, parse_portal_id
 from local.hubspot_emulator.server import Emulator
 
 # flag dest → EmulatorConfig field, for the flags that map one-to-one
@@ -68,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="CLIENT_ID:SECRET:REFRESH_TOKEN[:TTL_S]",
         help="register an OAuth app with every scope (repeatable)",
+    )
+    p.add_argument(
+        "--portal",
+        action="append",
+        default=[],
+        metavar="ID:TOKEN[,TOKEN...]",
+        help="serve one more portal with these private-app tokens (repeatable; docs/emulator.md, Several portals)",
     )
     p.add_argument("--config", metavar="JSON|@FILE", help="EmulatorConfig as JSON (flags below override it)")
     p.add_argument("--batch-limit", type=int, dest="batch_limit")
@@ -124,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         emulator = Emulator(
             config, tokens=args.token, faults=faults, host=args.host, port=args.port, verbose=args.verbose
         )
+        for spec in args.portal:
+            emulator.add_portal(portal_spec(spec))
         for token in args.no_batch_token:
             emulator.add_private_app_token(token, profile="no-batch")
         for token in args.service_key:
@@ -151,6 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         emulator.stop()
     return 0
+
+
+def portal_spec(value: str) -> PortalSpec:
+    """`--portal ID:TOKEN[,TOKEN...]` as a PortalSpec."""
+    raw_id, sep, raw_tokens = value.partition(":")
+    tokens = tuple(t for t in raw_tokens.split(",") if t)
+    if not sep or not tokens:
+        raise ValueError(f"--portal expects ID:TOKEN[,TOKEN...], got {value!r:.60}")
+    return PortalSpec(parse_portal_id(raw_id), tokens)
 
 
 def _json_arg(value: str) -> dict[str, Any]:

@@ -148,6 +148,18 @@ class TokenRegistry:
             self._revoked.add(token)
         return found
 
+    def knows_token(self, token: str) -> bool:
+        """True when `token` is (or was) one of these credentials: live, expired or revoked."""
+        return (
+            token in self._tokens
+            or token in self._revoked
+            or any(token in app.refresh_tokens for app in self._apps.values())
+        )
+
+    def knows_client(self, client_id: str) -> bool:
+        """True when an OAuth app of `client_id` is registered here."""
+        return client_id in self._apps
+
     def authenticate(self, authorization: str | None, now: float) -> Principal:
         """The caller behind an `Authorization` header, or a 401 `INVALID_AUTHENTICATION`."""
         if not authorization:

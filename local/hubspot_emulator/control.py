@@ -36,6 +36,9 @@ from local.hubspot_emulator.shapes import ApiError, error_body
 from local.hubspot_emulator.validation import parse_json_body
 
 PREFIX = "/_emulator/"
+PORTAL_PARAMETER = (
+    "portal"  # `?portal=ID`: the portal a control call acts on (docs/emulator.md, Several portals)
+)
 Handler = Callable[[PortalControl, dict[str, Any], dict[str, list[str]]], Any]
 
 

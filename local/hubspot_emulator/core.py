@@ -51,6 +51,16 @@ class EmulatorCore:
             return control.handle(self, request)
         return pipeline.process(self, request)
 
+    def knows_token(self, token: str) -> bool:
+        """True when this portal issued or registered `token` (live, expired or revoked)."""
+        with self.lock:
+            return self.registry.knows_token(token)
+
+    def knows_client(self, client_id: str) -> bool:
+        """True when this portal registered the OAuth app `client_id`."""
+        with self.lock:
+            return self.registry.knows_client(client_id)
+
     def add_private_app_token(
         self, token: str, scopes: Iterable[str] | None = None, *, profile: str | None = None
     ) -> None:

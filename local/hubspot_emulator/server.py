@@ -21,11 +21,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from local.hubspot_emulator import portals as tenancy
 from local.hubspot_emulator.config import EmulatorConfig
+from local.hubspot_emulator.control import PREFIX
 from local.hubspot_emulator.core import EmulatorCore
 from local.hubspot_emulator.faults import Faults
-from local.hubspot_emulator.messages import Request
-from local.hubspot_emulator.shapes import error_body
+from local.hubspot_emulator.messages import Outcome, Request
+from local.hubspot_emulator.portals import PortalSpec
+from local.hubspot_emulator.shapes import ApiError, error_body
 
 DRAIN_FACTOR = 8  # bodies up to this many times the cap are read and discarded so the 413 is seen
 _PHRASES = {s.value: s.phrase for s in http.HTTPStatus}
@@ -216,12 +219,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+def _json_outcome(status: int, payload: Any) -> Outcome:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Outcome(status, [("Content-Type", "application/json;charset=utf-8")], body)
+
+
 class _FramingError(Exception):
     """The request body cannot be delimited, so the connection cannot be reused."""
 
 
 class Emulator(EmulatorCore):
-    """The emulator plus its HTTP server. `start()` binds and serves in a background thread."""
+    """The emulator plus its HTTP server. `start()` binds and serves in a background thread.
+
+    It is the first portal itself (every single-portal method acts on it). With `portals`, the first
+    spec is this portal and the others are portals of their own (docs/emulator.md, Several portals):
+    `portal(ID)` returns each one's state, API requests go to the portal their token belongs to."""
 
     def __init__(
         self,
@@ -232,12 +244,59 @@ class Emulator(EmulatorCore):
         host: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
+        portals: Iterable[PortalSpec] = (),
     ) -> None:
-        super().__init__(config, tokens=tokens, faults=faults)
+        specs = tenancy.check_specs(portals)
+        if specs and any(True for _ in tokens):
+            raise ValueError("with portals, give each portal its tokens in its PortalSpec")
+        if specs:
+            first = specs[0]
+            own = (first.config or config or EmulatorConfig()).replace(portal_id=first.portal_id)
+            super().__init__(own, tokens=first.tokens, faults=first.faults or faults)
+        else:
+            super().__init__(config, tokens=tokens, faults=faults)
+        self._portals: dict[int, EmulatorCore] = {self.config.portal_id: self}
+        for spec in specs[1:]:
+            self._portals[spec.portal_id] = spec.core(config, faults)
         self._address = (host, port)
         self._verbose = verbose
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def portal(self, portal_id: int | str) -> EmulatorCore:
+        """One portal's state and control methods (the same ones this object has for the first
+        portal): `emulator.portal(7).status(...)`, `.set_faults(...)`, `.request_log()`. KeyError when
+        the emulator does not serve that portal."""
+        key = tenancy.parse_portal_id(portal_id)
+        if key not in self._portals:
+            raise KeyError(f"no portal {key}; served: {sorted(self._portals)}")
+        return self._portals[key]
+
+    def portal_ids(self) -> list[int]:
+        """The portals served, the first (default) one first."""
+        return list(self._portals)
+
+    def add_portal(self, spec: PortalSpec) -> EmulatorCore:
+        """Serve one more portal (its own config defaults to the first portal's starting config)."""
+        known = [t for core in self._portals.values() for t in spec.tokens if core.knows_token(t)]
+        if spec.portal_id in self._portals or known:
+            raise ValueError(f"portal {spec.portal_id} or one of its tokens is already served")
+        core = spec.core(self._initial_config, self._initial_faults)
+        self._portals[spec.portal_id] = core
+        return core
+
+    def handle(self, request: Request) -> Outcome:
+        """Route the request to its portal (docs/emulator.md, Several portals), then answer it there."""
+        if request.path.startswith(PREFIX):
+            if request.method == "GET" and request.path == PREFIX + "portals":
+                return _json_outcome(200, {"portals": self.portal_ids()})
+            try:
+                target = tenancy.control_portal(self._portals, self, request.query)
+            except ApiError as err:
+                return _json_outcome(err.status, err.body(str(uuid.uuid4())))
+        else:
+            target = tenancy.api_portal(self._portals, self, request)
+        return EmulatorCore.handle(target, request)
 
     @property
     def host(self) -> str:
@@ -302,9 +361,12 @@ def running_emulator(
     faults: Faults | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    portals: Iterable[PortalSpec] = (),
 ) -> Iterator[Emulator]:
-    """A started emulator on a free loopback port, stopped on exit."""
-    emulator = Emulator(config, tokens=tokens or (), faults=faults, host=host, port=port).start()
+    """A started emulator on a free loopback port, stopped on exit; `portals` as for `Emulator`."""
+    emulator = Emulator(
+        config, tokens=tokens or (), faults=faults, host=host, port=port, portals=portals
+    ).start()
     try:
         yield emulator
     finally:

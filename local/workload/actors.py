@@ -58,6 +58,7 @@ class ActorChange:
     made_at: datetime | None = None
     effects: tuple[tuple[Key, str], ...] = ()
     error: str | None = None
+    portal: int | None = None  # multi-portal: the contact's own portal, where the change is made
 
     def body(self) -> dict[str, Any]:
         """The `POST /_emulator/actor` body."""
@@ -104,10 +105,12 @@ def plan_actor_changes(
     brand 0). Deterministic for a seed."""
     rng = random.Random(seed * 104729 + 17)
     versions: dict[str, dict[int, list[datetime]]] = {}
+    portals: dict[str, int | None] = {}
     for item in items:
         if item.expectation.outcome != APPLY or item.expectation.occurred_at is None:
             continue
         for (email, subscription_id, _), _status in item.expectation.effects:
+            portals[email] = item.expectation.portal
             versions.setdefault(email, {}).setdefault(subscription_id, []).append(
                 item.expectation.occurred_at
             )
@@ -117,6 +120,7 @@ def plan_actor_changes(
     for sequence, email in enumerate(chosen):
         change = _one_change(rng, email, versions[email], portal)
         change.sequence = sequence
+        change.portal = portals[email]
         changes.append(change)
     return changes
 
@@ -161,10 +165,12 @@ def inside(rng: random.Random, moments: Iterable[datetime]) -> datetime:
 class ActorRun:
     """Makes the planned changes through `act` (local.hubspot_emulator.remote.act, bound to the
     emulator's URL): `before_feed()` before the first message is sent, then `start(sent_share)` makes
-    each during-run change once that share of the workload was sent. `stop()` makes what is left."""
+    each during-run change once that share of the workload was sent. `stop()` makes what is left.
+    A change with a `portal` is made through `act_in` (body, portal) in that portal, when given."""
 
     changes: Sequence[ActorChange]
     act: Callable[[dict[str, Any]], Mapping[str, Any]]
+    act_in: Callable[[dict[str, Any], int], Mapping[str, Any]] | None = None
     errors: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -193,7 +199,10 @@ class ActorRun:
 
     def _make(self, change: ActorChange) -> None:
         try:
-            change.record(self.act(change.body()))
+            if change.portal is not None and self.act_in is not None:
+                change.record(self.act_in(change.body(), change.portal))
+            else:
+                change.record(self.act(change.body()))
         except Exception as exc:  # a refused change is not made: counted, reported, in no key's history
             change.error = f"{type(exc).__name__}: {exc}"
             self.errors.append(f"{change.email}: {change.error}")

@@ -15,6 +15,12 @@ from local.workload.workload import Workload, combine, from_event_files, generat
 
 DEFAULT_MESSAGES = 3000
 DEFAULT_REAL_MESSAGES = 20
+FIRST_PORTAL_ID = 90_000_001  # `--portals N`: the emulator's portals are this id and the next N-1
+
+
+def portal_ids(count: int) -> list[int]:
+    """The portal ids of a `--portals N` run: none for one portal (today's single-portal run)."""
+    return [FIRST_PORTAL_ID + index for index in range(count)] if count > 1 else []
 
 
 def slot_layout(concurrency: int, shards: int) -> list[int]:
@@ -35,6 +41,7 @@ class Plan:
     high_water: int | None
     notes: list[str] = field(default_factory=list)
     actors: list[ActorChange] = field(default_factory=list)  # HubSpot-side changes (emulator only)
+    portals: list[int] = field(default_factory=list)  # `--portals N` > 1: the portals' ids
 
 
 def event_files(pattern: str) -> list[Path]:
@@ -58,12 +65,19 @@ def make_plan(args: argparse.Namespace, portal: Mapping[int, int]) -> Plan:
         ids = tuple(sorted(i for i, brand in portal.items() if brand == 0))
     default_messages = DEFAULT_REAL_MESSAGES if args.real_hubspot else DEFAULT_MESSAGES
     messages = default_messages if args.messages is None else args.messages
+    portals = portal_ids(args.portals)
     generated = generate(
-        messages, seed=args.seed, subscription_ids=ids, subscriptions=portal, domain=args.email_domain
+        messages,
+        seed=args.seed,
+        subscription_ids=ids,
+        subscriptions=portal,
+        domain=args.email_domain,
+        portals=portals,
+        missing_portal_ratio=args.missing_portal_ratio,
     )
     parts = [generated]
     if not args.no_events and not args.real_hubspot:
-        parts.insert(0, from_event_files(event_files(args.events), portal))
+        parts.insert(0, from_event_files(event_files(args.events), portal, multi_portal=bool(portals)))
     workload = combine(*parts)
     actors = (
         []
@@ -80,4 +94,25 @@ def make_plan(args: argparse.Namespace, portal: Mapping[int, int]) -> Plan:
         notes.append(f"{shards} identical source queues share the DLQ (moto is O(queue length) per call)")
     if actors:
         notes.append(f"{len(actors)} HubSpot-side changes (before the feed and during it)")
-    return Plan(settings, concurrency, shards, slots, workload, dict(portal), high_water, notes, actors)
+    notes += _portal_notes(portals, args)
+    return Plan(
+        settings, concurrency, shards, slots, workload, dict(portal), high_water, notes, actors, portals
+    )
+
+
+def _portal_notes(portals: list[int], args: argparse.Namespace) -> list[str]:
+    if not portals:
+        return []
+    notes = [
+        f"{len(portals)} portals {portals}: contacts spread over them, each message with its portalId, "
+        "one secret per portal (hubspot/portal-{portalId}), the function in multi-portal mode"
+    ]
+    if args.missing_portal_ratio:
+        notes.append(
+            f"{args.missing_portal_ratio:.0%} of generated messages carry no portalId: INVALID_MESSAGE"
+        )
+    if not args.no_events:
+        notes.append(
+            "events/*.json bodies carry no portalId: INVALID_MESSAGE here (--no-events leaves them out)"
+        )
+    return notes

@@ -39,6 +39,7 @@ class Summary:
     hubspot_side_changes: int = 0  # changes made in HubSpot itself (local.workload.actors)
     upstream_superseded_by_hubspot: int = 0  # upstream messages older than one of them (the oracle)
     mismatch_samples: list[dict[str, Any]] = field(default_factory=list)
+    portals: list[dict[str, Any]] = field(default_factory=list)  # multi-portal: one row per portal
     lost_samples: list[dict[str, Any]] = field(default_factory=list)
     send_errors: int = 0
     poll_errors: int = 0
@@ -87,6 +88,7 @@ CHECK_FIELDS = (
     "upstream_superseded_by_hubspot",
     "mismatch_samples",
     "lost_samples",
+    "portals",
 )
 
 
@@ -152,20 +154,41 @@ def format_table(summary: Summary) -> str:
         )
         if sample.get("message_id") == "hubspot-side-change":
             note = " (written over a newer HubSpot-side change)" if sample.get("stale_overwrite") else note
+        where = f"portal {sample['portal']} " if "portal" in sample else ""
         lines.append(
-            f"    {tuple(sample['key'])}: HubSpot {sample['actual']}, newest {sample['expected']}{note}"
+            f"    {where}{tuple(sample['key'])}: HubSpot {sample['actual']}, newest {sample['expected']}{note}"
         )
     if s.state_keys_checked and not s.state_mismatches:
         lines.append(
             f"  HubSpot ended at the newest change per key across both writers (upstream messages and "
             f"{s.hubspot_side_changes} HubSpot-side changes)"
         )
+    lines += _portal_rows(s.portals)
     lines += [f"WARNING: {warning}" for warning in s.warnings]
     lines += [
         "",
         "RESULT: OK" if s.ok else "RESULT: FAILED - " + "; ".join(s.problems),
     ]
     return "\n".join(lines)
+
+
+def _portal_rows(portals: list[dict[str, Any]]) -> list[str]:
+    """One row per portal of a multi-portal run, and whether it ended right."""
+    if not portals:
+        return []
+    lines = ["", f"Portals ({len(portals)}): each judged in its own state, its calls by its own token"]
+    for row in portals:
+        verdict = "ended right" if row["ok"] else "DID NOT end right"
+        lines.append(
+            _row(
+                f"portal {row['portal']}",
+                row["messages"],
+                f"messages; {row['keys_checked']} keys, {row['mismatches']} not at newest; "
+                f"{row['requests']} calls, {row['foreign_token_calls']} without its token, "
+                f"{row['foreign_contact_calls']} naming others' contacts: {verdict}",
+            )
+        )
+    return lines
 
 
 def _interrupted(summary: Summary) -> str:

@@ -70,15 +70,19 @@ class StateMismatch:
     actual: str | None
     message_id: str
     stale_overwrite: bool
+    portal: int | None = None  # multi-portal: the portal whose state holds the key
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "key": list(self.key),
             "expected": self.expected,
             "actual": self.actual,
             "message_id": self.message_id,
             "stale_overwrite": self.stale_overwrite,
         }
+        if self.portal is not None:
+            out["portal"] = self.portal
+        return out
 
 
 @dataclass

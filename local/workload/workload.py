@@ -8,6 +8,12 @@ some keys get a second, newer burst much later. Invalid records cover each way t
 broken: bad email, unknown field, non-integer subscriptionId, garbage JSON, and a well-formed update for
 a subscription HubSpot does not know (which HubSpot rejects per item).
 
+Several portals (`generate(portals=...)`): each contact belongs to one portal, and each of its messages
+carries that portal's id as `portalId` (an integer, or now and then a string of digits, as the message
+contract allows); `missing_portal_ratio` of the messages leave it out, which a multi-portal deployment
+without a default portal dead-letters as INVALID_MESSAGE. The oracle then judges every key within its
+portal: a key is (portal, email, subscription, channel) (`Expectation.portal`, `in_portal`).
+
 The oracle (`classify`) takes validity from the function's own validator (one rule, not a second copy;
 see `_breaks_contract` for why that is no tautology) and works out the rest itself, so `make run` and
 `make chaos` can tell whether the handler dead-lettered exactly what it should have and applied the rest.
@@ -15,6 +21,7 @@ see `_breaks_contract` for why that is no tautology) and works out the rest itse
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -26,6 +33,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from local.workload.bodies import KNOWN_SUBSCRIPTION_IDS
+from local.workload.bodies import email_address as _email
+from local.workload.bodies import invalid_body as _invalid
+from local.workload.bodies import unsubscribe_all_body as _unsubscribe_all
+from local.workload.bodies import update_body as _update
+from local.workload.portal_ids import NO_PORTAL, PortalTagger, split_portal
+
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "functions" / "status_writer"
 if str(FUNCTION_DIR) not in sys.path:  # the function's own package, for its validator (see classify)
     sys.path.insert(0, str(FUNCTION_DIR))
@@ -33,20 +47,8 @@ if str(FUNCTION_DIR) not in sys.path:  # the function's own package, for its val
 from status_writer.model import Message, Rejected  # noqa: E402
 from status_writer.parse import parse_message  # noqa: E402
 
-KNOWN_SUBSCRIPTION_IDS = (1001, 1002, 1003)
 DEFAULT_SUBSCRIPTIONS: Mapping[int, int] = dict.fromkeys(KNOWN_SUBSCRIPTION_IDS, 0)  # id -> brand
-UNKNOWN_SUBSCRIPTION_ID = 999999
-STATUS_STATES = ("SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED")
 UNSUBSCRIBED = "UNSUBSCRIBED"
-LEGAL_BASES = (
-    "CONSENT_WITH_NOTICE",
-    "LEGITIMATE_INTEREST_CLIENT",
-    "LEGITIMATE_INTEREST_OTHER",
-    "LEGITIMATE_INTEREST_PQL",
-    "NON_GDPR",
-    "PERFORMANCE_OF_CONTRACT",
-    "PROCESS_AND_STORE",
-)
 FIELDS = frozenset(
     {
         "subscriberIdString",
@@ -59,7 +61,7 @@ FIELDS = frozenset(
     }
 )
 REQUIRED = ("subscriberIdString", "subscriptionId", "statusState")
-UNSUBSCRIBE_ALL = "UNSUBSCRIBE_ALL"
+
 UNSUBSCRIBE_FIELDS = frozenset({"action", "subscriberIdString", "channel", "businessUnitId", "occurredAt"})
 # What the handler names these outcomes in the DLQ's error_category attribute.
 INVALID = "INVALID_MESSAGE"
@@ -91,6 +93,7 @@ class Expectation:
     occurred_at: datetime | None = None
     email: str | None = None
     effects: tuple[tuple[Key, str], ...] = ()
+    portal: int | None = None  # multi-portal: the portal the message is for (its portalId, or the default)
 
 
 @dataclass
@@ -209,10 +212,30 @@ def _breaks_contract(body: str) -> bool:
 
 
 def classify(
-    body: str, subscriptions: Mapping[int, int] | Iterable[int] = DEFAULT_SUBSCRIPTIONS
+    body: str,
+    subscriptions: Mapping[int, int] | Iterable[int] = DEFAULT_SUBSCRIPTIONS,
+    *,
+    multi_portal: bool = False,
+    default_portal: int | None = None,
 ) -> Expectation:
     """What the message contract says must happen to this body. `subscriptions` are the portal's
-    subscription ids (with their brand when a mapping; brand 0 otherwise)."""
+    subscription ids (with their brand when a mapping; brand 0 otherwise).
+
+    `multi_portal`: the deployment serves several portals (README, Message contract: `portalId`). A
+    body's `portalId` must be a positive integer or a string of digits; without one it is INVALID
+    unless there is a `default_portal`. The rest of the body is judged by the function's own validator
+    as for one portal (which does not take `portalId` in single-portal bodies)."""
+    portal: int | None = None
+    if multi_portal:
+        body, value = split_portal(body)
+        portal = default_portal if value is NO_PORTAL else _positive_int(value)
+        if portal is None:
+            return Expectation(DEAD_LETTER, INVALID)
+    expectation = _classify_one_portal(body, subscriptions)
+    return dataclasses.replace(expectation, portal=portal) if portal is not None else expectation
+
+
+def _classify_one_portal(body: str, subscriptions: Mapping[int, int] | Iterable[int]) -> Expectation:
     known = dict(subscriptions) if isinstance(subscriptions, Mapping) else dict.fromkeys(subscriptions, 0)
     if _breaks_contract(body):
         return Expectation(DEAD_LETTER, INVALID)
@@ -291,60 +314,6 @@ def _recency(item: WorkItem) -> tuple[int, int, float, int]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _update(rng: random.Random, email: str, subscription_id: int, moment: datetime) -> dict[str, Any]:
-    state = rng.choices(STATUS_STATES, weights=(5, 4, 1))[0]
-    body: dict[str, Any] = {
-        "subscriberIdString": email,
-        "subscriptionId": subscription_id,
-        "statusState": state,
-        "occurredAt": _iso(moment),
-    }
-    if rng.random() < 0.5:
-        body["channel"] = "EMAIL"
-    if state == "SUBSCRIBED" and rng.random() < 0.3:
-        body["legalBasis"] = rng.choice(LEGAL_BASES)
-        body["legalBasisExplanation"] = "Opted in via the preference centre"
-    return body
-
-
-def _invalid(rng: random.Random, index: int, moment: datetime) -> str:
-    good = {
-        "subscriberIdString": f"broken{index}@example.com",
-        "subscriptionId": KNOWN_SUBSCRIPTION_IDS[index % len(KNOWN_SUBSCRIPTION_IDS)],
-        "statusState": "UNSUBSCRIBED",
-        "occurredAt": _iso(moment),
-    }
-    kind = index % 5
-    if kind == 0:
-        return json.dumps({**good, "subscriberIdString": f"not-an-email-{index}"})
-    if kind == 1:
-        return json.dumps({**good, "favouriteColour": "teal"})
-    if kind == 2:
-        return json.dumps({**good, "subscriptionId": "one-thousand-and-one"})
-    if kind == 3:
-        return '{"subscriberIdString": "truncated@example.com", "subscriptionId": 10'
-    return json.dumps({**good, "subscriptionId": UNKNOWN_SUBSCRIPTION_ID})
-
-
-def _email(rng: random.Random, index: int, domain: str) -> str:
-    email = f"user{index:05d}@{domain}"
-    return email.capitalize() if rng.random() < 0.05 else email  # keys compare case-insensitively
-
-
-def _unsubscribe_all(rng: random.Random, email: str, moment: datetime) -> str:
-    body: dict[str, Any] = {"action": UNSUBSCRIBE_ALL, "subscriberIdString": email}
-    if rng.random() < 0.5:
-        body["channel"] = "EMAIL"
-    if rng.random() < 0.5:
-        body["businessUnitId"] = 0  # the default brand; absent means every brand
-    body["occurredAt"] = _iso(moment)
-    return json.dumps(body)
-
-
 def generate(
     messages: int,
     *,
@@ -356,6 +325,8 @@ def generate(
     duplicate_ratio: float = 0.05,
     second_burst_ratio: float = 0.1,
     unsubscribe_all_ratio: float = 0.03,
+    portals: Sequence[int] = (),
+    missing_portal_ratio: float = 0.0,
 ) -> Workload:
     """Exactly `messages` messages in key bursts, deterministic for a seed.
 
@@ -363,10 +334,17 @@ def generate(
     burst of an address sometimes carries an unsubscribe-from-all for it (`unsubscribe_all_ratio` per
     address), timed among that burst's updates. `subscriptions` (id -> brand) is what the oracle
     classifies against (default: `subscription_ids`, all in brand 0).
+
+    `portals` (more than one) spreads the addresses over those portals in turn; every message of an
+    address carries its portal's `portalId`, except `missing_portal_ratio` of them (default 0), which
+    carry none and must be dead-lettered as INVALID_MESSAGE. One portal or none: today's workload.
     """
+    if not 0 <= missing_portal_ratio <= 1:
+        raise ValueError("missing_portal_ratio must be within 0..1")
     rng = random.Random(seed)
     known = tuple(subscription_ids)
     portal = dict(subscriptions) if subscriptions is not None else dict.fromkeys(known, 0)
+    tagger = PortalTagger(random.Random(seed * 7919 + 3), tuple(portals), missing_portal_ratio)
     bursts: list[list[WorkItem]] = []
     later: list[list[WorkItem]] = []
     produced = 0
@@ -375,6 +353,7 @@ def generate(
     while produced < messages:
         budget = messages - produced
         email = _email(rng, key_index // len(known), domain)
+        tagger.address(key_index // len(known))
         subscription_id = known[key_index % len(known)]
         last_of_address = key_index % len(known) == len(known) - 1
         key_index += 1
@@ -388,13 +367,14 @@ def generate(
             size=size,
             duplicate_ratio=duplicate_ratio,
             portal=portal,
+            tagger=tagger,
         )
         if rng.random() < invalid_ratio * 2.5 and len(burst) < min(budget, MAX_BURST):
-            burst.append(_item(_invalid(rng, invalid_index, start), portal))
+            burst.append(_tagged_item(tagger, _invalid(rng, invalid_index, start), portal))
             invalid_index += 1
         if last_of_address and rng.random() < unsubscribe_all_ratio and len(burst) < min(budget, MAX_BURST):
             moment = start + timedelta(milliseconds=rng.randint(0, 400))
-            burst.append(_item(_unsubscribe_all(rng, email, moment), portal))
+            burst.append(_tagged_item(tagger, _unsubscribe_all(rng, email, moment), portal))
         rng.shuffle(burst)  # out of order: the producer's sends race
         produced += len(burst)
         bursts.append(burst)
@@ -407,6 +387,7 @@ def generate(
                 size=min(messages - produced, rng.randint(1, 3)),
                 duplicate_ratio=0.0,
                 portal=portal,
+                tagger=tagger,
             )
             produced += len(newer)
             later.append(newer)
@@ -423,35 +404,59 @@ def _burst(
     size: int,
     duplicate_ratio: float,
     portal: Mapping[int, int],
+    tagger: PortalTagger,
 ) -> list[WorkItem]:
     burst: list[WorkItem] = []
     for offset in range(size):
         moment = start + timedelta(milliseconds=137 * offset + rng.randint(0, 100))
-        burst.append(_item(json.dumps(_update(rng, email, subscription_id, moment)), portal))
+        burst.append(_tagged_item(tagger, json.dumps(_update(rng, email, subscription_id, moment)), portal))
         if len(burst) < size and rng.random() < duplicate_ratio:
-            burst.append(_item(burst[-1].body, portal))  # the producer sent it twice
+            burst.append(
+                _tagged_item(tagger, burst[-1].body, portal, tagged=True)
+            )  # the producer sent it twice
     return burst[:size]
 
 
-def _item(body: str, portal: Mapping[int, int], source: str = "generated") -> WorkItem:
-    return WorkItem(body=body, expectation=classify(body, portal), source=source)
+def _tagged_item(
+    tagger: PortalTagger, body: str, portal: Mapping[int, int], *, tagged: bool = False
+) -> WorkItem:
+    """The work item of `body` in the tagger's current portal (`tagged`: the body carries it already)."""
+    if tagger.current is None:
+        return _item(body, portal)
+    body = body if tagged else tagger.tag(body)
+    return WorkItem(body=body, expectation=classify(body, portal, multi_portal=True))
+
+
+def _item(
+    body: str, portal: Mapping[int, int], source: str = "generated", *, multi_portal: bool = False
+) -> WorkItem:
+    return WorkItem(body=body, expectation=classify(body, portal, multi_portal=multi_portal), source=source)
 
 
 def from_event_files(
-    paths: Iterable[Path], subscriptions: Mapping[int, int] = DEFAULT_SUBSCRIPTIONS
+    paths: Iterable[Path],
+    subscriptions: Mapping[int, int] = DEFAULT_SUBSCRIPTIONS,
+    *,
+    multi_portal: bool = False,
 ) -> Workload:
-    """The bodies of the records in full SQS event files (events/*.json), in chunks of one send call."""
+    """The bodies of the records in full SQS event files (events/*.json), in chunks of one send call.
+    `multi_portal`: judged as a multi-portal deployment without a default portal judges them."""
     bursts: list[list[WorkItem]] = []
     for path in sorted(paths):
         event = json.loads(Path(path).read_text(encoding="utf-8"))
         records = event.get("Records", []) if isinstance(event, Mapping) else []
         items = [
-            _item(str(record["body"]), subscriptions, source=Path(path).name)
+            _item(str(record["body"]), subscriptions, source=Path(path).name, multi_portal=multi_portal)
             for record in records
             if "body" in record
         ]
         bursts.extend(items[i : i + MAX_BURST] for i in range(0, len(items), MAX_BURST))
     return Workload(bursts=bursts)
+
+
+def in_portal(items: Iterable[WorkItem], portal: int | None) -> list[WorkItem]:
+    """The items for one portal (`portal` None: every item of a single-portal workload)."""
+    return [item for item in items if portal is None or item.expectation.portal == portal]
 
 
 def combine(*workloads: Workload) -> Workload:
