@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from status_writer.entries import HUBSPOT, Entry, History, entry_of
-from status_writer.freshness import checked_keys, merge, stamp_of, statuses_of, wide_of
+from status_writer.freshness import Known, checked_keys, merge, stamp_of, statuses_of, wide_of
 from status_writer.model import StatusUpdate, UnsubscribeAll
 from status_writer.parse import parse_message
 from status_writer.plan import Plan, build_plan
@@ -313,3 +313,18 @@ def test_a_held_state_is_sent_when_a_re_send_before_it_may_change_its_key() -> N
     # THEN 1001 is written after the re-sent opt-out, not skipped as held
     assert sent(plan) == [("w2", "SUBSCRIBED"), ("resend", "UNSUBSCRIBED"), ("w1", "SUBSCRIBED")]
     assert plan.unchanged == {}
+
+
+def test_after_another_invocation_recorded_meanwhile_nothing_is_skipped_as_held() -> None:
+    # GIVEN HubSpot read SUBSCRIBED for 1001 before this invocation's writes, and another invocation
+    # has since recorded an older portal-wide opt-out (which may have landed after the read)
+    known = Known({ADA: held(status(1001, "SUBSCRIBED", "2026-01-05T09:00:00.000Z"))}, {ADA: None})
+    ledger = {ADA: History({("U", "ALL"): entry_of(opt_out("2026-01-05T10:00:00Z"))}, count=1)}
+    update = write("2026-01-05T11:00:00Z")
+    # WHEN the newer SUBSCRIBED is planned again after the conflict (stale)
+    again = build_plan(known.histories(ledger, stale=True), [update])
+    # THEN it is sent after the conflict: what HubSpot held at the read says nothing now (planned
+    # from the read alone, it would be skipped)
+    assert sent(again) == [("w", "SUBSCRIBED")]
+    assert again.unchanged == {}
+    assert set(build_plan(known.histories(ledger), [update]).unchanged) == {"w"}

@@ -4,11 +4,11 @@ could not all be done has its updates come back (``REPLAY_INCOMPLETE``)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from status_writer.entries import LEDGER, Contact, Entry, EntryKey, History, Update, committed, entry_of
-from status_writer.freshness import Held, checked_keys, merge, own_sources
+from status_writer.freshness import Known, checked_keys
 from status_writer.ledger import LedgerError, VersionLedger
 from status_writer.model import Failure, FailureCategory, ItemResult, StatusUpdate, UnsubscribeAll
 from status_writer.observability import logger
@@ -62,26 +62,6 @@ class _Sent:
 Mine = dict[Contact, tuple[list[Update], list[Update]]]  # per contact: applied here, and doubted
 
 
-@dataclass(frozen=True)
-class _Known:
-    """HubSpot's state as read once for this invocation, merged into each ledger read (freshness)."""
-
-    held: Mapping[Contact, Held] = field(default_factory=dict)
-    keys: Mapping[Contact, Collection[EntryKey] | None] = field(default_factory=dict)
-    doubts: Mapping[Contact, Sequence[Update]] = field(default_factory=dict)
-    sources: set[str] = field(default_factory=set)  # the environment's memory of its own writes' source
-
-    def histories(self, ledger: Mapping[Contact, History]) -> dict[Contact, History]:
-        merged = dict(ledger)
-        for contact, held in self.held.items():
-            self.sources.update(own_sources(merged.get(contact, History()), held))
-        for contact, held in self.held.items():
-            history = merged.get(contact, History())
-            doubts, keys = self.doubts.get(contact, ()), self.keys.get(contact)
-            merged[contact] = merge(history, held, doubts, keys, self.sources)
-        return merged
-
-
 def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[Update]) -> Delivery:
     """Plan and send ``updates`` (coalesced) against each contact's history and HubSpot's state."""
     delivery = Delivery()
@@ -122,7 +102,7 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
 
 def _read_hubspot(
     invocation: Invocation, updates: Sequence[Update], doubts: Sequence[Update], delivery: Delivery
-) -> tuple[_Known, list[Update], list[Update]]:
+) -> tuple[Known, list[Update], list[Update]]:
     """HubSpot's state of the contacts the freshness check covers; the updates of contacts it could
     not be read for come back (their failure in ``delivery``) and leave the plan."""
     mode = invocation.runtime.settings.freshness_check
@@ -134,7 +114,7 @@ def _read_hubspot(
     )
     wanted = {contact for contact, checked in keys.items() if checked is None or checked}
     if not wanted:
-        return _Known(), list(updates), list(doubts)
+        return Known(), list(updates), list(doubts)
     reads = read_current(invocation, wanted)
     for update in updates:
         failure = reads.failed.get(update.subscriber)
@@ -143,7 +123,7 @@ def _read_hubspot(
     doubted: dict[Contact, list[Update]] = {}
     for update in doubts:
         doubted.setdefault(update.subscriber, []).append(update)
-    known = _Known(
+    known = Known(
         reads.held, {c: keys[c] for c in reads.held}, doubted, invocation.runtime.hubspot.own_sources
     )
     kept = [u for u in updates if u.subscriber not in reads.failed]
@@ -179,7 +159,7 @@ def _record_unchanged(plan: Plan, updates: Sequence[Update], sent: _Sent) -> Non
 
 
 def _replan(
-    invocation: Invocation, ledger: VersionLedger, known: _Known, mine: Mine, delivery: Delivery
+    invocation: Invocation, ledger: VersionLedger, known: Known, mine: Mine, delivery: Delivery
 ) -> tuple[Mine, set[Contact]]:
     """Another invocation recorded for these contacts meanwhile: read again and plan what this one
     applied, as updates and as doubts (it may have landed after theirs)."""
@@ -190,7 +170,7 @@ def _replan(
         return {}, set(mine)
     applied = [update for updates, _ in mine.values() for update in updates]
     doubts = [update for updates, doubted in mine.values() for update in (*updates, *doubted)]
-    plan = build_plan(known.histories(histories), applied, doubts)
+    plan = build_plan(known.histories(histories, stale=True), applied, doubts)
     sent = _send_plan(invocation, plan)
     _record_unchanged(plan, applied, sent)
     undone = {

@@ -15,6 +15,7 @@ Pure: no I/O. README "Outcomes" (HubSpot-side changes) states the rule:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from status_writer.entries import (
     PORTAL_WIDE,
     UNSUBSCRIBED,
     WRITE,
+    Contact,
     Entry,
     EntryKey,
     History,
@@ -179,3 +181,28 @@ def _items(body: Any, field: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
         for status in statuses if isinstance(statuses, list) else []:
             if isinstance(status, Mapping):
                 yield result["subscriberIdString"].lower(), status
+
+
+@dataclass(frozen=True)
+class Known:
+    """HubSpot's state as read once for an invocation, merged into each ledger read of it."""
+
+    held: Mapping[Contact, Held] = field(default_factory=dict)
+    keys: Mapping[Contact, Collection[EntryKey] | None] = field(default_factory=dict)
+    doubts: Mapping[Contact, Sequence[Update]] = field(default_factory=dict)
+    sources: set[str] = field(default_factory=set)  # the environment's memory of its own writes' source
+
+    def histories(self, ledger: Mapping[Contact, History], *, stale: bool = False) -> dict[Contact, History]:
+        """Each contact's ledger history with HubSpot's state merged in. ``stale``: another invocation
+        wrote since the read, so what HubSpot held then says nothing of what it holds now: no update
+        is skipped as already held (``History.current`` left out)."""
+        merged = dict(ledger)
+        for contact, held in self.held.items():
+            self.sources.update(own_sources(merged.get(contact, History()), held))
+        for contact, held in self.held.items():
+            history = merged.get(contact, History())
+            doubts, keys = self.doubts.get(contact, ()), self.keys.get(contact)
+            merged[contact] = merge(history, held, doubts, keys, self.sources)
+            if stale:
+                merged[contact] = replace(merged[contact], current={})
+        return merged
