@@ -22,6 +22,7 @@ counted per portal from the summary lines, not sent again (there is no SQS in th
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,6 +86,7 @@ def run(world: World, scenario: str, seconds: float, first_update: int) -> dict[
             seed=300 + index,
         )
     events = math.ceil(seconds * len(PORTALS) * one.bound() / saturation.EVENT_RECORDS)
+    load_at_start = round(os.getloadavg()[0], 2)
     stop_after_s = THROTTLED_STOP_S if scenario == "one_throttled" else 3 * seconds + 30
     label = f"portals-{scenario}"
     answers, left_over = saturation.drain_backlog(
@@ -117,6 +119,9 @@ def run(world: World, scenario: str, seconds: float, first_update: int) -> dict[
         "stop_after_s": stop_after_s,
         "records": sum(answer["records"] for answer in answers),
         "retryable_records": sum(answer["failures"] for answer in answers),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": round(os.getloadavg()[0], 2),
+        "handler_busy_percent": busy_percent(answers, CONCURRENCY),
         "invocation_ms_median": _median([a["duration_ms"] for a in answers]),
         "invocation_ms_max": round(max((a["duration_ms"] for a in answers), default=0.0), 1),
         "run_s": round(max(a["ended_at"] for a in answers) - min(a["started_at"] for a in answers), 3),
@@ -197,6 +202,19 @@ def scenario_figures(
     return out
 
 
+def busy_percent(answers: Sequence[Mapping[str, Any]], concurrency: int) -> float:
+    """The environments' time inside the handler, as a share of ``concurrency`` x the run's span (first
+    handler start to last handler end). Well under 100%: they waited between invocations for the
+    bench (the next event built in the worker, the answer read back), not for HubSpot."""
+    if not answers or concurrency < 1:
+        return 0.0
+    span = max(float(a["ended_at"]) for a in answers) - min(float(a["started_at"]) for a in answers)
+    if span <= 0:
+        return 0.0
+    busy_s = sum(float(a["duration_ms"]) for a in answers) / 1000
+    return round(100 * busy_s / (span * concurrency), 1)
+
+
 def portal_outcomes(lines: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     """Outcomes per portal from the summary lines' ``portals`` field (README: Many portals), added up."""
     total: dict[str, dict[str, int]] = {}
@@ -260,6 +278,7 @@ def table_rows(results: Mapping[str, Any]) -> list[str]:
             f"({run['delivered_statuses_per_s']:,.0f} of {run['bound_statuses_per_s']:,.0f} statuses/s; "
             f"per portal {each}); {run['percent_429']:.2f}% 429"
         )
+        measured += f"; environments in the handler {run['handler_busy_percent']:.0f}% of the time"
         throttled = run.get("throttled")
         if throttled:
             measured += (

@@ -183,3 +183,15 @@ def test_outcomes_per_portal_are_added_up_from_the_summary_lines() -> None:
         "101": {"applied": 400},
         "202": {"applied": 597, "retryable": 3},
     }
+
+
+def test_the_environments_busy_share_is_handler_time_over_their_span() -> None:
+    """GIVEN two environments over 0-10 s, in the handler 4 s + 4 s and 6 s WHEN judged THEN 14 of 20
+    environment-seconds: 70%; no answers is 0, not a division by zero."""
+    answers = [
+        {"started_at": 0.0, "ended_at": 4.0, "duration_ms": 4_000.0},
+        {"started_at": 5.0, "ended_at": 9.0, "duration_ms": 4_000.0},
+        {"started_at": 4.0, "ended_at": 10.0, "duration_ms": 6_000.0},
+    ]
+    assert portals.busy_percent(answers, 2) == 70.0
+    assert portals.busy_percent([], 2) == 0.0
