@@ -12,16 +12,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.environment import FUNCTION_CODE_URI
 from bench.workload import REGION
 from local.aws import template_model
-from local.aws.provision import resolve_environment
-from local.aws.stack import local_aws
-from local.hubspot_emulator import Emulator, EmulatorConfig, Faults, running_emulator
+from local.aws.provision import DEFAULT_SECRET_PATTERN, create_portal_secrets, resolve_environment
+from local.aws.stack import LocalAws, local_aws
+from local.hubspot_emulator import Emulator, EmulatorConfig, Faults, PortalSpec, running_emulator
+from local.hubspot_emulator.core import EmulatorCore
 
 TOKEN = "pat-na1-bench-0000-1111-2222-333333333333"  # noqa: S105 - a dummy token for the loopback emulator
 SECRET_NAME = "bench/hubspot-token"  # noqa: S105 - a name, not a secret
@@ -44,6 +45,7 @@ class World:
     log_dir: Path
     code_uri: Path
     _logs: int = field(default=0)
+    _portals: dict[int, str] = field(default_factory=dict)  # portal id -> token, once served
 
     def configure_emulator(
         self,
@@ -56,14 +58,31 @@ class World:
         seed: int = 7,
     ) -> None:
         """Empty state, fresh rate-limit windows and counters, then this run's limits and latency."""
-        self.emulator.reset()
-        self.emulator.configure(
+        configure_portal(
+            self.emulator,
             rate_limit_max=rate_limit_max,
             rate_limit_interval_ms=rate_limit_interval_ms,
-            daily_limit=UNLIMITED,
+            latency_ms=latency_ms,
+            latency_max_ms=latency_max_ms,
             request_log_limit=request_log_limit,
+            seed=seed,
         )
-        self.emulator.set_faults(Faults(latency_ms=latency_ms, latency_max_ms=latency_max_ms, seed=seed))
+
+    def serve_portals(self, tokens: Mapping[int, str]) -> str:
+        """More portals besides the first (README: Many portals; docs/emulator.md, Several portals): the
+        emulator serves each with its token, moto holds each token in the portal's own secret. Returns
+        the secret name pattern, the function's ``HUBSPOT_SECRET_ID`` for them. Portals already served
+        with the same token are left as they are."""
+        new = {portal: token for portal, token in tokens.items() if portal not in self._portals}
+        clash = {p for p, token in tokens.items() if p in self._portals and self._portals[p] != token}
+        if clash:
+            raise ValueError(f"portals {sorted(clash)} are served with another token")
+        if new:
+            create_portal_secrets(LocalAws.at(self.moto_endpoint).client("secretsmanager"), new)
+            for portal, token in new.items():
+                self.emulator.add_portal(PortalSpec(portal, (token,)))
+            self._portals.update(new)
+        return DEFAULT_SECRET_PATTERN
 
     def function_env(self, ledger: bool = False, **overrides: str) -> dict[str, str]:
         """What one execution environment sees: the template's variables (defaults) with local endpoints.
@@ -111,6 +130,28 @@ class World:
     def log_path(self, name: str) -> Path:
         self._logs += 1
         return self.log_dir / f"{self._logs:02d}-{name}.log"
+
+
+def configure_portal(
+    portal: EmulatorCore,
+    *,
+    rate_limit_max: int = UNLIMITED,
+    rate_limit_interval_ms: int = 10_000,
+    latency_ms: float = 0.0,
+    latency_max_ms: float | None = None,
+    request_log_limit: int = 1,
+    seed: int = 7,
+) -> None:
+    """One portal of the emulator: empty state, fresh rate-limit windows and counters, then these
+    limits and latency (no daily limit)."""
+    portal.reset()
+    portal.configure(
+        rate_limit_max=rate_limit_max,
+        rate_limit_interval_ms=rate_limit_interval_ms,
+        daily_limit=UNLIMITED,
+        request_log_limit=request_log_limit,
+    )
+    portal.set_faults(Faults(latency_ms=latency_ms, latency_max_ms=latency_max_ms, seed=seed))
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """`make bench`: every performance figure of the status writer, measured side by side in one run.
 
-    .venv/bin/python -m bench.run [--only calls,saturation,cpu,startup,memory] [--saturation-seconds 20]
+    .venv/bin/python -m bench.run [--only calls,saturation,cpu,startup,memory,portals] [--saturation-seconds 20]
                                   [--concurrency 2 4] [--code-uri DIR] [--profile]
 
 Prints a table, writes bench/results/latest.json and the saturation plot (docs/bench-saturation.png).
@@ -26,14 +26,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import calls, cpu, freshness, memory, per_contact, saturation, startup
+from bench import calls, cpu, freshness, memory, per_contact, portals, saturation, startup
 from bench.environment import FUNCTION_CODE_URI, REPO_ROOT
 from bench.harness import World, world
 from bench.plot import saturation_plot
 from bench.report import header, machine_facts, table
+from bench.workload import PORTAL_BLOCK
 from local.aws.template_model import DEFAULT_TEMPLATE
 
-FIGURES = ("calls", "saturation", "cpu", "startup", "memory", "per_contact", "freshness")
+FIGURES = ("calls", "saturation", "cpu", "startup", "memory", "per_contact", "freshness", "portals")
 RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
 PLOT = REPO_ROOT / "docs" / "bench-saturation.png"
 LOGS = REPO_ROOT / "bench" / "results" / "logs"
@@ -46,6 +47,7 @@ FIRST_UPDATE = {
     "saturation": 1_000_000,
     "per_contact": 5_000_000,
     "freshness": 7_000_000,
+    "portals": 9_000_000,
 }
 
 
@@ -109,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print()
-    print("\n".join([table(results), *per_contact.table_rows(results), *freshness.table_rows(results)]))
+    rows = [*per_contact.table_rows(results), *freshness.table_rows(results), *portals.table_rows(results)]
+    print("\n".join([table(results), *rows]))
     print(f"\nwritten: {args.output}" + (f", {args.plot}" if results.get("plot") else ""))
     print(f"took {results['run']['duration_s']:.0f} s; handler logs in {args.logs}")
     return 0
@@ -156,16 +159,17 @@ def measure(args: argparse.Namespace, only: list[str], results: dict[str, Any], 
         if "memory" in only:
             _step("memory: one 10,000-record event near the 6 MB payload limit")
             results["memory"] = memory.run(bench_world, FIRST_UPDATE["memory"])
-        if "per_contact" in only:
-            _step("per_contact: a portal without the batch scopes, one status a call")
-            results["per_contact"] = [
-                per_contact.run(
-                    bench_world, c, args.saturation_seconds, FIRST_UPDATE["per_contact"] + i * 100_000
-                )
-                for i, c in enumerate(per_contact.CONCURRENCY)
-            ]
-        if "freshness" in only:
-            results["freshness"] = _freshness(bench_world, args)
+        for name, figure in (("per_contact", _per_contact), ("freshness", _freshness), ("portals", _portals)):
+            if name in only:
+                results[name] = figure(bench_world, args)
+
+
+def _per_contact(bench_world: World, args: argparse.Namespace) -> list[dict[str, Any]]:
+    _step("per_contact: a portal without the batch scopes, one status a call")
+    return [
+        per_contact.run(bench_world, c, args.saturation_seconds, FIRST_UPDATE["per_contact"] + i * 100_000)
+        for i, c in enumerate(per_contact.CONCURRENCY)
+    ]
 
 
 def _saturation(bench_world: World, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -192,6 +196,18 @@ def _freshness(bench_world: World, args: argparse.Namespace) -> dict[str, Any]:
             freshness.saturation_run(bench_world, concurrency, args.saturation_seconds, start)
         )
     return figures
+
+
+def _portals(bench_world: World, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Figure 8: three portals at figure 2's limit each, then with one of them at a tenth of it."""
+    runs = []
+    for index, scenario in enumerate(portals.SCENARIOS):
+        _step(
+            f"portals: {len(portals.PORTALS)} portals, {scenario}, {args.saturation_seconds:g} s of backlog"
+        )
+        first = FIRST_UPDATE["portals"] + index * 500_000
+        runs.append(portals.run(bench_world, scenario, args.saturation_seconds, first))
+    return runs
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -222,6 +238,17 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
             "calls": {"latency_ms": 0, "rate_limit": "off", "events": "10 x 1,000 records"},
             "no_op": {"seeded_same_state_percent": freshness.NO_OP_PERCENT, "seeded_at": freshness.SEEDED_AT},
             "saturation": {"mode": freshness.SATURATION_MODE, "as": "saturation"},
+        },
+        "portals": {
+            "portals": list(portals.PORTALS),
+            "concurrency": portals.CONCURRENCY,
+            "rate_limit": "saturation's, per portal; one_throttled: the last portal's window "
+            f"{portals.THROTTLE_FACTOR}x as long (a tenth of the rate)",
+            "latency_ms": list(saturation.LATENCY_MS),
+            "freshness_check": "off",
+            "backlog_seconds": args.saturation_seconds,
+            "one_throttled_stop_after_s": portals.THROTTLED_STOP_S,
+            "updates_per_portal_block": PORTAL_BLOCK,
         },
     }
 

@@ -15,7 +15,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -71,14 +71,16 @@ def drain_backlog(
     records: int,
     stop_after_s: float,
     env: Mapping[str, str] | None = None,
+    portals: tuple[int, ...] = (),
 ) -> tuple[list[dict[str, Any]], list[int]]:
     """``events`` events of ``records`` updates each, drained by ``concurrency`` environments (Init
     before the clock starts; a slow run ends after ``stop_after_s`` rather than run for minutes).
-    ``env`` overrides the function's environment. Returns the answers and the events left when time
-    ran out; raises on any error (figures 2, 6 and 7)."""
+    ``env`` overrides the function's environment; with ``portals`` every update names its portal
+    (bench.workload.portal_of). Returns the answers and the events left when time ran out; raises on
+    any error (figures 2, 6, 7 and 8)."""
     backlog: queue.Queue[EventSpec] = queue.Queue()
     for index in range(events):
-        backlog.put(EventSpec(first_update + index * records, records))
+        backlog.put(EventSpec(first_update + index * records, records, portals=portals))
     environments = [
         Environment(
             world.settings.handler,
@@ -153,11 +155,7 @@ def _figures(
     delivered_calls = [(at, inputs) for at, status, inputs in calls if status == 200]
     start = calls[0][0]
     last = delivered_calls[-1][0]
-    interval = INTERVAL_MS / 1000
-    windows = max(1, math.floor((last - start) / interval))
-    measured_s = windows * interval
-    delivered = sum(inputs for at, inputs in delivered_calls if at < start + measured_s)
-    rate = delivered / measured_s
+    windows, measured_s, rate = whole_window_rate(delivered_calls, start, INTERVAL_MS / 1000)
     series = _series(delivered_calls, start, last)
     throttled_at = [round(at - start, 3) for at, status, _ in calls if status == 429]
     records = sum(answer["records"] for answer in answers)
@@ -183,6 +181,24 @@ def _figures(
         "series": series,
         "throttled_at_s": throttled_at,
     }
+
+
+def whole_window_rate(
+    delivered_calls: Sequence[tuple[float, int]], start: float, interval_s: float
+) -> tuple[int, float, float]:
+    """Statuses/s over the whole rate-limit windows between ``start`` (the first request) and the last
+    delivering call: (windows, their seconds, the statuses delivered in them per second). Calls are
+    (arrival time, statuses delivered). A partial last window is left out, so the rate can never
+    exceed the bound by one; at least one window is counted."""
+    if not delivered_calls:
+        raise ValueError("no delivering call")
+    if interval_s <= 0:
+        raise ValueError(f"the interval must be positive, got {interval_s}")
+    last = max(at for at, _ in delivered_calls)
+    windows = max(1, math.floor((last - start) / interval_s))
+    measured_s = windows * interval_s
+    delivered = sum(inputs for at, inputs in delivered_calls if at < start + measured_s)
+    return windows, measured_s, delivered / measured_s
 
 
 def _series(delivered_calls: list[tuple[float, int]], start: float, last: float) -> list[list[float]]:

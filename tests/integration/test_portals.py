@@ -16,6 +16,7 @@ import pytest
 from local.aws.provision import create_table
 from local.hubspot_emulator import Emulator, running_emulator
 from local.hubspot_emulator.auth import fingerprint
+from local.hubspot_emulator.config import EmulatorConfig
 from local.hubspot_emulator.portals import PortalSpec
 from tests.factories import LambdaContext, sqs_event, sqs_record, status_body
 from tests.integration.conftest import Stack
@@ -135,3 +136,31 @@ def test_the_ledger_keeps_each_portals_history_apart(
     assert response == {"batchItemFailures": []}
     assert state(portals, 8) == "UNSUBSCRIBED"
     assert state(portals, 7) == "SUBSCRIBED"
+
+
+def test_a_portal_out_of_rate_limit_gives_its_records_back_and_holds_no_other_portal(
+    stack: Stack, load_handler: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN portal 8 allowing 2 calls per 10 s, portal 7 HubSpot's usual limit, one input per call
+    pattern = f"t-{uuid.uuid4().hex[:8]}/portal-{{portalId}}"
+    for portal in (7, 8):
+        secret = {"accessToken": TOKENS[portal]}
+        stack.secrets.create_secret(
+            Name=pattern.replace("{portalId}", str(portal)), SecretString=json.dumps(secret)
+        )
+    tight = PortalSpec(8, (TOKENS[8],), config=EmulatorConfig(portal_id=8, rate_limit_max=2))
+    with running_emulator(portals=[PortalSpec(7, (TOKENS[7],)), tight]) as emulator:
+        monkeypatch.setenv("HUBSPOT_SECRET_ID", pattern)
+        monkeypatch.setenv("HUBSPOT_API_BASE_URL", emulator.base_url)
+        monkeypatch.setenv("HUBSPOT_BATCH_LIMIT", "1")
+        monkeypatch.setenv("HUBSPOT_MAX_IN_FLIGHT", "1")
+        bodies = [status_body(f"p8-{n}@example.com", portalId=8) for n in range(6)]
+        bodies += [status_body(f"p7-{n}@example.com", portalId=7) for n in range(3)]
+        # WHEN one batch carries both
+        response = run(stack, load_handler, *bodies)
+        # THEN portal 8 applied what its limit allowed and gave the rest back, without waiting for its
+        # window to open again; every record of portal 7 was applied
+        applied = [n for n in range(6) if state(emulator, 8, f"p8-{n}@example.com") == "SUBSCRIBED"]
+        assert 1 <= len(applied) <= 2
+        assert failed(response) == sorted(f"m{n}" for n in range(6) if n not in applied)
+        assert all(state(emulator, 7, f"p7-{n}@example.com") == "SUBSCRIBED" for n in range(3))

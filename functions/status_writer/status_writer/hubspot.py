@@ -7,6 +7,7 @@ for an expected failure. The bytes on the wire are ``transport``'s job.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +45,7 @@ from status_writer.transport import (
 )
 
 MAX_TEN_SECONDLY_RETRIES = 3
+_PORTAL_WAIT = "this portal's rate limit is used up for now; its records come back, the other portals go on"
 
 Item = TypeVar("Item")
 
@@ -76,6 +78,7 @@ class HubSpotClient:
         self._sleep = sleep
         self.paths = paths or ApiPaths()
         self.modes = modes or RouteModes()
+        self.max_wait_s, self.waited_s = math.inf, 0.0  # rate-limit waits of an invocation: most, so far
         self.own_sources: set[str] = set()  # the ``source`` HubSpot gives this client's writes (freshness)
 
     @property
@@ -181,8 +184,7 @@ class HubSpotClient:
         attempts = _Attempts()
         deadline = call.deadline
         while True:
-            # The token first (the first call of an environment reads the secret, which takes a while):
-            # the pacer counts a call from when it allows it, so the request must leave right after.
+            # The token first (a first read of the secret takes a while): the pacer counts from its yes.
             if not deadline.allows_call():
                 detail = "not enough time left for another HubSpot call"
                 return CallResult(failure=Failure(FailureCategory.TIME_BUDGET, detail, False))
@@ -258,7 +260,8 @@ class HubSpotClient:
             self._pacer.block_for(wait_s)
         else:  # the pacer observed this 429's headers already: it knows the window
             wait_s = self._pacer.throttled()
-        if attempts.throttled < MAX_TEN_SECONDLY_RETRIES and deadline.allows_call(after_wait_s=wait_s):
+        waits = self.waited_s + wait_s <= self.max_wait_s and deadline.allows_call(after_wait_s=wait_s)
+        if attempts.throttled < MAX_TEN_SECONDLY_RETRIES and waits:
             attempts.throttled += 1
             return None
         detail = f"HubSpot rate limit ({policy or 'unknown policy'}); no time left to wait"
@@ -282,10 +285,11 @@ class HubSpotClient:
             delay = self._pacer.delay()
             if delay <= 0:
                 return None
+            if self.waited_s + delay > self.max_wait_s:  # one portal of several: it would hold the others
+                return Failure(FailureCategory.RATE_LIMITED, _PORTAL_WAIT, False, math.ceil(delay))
+            self.waited_s += delay
             if not deadline.allows_call(after_wait_s=delay):
-                return Failure(
-                    FailureCategory.RATE_LIMITED, "rate-limit pacing would exceed the time budget", False
-                )
+                return Failure(FailureCategory.RATE_LIMITED, "pacing would exceed the time budget", False)
             self._sleep(delay)
 
 

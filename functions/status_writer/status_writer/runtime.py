@@ -12,7 +12,7 @@ import boto3
 from botocore.config import Config
 
 from status_writer.calls import CallContext
-from status_writer.config import PORTALS_IN_FLIGHT, Settings
+from status_writer.config import PORTAL_MAX_WAIT_S, PORTALS_IN_FLIGHT, Settings
 from status_writer.credentials import Credentials, powertools_fetcher
 from status_writer.dead_letter import DeadLetterQueue
 from status_writer.deadline import Deadline, RemainingTime
@@ -86,6 +86,7 @@ class Runtime:
                     executor=_executor(self.settings),
                     ledger=None if self.ledger is None else self.ledger.for_portal(portal),
                 )
+                known.hubspot.max_wait_s = PORTAL_MAX_WAIT_S
             return known
 
 
@@ -117,4 +118,8 @@ class Invocation:
 
     def for_portal(self, portal: Portal) -> Invocation:
         """The same invocation (one deadline, one set of statistics) with one portal's runtime."""
-        return self if portal is None else Invocation(self.runtime.for_portal(portal), self.call)
+        if portal is None:
+            return self
+        runtime = self.runtime.for_portal(portal)
+        runtime.hubspot.waited_s = 0.0  # its rate-limit waits count per invocation (README: Many portals)
+        return Invocation(runtime, self.call)
