@@ -131,6 +131,9 @@ def check_isolation(
             str(p): sum(w.writes_applied[p] for w in evidence) for p in sorted(logs) if p != revoked
         },
         "invocations_applying_others_while_revoked": sum(w.mixed_invocations for w in evidence),
+        "windows_refused_without_others_writes": sum(
+            1 for w in evidence if w.revoked_401s and not sum(w.writes_applied.values())
+        ),
     }
 
 
@@ -197,12 +200,10 @@ def _problems(revoked: int, evidence: Sequence[WindowEvidence], others: Sequence
     refused = [w for w in evidence if w.revoked_401s]
     if not refused:
         return [f"portal {revoked}'s revoked token was never refused (no 401 in {len(evidence)} windows)"]
-    problems = [
-        f"window {w.start:.3f}-{w.end:.3f}: portal {revoked} refused {w.revoked_401s} times, the other "
-        f"portals made {w.other_requests} calls and none applied a write"
-        for w in refused
-        if w.other_requests and not sum(w.writes_applied.values())
-    ]
+    # One window alone need not hold another portal's write: it is a few seconds, an invocation can
+    # outlast it, and an update HubSpot already holds is applied without a call (README, HubSpot-side
+    # changes). Over all windows each other portal must have written, and some invocation must show it.
+    problems = []
     idle = [p for p in others if not any(w.writes_applied[p] for w in refused)]
     if idle:
         problems.append(f"portals {idle} applied nothing while portal {revoked}'s token was revoked")

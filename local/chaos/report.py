@@ -137,7 +137,8 @@ def _portal_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
                 f"{faults.get('revocation_windows')} ({faults.get('revocation_window_s')}): "
                 f"{faults.get('revoked_portal_401s_in_windows')} / "
                 f"{faults.get('other_portals_writes_applied_in_windows')} / "
-                f"{faults.get('invocations_applying_others_while_revoked')}",
+                f"{faults.get('invocations_applying_others_while_revoked')} (windows with no other "
+                f"portal's write: {faults.get('windows_refused_without_others_writes')})",
             )
         )
     return rows
