@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MESSAGES = 10_000
+MAX_PORTALS = 8  # PORTALS_IN_FLIGHT: the portals one invocation delivers side by side (README, Many portals)
 LOCAL_TOKEN = "pat-local-run"  # noqa: S105 - the emulator's own token, loopback only
 FUNCTION_TIMEOUT_S = 30.0  # FunctionTimeoutSeconds: the smallest value the template allows
 VISIBILITY_TIMEOUT_S = 45  # > the function timeout, so a crashed batch is back in 45 s, not 480 s
@@ -61,6 +62,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--seed", type=int, default=1, help="workload and fault seed")
     add("--shards", type=int, default=2, help="identical source queues (moto is O(queue length) per call)")
     add("--concurrency", type=int, default=4, help="concurrent invocations over all shards")
+    add(
+        "--portals",
+        type=int,
+        default=1,
+        metavar="N",
+        help="HubSpot portals (default 1): N > 1 spreads the contacts over N portals, one secret each, the "
+        "function in multi-portal mode; one portal's token is revoked for a window of every cycle, another "
+        "has a tenth of the rate limit (local.chaos.portals)",
+    )
     add("--cycle-s", type=float, help="length of one fault-schedule cycle (seconds; full 40, small 12)")
     add("--error-rate", type=float, default=0.03, help="background 5xx per HubSpot request")
     add("--drop-rate", type=float, default=0.01, help="background dropped connections per request")
@@ -109,4 +119,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--actor-ratio must be within 0..1")
     if args.messages < 1 or args.shards < 1 or args.concurrency < args.shards or args.shards > 10:
         parser.error("--messages >= 1, 1 <= --shards <= 10, --concurrency >= --shards")
+    if not 1 <= args.portals <= MAX_PORTALS:
+        parser.error(f"--portals must be within 1..{MAX_PORTALS}")
     return args

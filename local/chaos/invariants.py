@@ -1,4 +1,7 @@
-"""The five invariants of a chaos run, checked after it drained, and the figures that go with them."""
+"""The five invariants of a chaos run, checked after it drained, and the figures that go with them.
+With several portals (`--portals N`, local.chaos.portals) each portal's final state is judged in its own
+emulator state, and a sixth invariant holds each portal to itself: its calls carry only its own tokens
+and name only its own contacts, and the other portals are applied while one's token is revoked."""
 
 from __future__ import annotations
 
@@ -16,15 +19,18 @@ from local.aws.queues import REDRIVE_REASON, DeadLetters, queue_depth
 from local.chaos.cli import EMAIL_PATTERN, FUNCTION_TIMEOUT_S, VISIBILITY_TIMEOUT_S
 from local.chaos.hostile import HostileFaults
 from local.chaos.injection import ChaosEnvironment, InjectionCounts
+from local.chaos.portal_faults import PortalRevocation, check_isolation, per_portal_figures
+from local.chaos.portals import Credential, PortalLayout, emulators
 from local.chaos.report import Report
 from local.chaos.schedule import Schedule
 from local.chaos.workload import LATE, POISON, RESEND, is_invalid
 from local.hostile import FAULT_KINDS
 from local.workload.actors import ActorChange, ActorRun, made, superseded_by_hubspot
 from local.workload.feeder import Feeder
+from local.workload.portal_checks import PortalCheck, check_portals
 from local.workload.tally import RunTally
 from local.workload.verify import StateMismatch, check_state, emulator_lookup
-from local.workload.workload import APPLY, WorkItem, Workload
+from local.workload.workload import APPLY, WorkItem, Workload, in_portal
 
 
 @dataclass
@@ -46,12 +52,23 @@ class Evidence:
     hostile: HostileFaults
     environments: Sequence[ChaosEnvironment]
     actors: ActorRun | None = None  # the HubSpot-side writers (local.workload.actors)
+    layout: PortalLayout = field(default_factory=PortalLayout)  # --portals N > 1: the portals
+    credentials: Sequence[Credential] = ()  # one per portal, with every token it had
+    revocation: PortalRevocation | None = None  # the revoked portal's windows
     items: list[WorkItem] = field(default_factory=list)  # the messages that were sent
     changes: list[ActorChange] = field(default_factory=list)  # the HubSpot-side changes made
+    portal_checks: list[PortalCheck] = field(default_factory=list)  # each portal judged on its own
 
     def __post_init__(self) -> None:
         self.items = [item for item in self.workload.items if item.message_id]
         self.changes = made(self.actors.changes) if self.actors else []
+
+    def counters(self) -> dict[str, Any]:
+        """The emulator's counters, summed over its portals."""
+        return _summed([e.counters() for e in emulators(self.credentials)] or [self.emulator.counters()])
+
+    def portal_emulator(self, portal: int | None) -> Any:
+        return self.emulator if portal is None else self.emulator.portal(portal)
 
 
 def check_invariants(report: Report, **evidence: Any) -> None:
@@ -68,6 +85,12 @@ def check_invariants(report: Report, **evidence: Any) -> None:
         "4 no token, no raw email in logs": leak_problems,
         "5 within time budget; raised only where a crash was injected": _time_budget(ev),
     }
+    if ev.layout.ids:
+        isolation_problems, isolation_figures = _isolation(ev)
+        report.invariants[
+            "6 each portal on its own: its tokens, its contacts; the others applied while one is revoked"
+        ] = isolation_problems
+        report.figures.update(isolation_figures)
     report.figures.update(
         {
             "messages": len(ev.workload),
@@ -87,18 +110,67 @@ def check_invariants(report: Report, **evidence: Any) -> None:
 def _final_state(ev: Evidence, report: Report) -> tuple[list[str], list[StateMismatch]]:
     """1. HubSpot holds the newest change of every key, an upstream update's or a HubSpot-side one's."""
     bodies = {item.message_id: item.body for item in ev.items}
-    _, mismatches = check_state(
-        ev.items, emulator_lookup(ev.emulator), ev.tally.windows, ev.letters.ids, actors=ev.changes
-    )
-    report.explanations = [_explain(m.key, ev) for m in mismatches[:5]]
+    if ev.layout.ids:
+        tokens = {c.portal: list(c.used) for c in ev.credentials if c.portal is not None}
+        ev.portal_checks = check_portals(
+            ev.items,
+            ev.emulator,
+            tokens,
+            windows=ev.tally.windows,
+            dead_lettered=ev.letters.ids,
+            sent_ms=ev.tally.sent_ms,
+            skip=set(),
+            actors=ev.changes,
+        )
+        mismatches = [m for check in ev.portal_checks for m in check.state.mismatches]
+    else:
+        _, mismatches = check_state(
+            ev.items, emulator_lookup(ev.emulator), ev.tally.windows, ev.letters.ids, actors=ev.changes
+        )
+    report.explanations = [_explain(m.key, ev, m.portal) for m in mismatches[:5]]
     problems = [
-        f"key {m.key}: HubSpot {m.actual}, newest change says {m.expected} ({m.message_id}: "
+        f"{'' if m.portal is None else f'portal {m.portal} '}key {m.key}: HubSpot {m.actual}, newest change says {m.expected} ({m.message_id}: "
         f"{bodies.get(m.message_id, _hubspot_side(ev, m.key))[:140]}){' [stale overwrite]' if m.stale_overwrite else ''}"
         for m in mismatches
     ]
     if ev.actors:
         problems += [f"HubSpot-side change refused: {error}" for error in ev.actors.errors]
     return problems, mismatches
+
+
+def _isolation(ev: Evidence) -> tuple[list[str], dict[str, Any]]:
+    """6. Each portal's calls carried only its own tokens and named only its own contacts; while the
+    revoked portal's token was refused, the other portals were applied (local.chaos.portal_faults)."""
+    problems = [
+        f"portal {check.portal}: {check.foreign_token_calls} calls without its tokens, "
+        f"{check.foreign_contact_calls} naming another portal's contacts: {check.samples}"
+        for check in ev.portal_checks
+        if check.foreign_token_calls or check.foreign_contact_calls
+    ]
+    invocations = [record for source in ev.sources for record in source.invocations]
+    figures: dict[str, Any] = {"portals": per_portal_figures(ev.credentials, invocations)}
+    for check in ev.portal_checks:
+        figures["portals"][str(check.portal)].update(check.to_dict())
+    revoked = ev.layout.revoked
+    if ev.revocation is not None and ev.revocation.credential is not None and revoked is not None:
+        more, isolation = check_isolation(ev.credentials, revoked, ev.revocation.windows, invocations)
+        problems += more + ev.revocation.errors
+        figures["portal_faults"] = {**isolation, "rate_limited_portal": ev.layout.limited}
+    return problems, figures
+
+
+def _summed(maps: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Counter maps added up key by key (numbers summed, nested maps merged the same way)."""
+    out: dict[str, Any] = {}
+    for one in maps:
+        for name, value in one.items():
+            if isinstance(value, dict):
+                out[name] = _summed([out.get(name) or {}, value])
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                out[name] = out.get(name, 0) + value
+            else:
+                out.setdefault(name, value)
+    return out
 
 
 def _hubspot_side(ev: Evidence, key: tuple[str, int, str]) -> str:
@@ -279,7 +351,7 @@ def _faults(ev: Evidence, emu: dict[str, Any]) -> dict[str, int]:
 
 def _run_figures(ev: Evidence) -> dict[str, Any]:
     """The run's own figures: faults, invocations, HubSpot requests, retries and outcomes."""
-    emu = ev.emulator.counters()
+    emu = ev.counters()
     tally = ev.tally
     return {
         "faults": _faults(ev, emu),
@@ -357,15 +429,16 @@ def _older_than_portal_optout(item: Any, optouts: dict[str, list[Any]], ev: Evid
     )
 
 
-def _explain(key: tuple[str, int, str], ev: Evidence) -> list[str]:
+def _explain(key: tuple[str, int, str], ev: Evidence, portal: int | None = None) -> list[str]:
     """Everything about one wrong key: the contact's messages (send order, fate), its HubSpot-side
     changes (not API requests, so not in the log) and every HubSpot request that carried the contact
-    (time, route, answer, injected faults, what it asked for it)."""
-    items, letters, tally, emulator = ev.items, ev.letters, ev.tally, ev.emulator
+    (time, route, answer, injected faults, what it asked for it), in the key's own portal."""
+    items, letters, tally = in_portal(ev.items, portal), ev.letters, ev.tally
+    emulator = ev.portal_emulator(portal)
     email = key[0]
     held = emulator.status(key[0], key[1], key[2]) or {}
     lines = [
-        f"key {key}: HubSpot holds {held.get('status')} ({held.get('source')} at {held.get('timestamp')})"
+        f"{'' if portal is None else f'portal {portal} '}key {key}: HubSpot holds {held.get('status')} ({held.get('source')} at {held.get('timestamp')})"
     ]
     lines += [f"  {c.describe()}: {c.effects}" for c in ev.changes if c.email == email]
     for item in items:

@@ -42,6 +42,7 @@ def print_report(report: Report, out: Any) -> None:
     ]
     for name, value in (f.get("faults") or {}).items():
         rows.append((f"fault: {name}", value))
+    rows += _portal_rows(f)
     for reason, value in (f.get("dlq_by_reason") or {}).items():
         rows.append((f"DLQ: {reason}", value))
     rows += [
@@ -102,5 +103,42 @@ def print_report(report: Report, out: Any) -> None:
         "problems": {name: problems[:5] for name, problems in report.invariants.items() if problems},
         "wall_s": f.get("wall_s"),
     }
+    if f.get("portals"):
+        summary["portals"] = f["portals"]
+        summary["portal_faults"] = f.get("portal_faults", {})
     out.write(json.dumps(summary, separators=(",", ":")) + "\n")
     out.flush()
+
+
+def _portal_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
+    """With several portals: each portal's own figures, its portal-specific fault named, then what the
+    revocation windows show (local.chaos.portal_faults)."""
+    faults = f.get("portal_faults") or {}
+    named = {
+        str(faults.get("revoked_portal")): "token revoked for a window",
+        str(faults.get("rate_limited_portal")): "a tenth of the rate limit",
+    }
+    rows: list[tuple[str, Any]] = []
+    for portal, figures in (f.get("portals") or {}).items():
+        fault = f" ({named[portal]})" if portal in named else ""
+        rows.append(
+            (
+                f"portal {portal}{fault}",
+                f"messages {figures.get('messages')}, applied {figures.get('applied', 0)}, superseded "
+                f"{figures.get('superseded', 0)}, retryable {figures.get('retryable', 0)}; requests "
+                f"{figures.get('requests')}, 401 {figures.get('401')}, 429 {figures.get('429')}, tokens "
+                f"{figures.get('tokens')}; keys {figures.get('keys_checked')}, mismatches {figures.get('mismatches')}",
+            )
+        )
+    if faults:
+        rows.append(
+            (
+                "revocation windows (s): 401s / others' writes applied / mixed invocations",
+                f"{faults.get('revocation_windows')} ({faults.get('revocation_window_s')}): "
+                f"{faults.get('revoked_portal_401s_in_windows')} / "
+                f"{faults.get('other_portals_writes_applied_in_windows')} / "
+                f"{faults.get('invocations_applying_others_while_revoked')} (windows with no other "
+                f"portal's write: {faults.get('windows_refused_without_others_writes')})",
+            )
+        )
+    return rows

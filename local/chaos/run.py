@@ -3,6 +3,7 @@
     make chaos                                   # the full suite (10,000 messages, about 5 minutes)
     make chaos ARGS="--profile small"            # what `make test` runs (tests/local/test_chaos.py)
     make chaos ARGS="--messages 20000 --seed 7"  # bigger, another workload and fault draw
+    make chaos ARGS="--portals 3"                # three portals, one secret each (local.chaos.portals)
 
 The pipeline is `make run`'s: moto SQS with the template's queue, DLQ and redrive policy, the local SQS
 event source with one warm worker process per slot, the real handler, the HubSpot emulator. On top:
@@ -24,10 +25,17 @@ event source with one warm worker process per slot, the real handler, the HubSpo
 Workers set up logging as the Lambda runtime does (local.chaos.lambda_logging), so
 `--parameter LogLevel=DEBUG` writes every DEBUG line, and invariant 4 scans them.
 
-Invariants (each a hard failure, exit 1): final state = newest update per key; every invalid message in
-the DLQ with a reason and no valid one there; nothing left in flight and every message in exactly one
-final outcome; no token and no raw email in any worker log line; no invocation timed out or raised, and
-no crash except the injected kills. The last stdout line is one JSON object with the figures.
+With `--portals N` (N > 1) the run is `make run --portals N`'s layout (contacts spread over N portals,
+one secret each, the function in multi-portal mode: README, Many portals). Every window above hits every
+portal; on top, one portal's token is revoked for a window of every cycle and rotated into its secret at
+the end, and another portal has a tenth of the others' rate limit (local.chaos.portals, portal_faults).
+
+Invariants (each a hard failure, exit 1): final state = newest update per key (per portal, in its own
+state); every invalid message in the DLQ with a reason and no valid one there; nothing left in flight
+and every message in exactly one final outcome; no token and no raw email in any worker log line; no
+invocation timed out or raised, and no crash except the injected kills; with several portals, each
+portal's calls carry only its own tokens and name only its contacts, and the other portals are applied
+while one's token is revoked. The last stdout line is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -60,6 +68,8 @@ from local.chaos.cli import (
 from local.chaos.hostile import HostileFaults
 from local.chaos.injection import ChaosEnvironment, InjectionCounts
 from local.chaos.invariants import check_invariants
+from local.chaos.portal_faults import PortalRevocation
+from local.chaos.portals import PortalLayout, emulators
 from local.chaos.report import Report, print_report
 from local.chaos.schedule import Schedule
 from local.chaos.workload import chaos_workload
@@ -80,6 +90,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
     report = Report()
     config = EmulatorConfig(request_log_limit=500_000)  # kept to explain a failing key
     portal = {sub_id: sub.business_unit_id for sub_id, sub in config.definitions.items()}
+    layout = PortalLayout.of(args.portals)
     workload = chaos_workload(
         args.messages,
         seed=args.seed,
@@ -88,6 +99,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
         resend_ratio=args.resend_ratio,
         unsubscribe_all_ratio=args.unsubscribe_all_ratio,
         poison_ratio=args.poison_ratio,
+        portals=layout.ids,
     )
     actors = plan_actor_changes(workload.items, ratio=args.actor_ratio, seed=args.seed, portal=portal)
     logs_dir = args.logs or Path(tempfile.mkdtemp(prefix="make-chaos-logs-"))
@@ -110,13 +122,24 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
         # are separate services in AWS: one moto process serving everything saturates one core and
         # answers the function's AWS calls slower than its 2 s read timeout.
         aws = stack.enter_context(local_aws(logs_dir, separate=("dynamodb", "secretsmanager")))
-        emulator = stack.enter_context(running_emulator(config, tokens=[LOCAL_TOKEN], faults=Faults()))
+        emulator = stack.enter_context(  # docs/emulator.md, Several portals: tokens route the calls
+            running_emulator(
+                config, tokens=layout.emulator_tokens, faults=Faults(), portals=layout.specs(config)
+            )
+        )
         hostile = HostileFaults(args.seed)
         relay = stack.enter_context(running_hostile(Profile(relay=hostile.relay), upstream=emulator.base_url))
         overrides = {**PARAMETER_OVERRIDES, **args.parameters, "HubSpotApiBaseUrl": relay.url}
-        deployment = aws.provision(token=LOCAL_TOKEN, shards=args.shards, overrides=overrides)
+        deployment = aws.provision(
+            token=LOCAL_TOKEN,
+            shards=args.shards,
+            overrides=overrides,
+            portal_tokens=dict(layout.tokens) or None,
+        )
         settings, provisioned = deployment.settings, deployment.provisioned
         sqs, secrets = aws.client("sqs"), aws.client("secretsmanager")
+        credentials = layout.credentials(emulator, provisioned, args.seed)
+        portal_emulators = emulators(credentials)
         for queue in provisioned.queues:
             sqs.set_queue_attributes(
                 QueueUrl=queue.url, Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_S)}
@@ -126,7 +149,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
         slots = slot_layout(args.concurrency, args.shards)
 
         def hubspot_calls() -> int:
-            return int(emulator.counters().get("total", 0))
+            return sum(int(portal.counters().get("total", 0)) for portal in portal_emulators)
 
         runtime_env = {
             **ENV_OVERRIDES,
@@ -165,10 +188,10 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
                     environments=shard_envs,
                 )
             )
-        _describe(args, settings, logs_dir, len(workload))
+        _describe(args, settings, logs_dir, len(workload), layout.describe(config) if layout.ids else "")
         start_sources(pipeline.sources)
         schedule = Schedule(
-            emulator=emulator,
+            credentials=credentials,
             sqs=sqs,
             secrets=secrets,
             provisioned=provisioned,
@@ -178,7 +201,6 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
             archive=archive,
             dlq_outage=not args.no_dlq_outage,
             environments=environments,
-            seed=args.seed,
             hostile=hostile,
             hostile_rate=args.hostile_rate,
         )
@@ -194,9 +216,20 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
                 lambda: _progress(tally, feeder, pipeline.sources, len(workload), counts)
             )
             pipeline.progress.start()
-        hubspot_side = ActorRun(actors, lambda body: act(emulator.base_url, body))
+        hubspot_side = ActorRun(
+            actors,
+            lambda body: act(emulator.base_url, body),
+            lambda body, portal: act(emulator.base_url, body, portal=portal),
+        )
         hubspot_side.before_feed()  # changes made in HubSpot while the messages were queued
+        revocation = PortalRevocation(
+            layout.credential(layout.revoked, credentials),
+            secrets=secrets,
+            counts=counts,
+            cycle_s=args.cycle_s,
+        )
         schedule.start()
+        revocation.start()
         feeder.start()
         hubspot_side.start(lambda: feeder.sent / max(1, len(workload)))
         # Faults run while the feeder sends and for one more cycle; then the tail drains calmly, so
@@ -209,6 +242,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
         while time.monotonic() < init_done + args.min_faults_s:
             time.sleep(0.5)
         faults_s = time.monotonic() - init_done
+        revocation.stop()
         schedule.stop()
         all_drained = wait_for_drain(
             sqs, provisioned, feeder, pipeline.sources, max(60.0, args.drain_timeout - faults_s)
@@ -237,6 +271,9 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
             hostile=hostile,
             environments=environments,
             actors=hubspot_side,
+            layout=layout,
+            credentials=credentials,
+            revocation=revocation,
         )
         report.figures["faults_s"] = round(faults_s, 1)
         report.figures["drain_s"] = round(drain_s, 1)
@@ -260,7 +297,7 @@ def _progress(
     )
 
 
-def _describe(args: argparse.Namespace, settings: Any, logs_dir: Path, messages: int) -> None:
+def _describe(args: argparse.Namespace, settings: Any, logs_dir: Path, messages: int, portals: str) -> None:
     s = settings
     sys.stdout.write(
         f"template: BatchSize {s.batch_size}, window {s.batching_window_s} s, maxReceiveCount "
@@ -268,7 +305,7 @@ def _describe(args: argparse.Namespace, settings: Any, logs_dir: Path, messages:
         f"{VISIBILITY_TIMEOUT_S} s, env {ENV_OVERRIDES}, parameters {PARAMETER_OVERRIDES}\n"
         f"local:    {args.concurrency} slots over {args.shards} shards; {messages} messages; fault cycle "
         f"{args.cycle_s:g} s; HubSpot-side changes for {args.actor_ratio:g} of the contacts\n"
-        f"logs:     {logs_dir}\n"
+        f"{portals}logs:     {logs_dir}\n"
     )
     sys.stdout.flush()
 

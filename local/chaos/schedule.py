@@ -4,8 +4,6 @@ revoked and rotated token and a DLQ outage, cycled until stopped, with backgroun
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -14,9 +12,10 @@ from typing import Any
 
 from local.aws.provision import Provisioned
 from local.aws.queues import DeadLetters, read_dead_letters
-from local.chaos.cli import HANG_S, LOCAL_TOKEN
+from local.chaos.cli import HANG_S
 from local.chaos.hostile import HostileFaults
 from local.chaos.injection import ChaosEnvironment, InjectionCounts
+from local.chaos.portals import Credential, emulators, tokens_used
 
 SCOPE_LOSS = "batch scopes lost (per-contact mode)"
 
@@ -54,12 +53,14 @@ WINDOWS = (
 
 class Schedule:
     """Cycles through WINDOWS, with the background faults always on, until stopped. Stopping restores
-    everything (baseline faults off, DLQ back, a live token in the secret)."""
+    everything (baseline faults off, DLQ back, a live token in the secret). With several portals
+    (`credentials`, one per portal) every window hits every portal: each its faults, each its token
+    revoked and rotated into its own secret, each its batch scopes lost."""
 
     def __init__(
         self,
         *,
-        emulator: Any,
+        credentials: Sequence[Credential],
         sqs: Any,
         secrets: Any,
         provisioned: Provisioned,
@@ -69,11 +70,11 @@ class Schedule:
         archive: DeadLetters,
         dlq_outage: bool,
         environments: Sequence[ChaosEnvironment],
-        seed: int,
         hostile: HostileFaults,
         hostile_rate: float,
     ) -> None:
-        self.emulator = emulator
+        self.credentials = credentials
+        self.emulators = emulators(credentials)
         self.sqs = sqs
         self.secrets = secrets
         self.provisioned = provisioned
@@ -86,23 +87,27 @@ class Schedule:
         self.hostile = hostile
         self.hostile_rate = hostile_rate
         self._scopes_lost = False
-        self.token = LOCAL_TOKEN
-        self.tokens_used = [LOCAL_TOKEN]
-        self._generation = 0
-        self._seed = seed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="chaos-schedule")
         self._dlq_down = False
         self._down_at = 0.0
-        self._live = {LOCAL_TOKEN}
         self._dlq_attributes: dict[str, str] = {}
         self.errors: list[str] = []
         # (time.time()) from the DLQ's last drain to its deletion: a dead-letter send landing in there
         # is destroyed with the queue, by the harness, not lost by the function
         self.destroy_windows: list[tuple[float, float]] = []
 
+    @property
+    def tokens_used(self) -> list[str]:
+        """Every token any portal had during the run (invariant 4 looks for each in the logs)."""
+        return tokens_used(self.credentials)
+
+    def _set_faults(self, faults: Any) -> None:
+        for emulator in self.emulators:
+            emulator.set_faults(faults)
+
     def start(self) -> None:
-        self.emulator.set_faults(self.baseline)
+        self._set_faults(self.baseline)
         for env in self.environments:
             env.active.set()
         self._thread.start()
@@ -114,14 +119,14 @@ class Schedule:
             env.active.clear()
         from local.hubspot_emulator import Faults
 
-        self.emulator.set_faults(Faults())
+        self._set_faults(Faults())
         self.hostile.clear()
         if self._scopes_lost:
             self._scopes_back()
         if self._dlq_down:
             self._dlq_up()
-        if self.token not in self._live:
-            self._rotate()
+        for credential in self.credentials:
+            credential.ensure_live(self.secrets, self.counts)
 
     def _run(self) -> None:
         start = time.monotonic()
@@ -148,8 +153,8 @@ class Schedule:
         with self.counts.lock:
             self.counts.windows[window.name] += 1
         if window.name.startswith("401"):
-            self._live = {t for t in self._live if t != self.token}
-            self.emulator.revoke_token(self.token)
+            for credential in self.credentials:
+                credential.revoke()
             return
         if window.name == "DLQ outage":
             if self.dlq_outage:
@@ -157,16 +162,18 @@ class Schedule:
             return
         if window.name == SCOPE_LOSS:
             self._scopes_lost = True
-            self.emulator.set_batch_scopes(self.token, False)
+            for credential in self.credentials:
+                credential.emulator.set_batch_scopes(credential.token, False)
             return
         if window.hostile:
             self.hostile.set(window.hostile, self.hostile_rate)
             return
-        self.emulator.set_faults(dataclasses.replace(self.baseline, **window.faults))
+        self._set_faults(dataclasses.replace(self.baseline, **window.faults))
 
     def _close(self, window: Window) -> None:
         if window.name.startswith("401"):
-            self._rotate()
+            for credential in self.credentials:
+                credential.rotate(self.secrets, self.counts)
             return
         if window.name == "DLQ outage":
             if self._dlq_down:
@@ -178,30 +185,17 @@ class Schedule:
         if window.hostile:
             self.hostile.clear()
             return
-        self.emulator.set_faults(self.baseline)
+        self._set_faults(self.baseline)
 
     def _scopes_back(self) -> None:
         """The portal regains its batch scopes. The function probes the batch route again after 15
         minutes, longer than a run; Lambda recycles execution environments at any time, so the run
         recycles them here (each at its next invocation) and the rest of the run goes back to batches."""
-        self.emulator.set_batch_scopes(self.token, True)
+        for credential in self.credentials:
+            credential.emulator.set_batch_scopes(credential.token, True)
         self._scopes_lost = False
         for env in self.environments:
             env.recycle_requested.set()
-
-    def _rotate(self) -> None:
-        """A new private-app token in HubSpot, then in the secret (as an operator rotates it)."""
-        self._generation += 1
-        token = f"pat-chaos-{self._seed}-{self._generation}-{os.urandom(6).hex()}"
-        self.emulator.add_private_app_token(token)  # with every scope, the batch ones included
-        self.secrets.put_secret_value(
-            SecretId=self.provisioned.secret_arn, SecretString=json.dumps({"accessToken": token})
-        )
-        self.token = token
-        self.tokens_used.append(token)
-        self._live = {*self._live, token}
-        with self.counts.lock:
-            self.counts.token_rotations += 1
 
     def _dlq_down_now(self) -> None:
         url = self.provisioned.dead_letter_queue.url

@@ -15,14 +15,16 @@ else:
   in the future, date-only or a week date, whose JSON repeats a key, or whose subscriptionId is an
   extreme number; each rides in a burst of valid updates, so it shares their batch and chunk.
 
-Every item is classified by the same oracle as `make run` (`local.workload.classify`).
+Every item is classified by the same oracle as `make run` (`local.workload.classify`). With `portals`
+(`make chaos --portals N`) the contacts are spread over them as `make run --portals N` spreads them
+(`generate(portals=...)`); every added message copies an existing body, so it keeps its `portalId`.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,8 +71,10 @@ def chaos_workload(
     unsubscribe_all_ratio: float = 0.2,
     invalid_ratio: float = 0.03,
     poison_ratio: float = 0.02,
+    portals: Sequence[int] = (),
 ) -> Workload:
     """Exactly `messages` messages (deterministic for a seed)."""
+    multi = len(portals) > 1
     extra_share = late_ratio + resend_ratio + rejected_ratio + poison_ratio
     base_count = max(1, round(messages / (1 + extra_share))) if messages else 0
     ids = tuple(sorted(i for i, brand in portal.items() if brand == 0))
@@ -81,6 +85,7 @@ def chaos_workload(
         subscriptions=portal,
         unsubscribe_all_ratio=unsubscribe_all_ratio,
         invalid_ratio=invalid_ratio,
+        portals=portals,
     )
     rng = random.Random(seed * 7919 + 1)
     items = base.items
@@ -98,11 +103,13 @@ def chaos_workload(
     while len(items) + added < messages and items:
         draw = rng.random() * max(extra_share, 1e-9)
         if updates and draw < rejected_ratio:
-            bursts.insert(rng.randrange(len(bursts) + 1), [_rejected(rng, rng.choice(updates), portal)])
+            bursts.insert(
+                rng.randrange(len(bursts) + 1), [_rejected(rng, rng.choice(updates), portal, multi)]
+            )
         elif updates and draw < rejected_ratio + late_ratio:
-            extra.append(_late_older(rng, rng.choice(updates), earliest, portal))
+            extra.append(_late_older(rng, rng.choice(updates), earliest, portal, multi))
         elif updates and draw < rejected_ratio + late_ratio + poison_ratio:
-            poison = _poison(rng, rng.choice(updates), portal)
+            poison = _poison(rng, rng.choice(updates), portal, multi)
             roomy = [b for b in bursts if len(b) < MAX_BURST]
             if roomy:
                 burst = rng.choice(roomy)
@@ -110,35 +117,39 @@ def chaos_workload(
             else:
                 bursts.append([poison])
         else:
-            extra.append(_item(rng.choice(items).body, portal, source=RESEND))
+            extra.append(_item(rng.choice(items).body, portal, source=RESEND, multi_portal=multi))
         added += 1
     return combine(Workload(bursts=[*bursts, *([item] for item in extra)]))
 
 
-def _rejected(rng: random.Random, item: WorkItem, portal: Mapping[int, int]) -> WorkItem:
+def _rejected(rng: random.Random, item: WorkItem, portal: Mapping[int, int], multi: bool) -> WorkItem:
     body = json.loads(item.body)
     body["subscriptionId"] = UNKNOWN_SUBSCRIPTION_ID
-    return _item(json.dumps(body), portal, source=REJECTED_SOURCE)
+    return _item(json.dumps(body), portal, source=REJECTED_SOURCE, multi_portal=multi)
 
 
-def _poison(rng: random.Random, item: WorkItem, portal: Mapping[int, int]) -> WorkItem:
+def _poison(rng: random.Random, item: WorkItem, portal: Mapping[int, int], multi: bool) -> WorkItem:
     """`item`'s update broken in one of the POISONS ways."""
     name, value = rng.choice(POISONS)
     body = json.loads(item.body)
     if value is None:  # the same key twice, the second one winning in a lenient parser
         text = json.dumps(body)[:-1] + f', "{name}": "{rng.choice(STATUS_STATES)}"}}'
-        return _item(text, portal, source=POISON)
+        return _item(text, portal, source=POISON, multi_portal=multi)
     body[name] = value
     if name == "legalBasisExplanation":
         body.setdefault("legalBasis", "CONSENT_WITH_NOTICE")
     text = json.dumps(body)
     if value == 1e400:
         text = text.replace("Infinity", "1e400")
-    return _item(text, portal, source=POISON)
+    return _item(text, portal, source=POISON, multi_portal=multi)
 
 
 def _late_older(
-    rng: random.Random, item: WorkItem, earliest: Mapping[Any, datetime], portal: Mapping[int, int]
+    rng: random.Random,
+    item: WorkItem,
+    earliest: Mapping[Any, datetime],
+    portal: Mapping[int, int],
+    multi: bool,
 ) -> WorkItem:
     """An update of `item`'s key an hour older than the key's oldest update."""
     body = json.loads(item.body)
@@ -148,7 +159,7 @@ def _late_older(
     body["statusState"] = rng.choice(STATUS_STATES)
     body.pop("legalBasis", None)
     body.pop("legalBasisExplanation", None)
-    return _item(json.dumps(body), portal, source=LATE)
+    return _item(json.dumps(body), portal, source=LATE, multi_portal=multi)
 
 
 def is_invalid(item: WorkItem) -> bool:

@@ -5,7 +5,7 @@ portal's own request log tells: docs/emulator.md, Several portals)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -33,7 +33,7 @@ class PortalCheck:
     messages: int
     state: StateCheck
     requests: int = 0
-    foreign_token_calls: int = 0  # calls in this portal's log made without this portal's token
+    foreign_token_calls: int = 0  # calls in this portal's log made without one of this portal's tokens
     foreign_contact_calls: int = 0  # calls in this portal's log naming another portal's contact
     samples: list[str] = field(default_factory=list)
 
@@ -58,7 +58,7 @@ class PortalCheck:
 def check_portals(
     items: Sequence[WorkItem],
     emulator: Any,
-    tokens: Mapping[int, str],
+    tokens: Mapping[int, str | Collection[str]],
     *,
     windows: Mapping[str, Window],
     dead_lettered: set[str],
@@ -66,7 +66,8 @@ def check_portals(
     skip: set[tuple[int | None, Key]],
     actors: Sequence[ActorChange] = (),
 ) -> list[PortalCheck]:
-    """Every portal of `tokens` (portal id -> its token), judged on its own."""
+    """Every portal of `tokens` (portal id -> its token, or every token it had when they were rotated),
+    judged on its own."""
     contacts = contacts_by_portal(items)
     checks = []
     for portal, token in tokens.items():
@@ -114,11 +115,13 @@ def contacts_by_portal(items: Iterable[WorkItem]) -> dict[int, set[str]]:
     return out
 
 
-def _check_calls(check: PortalCheck, log: Sequence[dict[str, Any]], token: str, mine: set[str]) -> None:
-    expected = fingerprint(token)
+def _check_calls(
+    check: PortalCheck, log: Sequence[dict[str, Any]], tokens: str | Collection[str], mine: set[str]
+) -> None:
+    expected = {fingerprint(token) for token in ([tokens] if isinstance(tokens, str) else tokens)}
     for entry in log:
         check.requests += 1
-        if entry.get("token_fingerprint") != expected:
+        if entry.get("token_fingerprint") not in expected:
             check.foreign_token_calls += 1
             _sample(check, f"{entry.get('method')} {entry.get('path')} without portal {check.portal}'s token")
         strangers = sorted(named_contacts(entry) - mine)

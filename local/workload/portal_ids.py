@@ -13,15 +13,24 @@ NO_PORTAL: Any = object()  # the body names no portal
 
 def split_portal(body: str) -> tuple[str, Any]:
     """The body without its top-level `portalId`, and that value (`NO_PORTAL` when there is none, or
-    the body is no JSON object)."""
+    the body is no JSON object). A body that names a field twice is handed back whole (with its
+    `portalId`): re-encoding it would drop the repeat that makes it INVALID_MESSAGE (README, Message
+    contract), and the whole body is refused just the same."""
+    repeated = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        repeated = repeated or len({name for name, _ in items}) != len(items)
+        return dict(items)
+
     try:
-        data = json.loads(body)
+        data = json.loads(body, object_pairs_hook=pairs)
     except ValueError:
         return body, NO_PORTAL
     if not isinstance(data, dict) or PORTAL_FIELD not in data:
         return body, NO_PORTAL
     value = data.pop(PORTAL_FIELD)
-    return json.dumps(data), value
+    return (body if repeated else json.dumps(data)), value
 
 
 class PortalTagger:

@@ -89,6 +89,29 @@ def test_poison_bodies_are_invalid_messages_riding_with_valid_updates() -> None:
     assert shared > len(poisoned) / 2
 
 
+def test_a_workload_over_three_portals_keeps_each_contact_and_its_added_messages_in_one_portal() -> None:
+    """GIVEN a chaos workload over three portals (make chaos --portals 3)
+    WHEN it is built
+    THEN every valid message names one of them, each contact stays in one portal, the messages added on
+    top (late, re-sent, poison, unknown subscription) keep their contact's portal, and poison bodies are
+    still INVALID_MESSAGE (a repeated key included)"""
+    portals = (90_000_001, 90_000_002, 90_000_003)
+    items = chaos_workload(3000, seed=11, portal=PORTAL, portals=portals).items
+    owner: dict[str, set[int | None]] = {}
+    for item in items:
+        if item.expectation.email:
+            owner.setdefault(item.expectation.email, set()).add(item.expectation.portal)
+    assert all(len(found) == 1 for found in owner.values())
+    assert {p for found in owner.values() for p in found} - {None} == set(portals)
+    applied = [item for item in items if item.expectation.outcome != DEAD_LETTER]
+    assert all(item.expectation.portal in portals for item in applied)
+    for source in (LATE, RESEND, REJECTED_SOURCE):
+        assert any(item.source == source and item.expectation.portal in portals for item in items)
+    poisoned = [item for item in items if item.source == POISON]
+    assert any(item.body.count('"statusState"') == 2 for item in poisoned)
+    assert all((i.expectation.outcome, i.expectation.reason) == (DEAD_LETTER, INVALID) for i in poisoned)
+
+
 def test_iso_times_of_late_updates_parse() -> None:
     late = [i for i in chaos_workload(800, seed=2, portal=PORTAL).items if i.source == LATE]
     assert late

@@ -1,4 +1,4 @@
-"""`make chaos`'s command line: the HubSpot-side writers' share (local.chaos.cli)."""
+"""`make chaos`'s command line: the HubSpot-side writers' share and the portals (local.chaos.cli)."""
 
 from __future__ import annotations
 
@@ -30,4 +30,30 @@ def test_a_share_outside_0_to_1_is_refused(value: str) -> None:
     THEN argparse exits 2"""
     with pytest.raises(SystemExit) as exit_:
         parse_args(["--actor-ratio", value])
+    assert exit_.value.code == 2
+
+
+def test_one_portal_is_the_default() -> None:
+    """GIVEN no --portals
+    WHEN parsed
+    THEN the run has one portal (today's run: one secret, no portalId in the messages)"""
+    assert parse_args([]).portals == 1
+
+
+def test_portals_takes_a_count() -> None:
+    """GIVEN --portals 3
+    WHEN parsed
+    THEN the run has three portals, with the small profile as with the full one"""
+    assert parse_args(["--portals", "3"]).portals == 3
+    assert parse_args(["--profile", "small", "--portals", "3"]).portals == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "9", "three"])
+def test_a_portal_count_outside_1_to_8_is_refused(value: str) -> None:
+    """GIVEN no portal, a negative count, more portals than one invocation delivers side by side, or no
+    number
+    WHEN parsed
+    THEN argparse exits 2"""
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(["--portals", value])
     assert exit_.value.code == 2

@@ -99,6 +99,18 @@ def test_without_a_portal_id_only_a_default_portal_saves_a_message() -> None:
     assert single.portal is None
 
 
+def test_a_body_that_repeats_a_field_stays_invalid_with_a_portal_id() -> None:
+    """GIVEN a multi-portal update that names statusState twice (a poison body of make chaos)
+    WHEN the oracle classifies it for a multi-portal deployment
+    THEN it is INVALID_MESSAGE, as for one portal: taking portalId out must not re-encode the repeat away."""
+    repeat = ', "statusState": "UNSUBSCRIBED"}'
+    assert classify(_update()[:-1] + repeat, PORTAL).reason == INVALID
+    body = _update(portalId=A)[:-1] + repeat
+    expectation = classify(body, PORTAL, multi_portal=True)
+    assert (expectation.outcome, expectation.reason) == (DEAD_LETTER, INVALID)
+    assert expectation.portal == A
+
+
 @pytest.fixture
 def two() -> Iterator[Emulator]:
     with running_emulator(portals=[PortalSpec(p, (t,)) for p, t in TOKENS.items()]) as emulator:
