@@ -328,3 +328,15 @@ def test_after_another_invocation_recorded_meanwhile_nothing_is_skipped_as_held(
     assert sent(again) == [("w", "SUBSCRIBED")]
     assert again.unchanged == {}
     assert set(build_plan(known.histories(ledger), [update]).unchanged) == {"w"}
+
+
+def test_a_redelivery_never_explains_a_change_made_before_sqs_accepted_it() -> None:
+    # GIVEN a workflow opted ada out of 1001 in HubSpot at 09:00, before SQS accepted (10:00) the
+    # redelivered opt-out of this batch, and the function's own source is not known yet
+    hubspot = held(status(1001, "UNSUBSCRIBED", "2026-01-05T09:00:00.000Z", source="AUTOMATION_WORKFLOW"))
+    doubt = opt_out("2026-01-05T07:00:00Z", mid="again")
+    history = merge(History(), hubspot, [doubt], None, set())
+    # WHEN an older SUBSCRIBED of 08:00 arrives
+    plan = build_plan({ADA: history}, [write("2026-01-05T08:00:00Z")], [doubt])
+    # THEN the 09:00 change is HubSpot-side, not the redelivery's earlier delivery: superseded
+    assert set(plan.by_hubspot) == {"w"}

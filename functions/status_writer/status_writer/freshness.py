@@ -137,7 +137,8 @@ def merge(
     ``source`` of the function's own writes, once known: a status of that source is never a
     HubSpot-side change, and a status of another source is never a redelivery's unrecorded write."""
     own = {stamp for entry in history.entries.values() for stamp in entry.stamps}
-    doubted = [entry_of(update) for update in doubts]
+    # A redelivery's earlier delivery came after SQS accepted it: an older status is not its doing.
+    doubted = [(entry_of(update), update.message.sent_timestamp_ms * 1000) for update in doubts]
     entries = dict(history.entries)
     current: dict[EntryKey, tuple[str, int]] = {}
     for key, entry in held.items():
@@ -147,7 +148,9 @@ def merge(
         source = entry.payload.get("source")
         if entry.stamps[0] in own or (source is not None and source in sources):
             continue
-        if (source is None or not sources) and any(_maybe_ours(doubt, entry) for doubt in doubted):
+        if (source is None or not sources) and any(
+            _maybe_ours(doubt, entry) for doubt, sent_us in doubted if entry.stamps[0] >= sent_us
+        ):
             continue
         known = entries.get(key)
         if known is None or known.version < entry.version:
