@@ -189,6 +189,33 @@ def test_a_rejected_redelivery_repairs_what_a_replay_cut_short_undid(
 
 
 @pytest.mark.usefixtures("ledger_table")
+def test_a_rejected_redelivery_whose_replay_cannot_finish_comes_back_to_finish_it(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN a write (10:00) and a brand's unsubscribe-all (11:00) applied and recorded, and a replay
+    # cut short that left the write on top (as in the test above)
+    handler = load_handler().handler
+    write = write_then_brand_opt_out(stack, handler)
+    write_as_an_earlier_invocation(stack, write)
+    unknown = status_body("ada@example.com", 999999, "SUBSCRIBED", occurredAt="2026-01-05T10:30:00Z")
+    record = sqs_record(unknown, message_id="again", receive_count=2, queue_arn=stack.queue_arn)
+    # WHEN SQS delivers the rejected message again while HubSpot's unsubscribe-all route is down
+    stack.emulator.set_faults(Faults(error_rate=1.0, error_statuses=(503,), path_prefixes=(UNSUBSCRIBE,)))
+    response = handler(sqs_event(record), LambdaContext())
+    # THEN it is not dead-lettered but comes back: its replay is not done, and only its next delivery
+    # runs that replay again
+    assert response == {"batchItemFailures": [{"itemIdentifier": "again"}]}
+    assert state(stack, "ada@example.com", 1001) == "SUBSCRIBED"
+    # AND WHEN it is delivered once more with HubSpot well, THEN it is dead-lettered and the opt-out
+    # was re-sent last
+    stack.emulator.set_faults(Faults())
+    again = sqs_record(unknown, message_id="again", receive_count=3, queue_arn=stack.queue_arn)
+    assert handler(sqs_event(again), LambdaContext()) == {"batchItemFailures": []}
+    assert calls(stack)[-1]["path"] == UNSUBSCRIBE
+    assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("ledger_table")
 def test_a_rejected_first_delivery_does_not_replay_the_subscriber(stack: Stack, load_handler: Loader) -> None:
     # GIVEN a write (10:00) and a brand's unsubscribe-all (11:00) applied and recorded
     handler = load_handler().handler

@@ -96,7 +96,7 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
             break
         unsettled, undone = _replan(invocation, ledger, known, unsettled, delivery)
         unfinished |= undone
-    _incomplete(updates, unfinished | set(unsettled), delivery)
+    _incomplete(updates, doubts, unfinished | set(unsettled), delivery)
     return delivery
 
 
@@ -269,10 +269,18 @@ def _note(planned: Planned, result: ItemResult, opt_out: bool, sent: _Sent) -> N
         sent.blocked.add(contact)
 
 
-def _incomplete(updates: Sequence[Update], contacts: set[Contact], delivery: Delivery) -> None:
-    """A contact whose re-sends are not all done: its updates that stood come back, to finish them."""
+def _incomplete(
+    updates: Sequence[Update], doubts: Sequence[Update], contacts: set[Contact], delivery: Delivery
+) -> None:
+    """A contact whose re-sends are not all done: its updates that stood come back, to finish them,
+    and so do its redelivered ones HubSpot rejected for good: a doubt's re-sends are due whatever
+    HubSpot answers it (plan), so its next delivery is what runs them again."""
+    redelivered = {update.message.message_id for update in doubts}
     for update in updates:
         message_id = update.message.message_id
         result = delivery.results.get(message_id)
-        if update.subscriber in contacts and result is not None and result.applied:
+        if update.subscriber not in contacts or result is None:
+            continue
+        failure = result.failure
+        if failure is None or (failure.permanent and message_id in redelivered):
             delivery.results[message_id] = ItemResult(REPLAY_INCOMPLETE)
