@@ -258,3 +258,28 @@ def test_a_state_hubspot_already_holds_costs_no_write(stack: Stack, load_handler
     }
     assert paths(stack, WRITES) == []
     assert state(stack) == "SUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked", "ledger")
+def test_a_state_hubspot_already_held_never_makes_its_writers_other_changes_look_like_the_functions(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN a workflow opted ada out of brand 0 in HubSpot at 12:00 (1001 and 1003 UNSUBSCRIBED then)
+    act(
+        stack,
+        action="unsubscribe_all",
+        business_unit_id=0,
+        source="AUTOMATION_WORKFLOW",
+        timestamp="2026-11-16T12:00:00.000Z",
+    )
+    # AND a newer upstream UNSUBSCRIBED of 1003 (12:30), which HubSpot already holds: applied, no call
+    unsubscribed = status_body(subscription_id=1003, state="UNSUBSCRIBED", occurredAt="2026-11-16T12:30:00Z")
+    assert run(load_handler, stack, unsubscribed) == {"batchItemFailures": []}
+    assert paths(stack, WRITES) == []
+    # WHEN an upstream SUBSCRIBED of 1001 from 11:00, older than the workflow's opt-out, arrives later
+    response = run(load_handler, stack, status_body(subscription_id=1001, occurredAt="2026-11-16T11:00:00Z"))
+    # THEN it is superseded by HubSpot, not written: the recorded no-op did not make the function the
+    # author of the workflow's opt-out (the status it skipped carries that opt-out's timestamp)
+    assert response == {"batchItemFailures": []}
+    assert paths(stack, WRITES) == []
+    assert state(stack) == "UNSUBSCRIBED"

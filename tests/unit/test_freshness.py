@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from status_writer.entries import HUBSPOT, Entry, History, entry_of
 from status_writer.freshness import Known, checked_keys, merge, stamp_of, statuses_of, wide_of
 from status_writer.model import StatusUpdate, UnsubscribeAll
@@ -165,13 +166,13 @@ def test_without_occurred_at_the_sent_timestamp_is_the_version() -> None:
     assert sent(earlier) == [("w", "SUBSCRIBED")]
 
 
-def test_a_state_hubspot_already_holds_is_skipped_and_recorded_with_its_stamp() -> None:
+def test_a_state_hubspot_already_holds_is_skipped_and_recorded() -> None:
     # GIVEN HubSpot holds 1001 SUBSCRIBED since 09:00
     hubspot = held(status(1001, "SUBSCRIBED", "2026-01-05T09:00:00.000Z"))
-    # WHEN a newer SUBSCRIBED arrives THEN no call: unchanged, recorded with HubSpot's stamp
+    # WHEN a newer SUBSCRIBED arrives THEN no call: unchanged, and its version is to be recorded
     plan = plan_for([write("2026-01-05T11:00:00Z")], hubspot)
     assert sent(plan) == []
-    assert plan.unchanged == {"w": (us("2026-01-05T09:00:00.000Z"),)}
+    assert plan.unchanged == {"w": True}
 
 
 def test_a_held_state_is_sent_when_an_older_opt_out_of_the_batch_goes_first() -> None:
@@ -340,3 +341,21 @@ def test_a_redelivery_never_explains_a_change_made_before_sqs_accepted_it() -> N
     plan = build_plan({ADA: history}, [write("2026-01-05T08:00:00Z")], [doubt])
     # THEN the 09:00 change is HubSpot-side, not the redelivery's earlier delivery: superseded
     assert set(plan.by_hubspot) == {"w"}
+
+
+@pytest.mark.parametrize(("source", "written"), [("Public API", True), ("AUTOMATION_WORKFLOW", False)])
+def test_a_wide_opt_out_is_the_functions_own_when_the_statuses_it_changed_carry_the_functions_source(
+    source: str, written: bool
+) -> None:
+    # GIVEN HubSpot holds a portal-wide opt-out of 12:00 (a wide status names no source) and 1002
+    # UNSUBSCRIBED stamped at the same moment, by the function's own source ("Public API", another
+    # invocation's unrecorded opt-out) or by a workflow's; the function's source is known
+    at = "2026-01-05T12:00:00.000Z"
+    hubspot = held(status(1002, "UNSUBSCRIBED", at, source=source), wide=[portal_wide(at)])
+    update = write("2026-01-05T11:00:00Z", sub=1001)
+    history = merge(History(), hubspot, [], None, {"Public API"})
+    # WHEN an upstream SUBSCRIBED of 1001 from 11:00 is planned
+    plan = build_plan({ADA: history}, [update])
+    # THEN the function's own opt-out is no HubSpot-side change that supersedes it; a workflow's is
+    assert (sent(plan) == [("w", "SUBSCRIBED")]) is written
+    assert (set(plan.by_hubspot) == {"w"}) is not written

@@ -142,18 +142,18 @@ def _no_call(invocation: Invocation, plan: Plan, delivery: Delivery) -> None:
             "superseded by HubSpot",
             extra={"message_id": message_id, "version": mine, "hubspot_version": theirs},
         )
-    for message_id, stamps in plan.unchanged.items():
-        delivery.results[message_id] = ItemResult(stamps=stamps)
+    for message_id in plan.unchanged:
+        delivery.results[message_id] = ItemResult()
     invocation.call.stats.no_calls(len(plan.by_hubspot), len(plan.unchanged))
 
 
 def _record_unchanged(plan: Plan, updates: Sequence[Update], sent: _Sent) -> None:
-    """An update HubSpot already holds is recorded as applied, with HubSpot's stamp, so the ledger
-    knows its version (an older update after it loses to it)."""
+    """An update HubSpot already holds is recorded as applied, so the ledger knows its version (an
+    older update after it loses to it); without HubSpot's stamp, which says who set the state only
+    when the function did (plan.Plan)."""
     for update in updates:
-        stamps = plan.unchanged.get(update.message.message_id)
-        if stamps:
-            sent.entries.setdefault(update.subscriber, []).append(entry_of(update, stamps))
+        if plan.unchanged.get(update.message.message_id):
+            sent.entries.setdefault(update.subscriber, []).append(entry_of(update))
             sent.applied.setdefault(update.subscriber, []).append(update)
             sent.changed.add(update.subscriber)
 
@@ -259,7 +259,8 @@ def _note(planned: Planned, result: ItemResult, opt_out: bool, sent: _Sent) -> N
     else:
         sent.changed.add(contact)
         if failure is None:  # re-sent: HubSpot stamped it anew, and it is the ledger's own from now on
-            again = replace(planned.entry, stamps=result.stamps or planned.entry.stamps, origin=LEDGER)
+            kept = planned.entry.stamps if planned.entry.origin == LEDGER else ()  # never another's stamp
+            again = replace(planned.entry, stamps=result.stamps or kept, origin=LEDGER)
             sent.entries.setdefault(contact, []).append(again)
         elif failure.permanent:
             sent.dropped.setdefault(contact, set()).add(planned.entry.key)  # nothing left to keep in order

@@ -6,8 +6,9 @@ Pure: no I/O. README "Outcomes" (HubSpot-side changes) states the rule:
   ``timestamp``; a wide opt-out is the entry of its scope (``U:ALL``, ``U:<brand>``);
 - a status that carries a timestamp the function saw on its own write (the ledger's ``stamps``), or
   the ``source`` HubSpot gives the function's writes, is the function's own: the ledger's entry, with
-  the upstream version, stands for it; so is a status that a redelivered message of this batch may
-  have set unrecorded (a doubt of the same state), unless its source says another writer set it;
+  the upstream version, stands for it; so is a wide opt-out (which names no source) stamped at the
+  moment of a status of that source, and a status that a redelivered message of this batch may have
+  set unrecorded (a doubt of the same state), unless its source says another writer set it;
 - any other status newer than the ledger's entry of its key is a HubSpot-side change and takes its
   place; ``current`` keeps every key's state as read, to skip writes HubSpot already holds.
 """
@@ -136,26 +137,49 @@ def merge(
     """The contact's history with HubSpot's state in it (module docstring). ``sources``: the
     ``source`` of the function's own writes, once known: a status of that source is never a
     HubSpot-side change, and a status of another source is never a redelivery's unrecorded write."""
-    own = {stamp for entry in history.entries.values() for stamp in entry.stamps}
-    # A redelivery's earlier delivery came after SQS accepted it: an older status is not its doing.
-    doubted = [(entry_of(update), update.message.sent_timestamp_ms * 1000) for update in doubts]
+    author = _Author(
+        own={stamp for entry in history.entries.values() for stamp in entry.stamps},
+        sources=sources,
+        # A redelivery's earlier delivery came after SQS accepted it: an older status is not its doing.
+        doubted=[(entry_of(update), update.message.sent_timestamp_ms * 1000) for update in doubts],
+        # An opt-out names no source; the statuses it changed carry its timestamp and do.
+        own_moments={
+            e.stamps[0] for e in held.values() if not e.opt_out and e.payload.get("source") in sources
+        },
+    )
     entries = dict(history.entries)
     current: dict[EntryKey, tuple[str, int]] = {}
     for key, entry in held.items():
         if keys is not None and key not in keys:
             continue
         current[key] = (entry.state, entry.stamps[0])
-        source = entry.payload.get("source")
-        if entry.stamps[0] in own or (source is not None and source in sources):
-            continue
-        if (source is None or not sources) and any(
-            _maybe_ours(doubt, entry) for doubt, sent_us in doubted if entry.stamps[0] >= sent_us
-        ):
+        if author.is_own(entry):
             continue
         known = entries.get(key)
         if known is None or known.version < entry.version:
             entries[key] = entry
     return History(entries, history.count, current)
+
+
+@dataclass(frozen=True)
+class _Author:
+    """Who set a status HubSpot holds: the function (its own write, recorded or not) or a HubSpot-side
+    writer. The one place that decides it (README: Outcomes, HubSpot-side changes)."""
+
+    own: Collection[int]  # the timestamps HubSpot gave the function's recorded writes
+    sources: Collection[str]  # the source HubSpot names the function's writes by, once known
+    doubted: Sequence[tuple[Entry, int]]  # redelivered updates, with when SQS accepted them (µs)
+    own_moments: Collection[int]  # timestamps of statuses of the function's source in this read
+
+    def is_own(self, held: Entry) -> bool:
+        stamp, source = held.stamps[0], held.payload.get("source")
+        if stamp in self.own or (source is not None and source in self.sources):
+            return True
+        if held.opt_out and source is None and stamp in self.own_moments:
+            return True  # the function's opt-out, whose changed statuses carry its source and moment
+        return (source is None or not self.sources) and any(
+            _maybe_ours(doubt, held) for doubt, sent_us in self.doubted if stamp >= sent_us
+        )
 
 
 def _maybe_ours(doubt: Entry, held: Entry) -> bool:

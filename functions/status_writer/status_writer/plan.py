@@ -77,13 +77,14 @@ class Step:
 class Plan:
     """The steps, and what needs no call: ``superseded`` (message id -> the batch winner's id; None: a
     history entry's), of which ``by_hubspot`` lost to a newer HubSpot-side change (message id ->
-    (its version, HubSpot's)); ``unchanged``: updates HubSpot already holds (message id -> the
-    stamps to record; empty: nothing to record, a newer HubSpot-side change stays the newest)."""
+    (its version, HubSpot's)); ``unchanged``: updates HubSpot already holds (message id -> whether
+    to record its version; False: a newer HubSpot-side change stays the newest). Never with
+    HubSpot's stamp: whoever set that state, it was not this update's call."""
 
     steps: tuple[Step, ...]
     superseded: Mapping[str, str | None]
     by_hubspot: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    unchanged: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    unchanged: Mapping[str, bool] = field(default_factory=dict)
 
 
 def held(history: History, entry: Entry) -> bool:
@@ -131,7 +132,7 @@ class _Lost:
 
     superseded: dict[str, str | None] = field(default_factory=dict)
     by_hubspot: dict[str, tuple[str, str]] = field(default_factory=dict)
-    unchanged: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    unchanged: dict[str, bool] = field(default_factory=dict)
 
 
 def plan_contact(
@@ -151,7 +152,7 @@ def plan_contact(
         known = history.entries.get(entry.key)
         if known is not None and known.origin == HUBSPOT and known.version > entry.version:
             if known.state == entry.state:  # HubSpot holds it: nothing to record, its change is newer
-                lost.unchanged[message_id] = ()
+                lost.unchanged[message_id] = False
             else:
                 lost.superseded[message_id] = None
                 lost.by_hubspot[message_id] = (entry.version, known.version)
@@ -181,7 +182,9 @@ def _without_no_ops(
 ) -> list[tuple[Entry, Update]]:
     """Drop the updates HubSpot already holds (same state, as read) when nothing sent before them in
     the contact's sequence (a batch update or a re-send) may change their key: they would cost a call
-    and change nothing. Recorded with HubSpot's stamp. Without them the sequence only gets shorter."""
+    and change nothing. Recorded (their version, not HubSpot's stamp: a stamp in the ledger says the
+    function set that status, and a HubSpot-side writer may have). Without them the sequence only
+    gets shorter."""
     dropped: set[str] = set()
     for place, planned in enumerate(sequence):
         if planned.update is None:
@@ -193,7 +196,7 @@ def _without_no_ops(
         if current is None or current[0] != entry.state:
             continue
         if not any(_interferes(earlier.entry, entry) for earlier in sequence[:place]):
-            lost.unchanged[planned.update.message.message_id] = (current[1],)
+            lost.unchanged[planned.update.message.message_id] = True
             dropped.add(planned.update.message.message_id)
     return [(entry, update) for entry, update in fresh if update.message.message_id not in dropped]
 
