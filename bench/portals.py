@@ -2,8 +2,12 @@
 of events whose updates are spread over three portals, each portal with its own token, secret and
 emulator rate limit.
 
-- ``even``: every portal at figure 2's limit (``saturation.MAX`` per ``saturation.INTERVAL_MS``, 50-150 ms
-  latency). The limits add up: the bound is 3 x figure 2's one-portal bound.
+- ``even``: every portal at a third of figure 2's rate: figure 2's Max (``saturation.MAX``) over a window
+  three times as long (``SHARE``), 50-150 ms latency. The limits add up: the bound is
+  3 x the one-portal bound, which is figure 2's bound, so the bench does figure 2's work per second
+  (on 2 cores, three portals at figure 2's full rate measured the machine: the environments waited for
+  the bench's own event building, not for HubSpot), and each portal keeps figure 2's 19 slots per
+  window, so a slot kept back costs the same share of the bound.
 - ``one_throttled``: the same, with the last portal at a tenth of that rate (the same Max over a window
   ten times as long). The other two portals are judged against 2 x the one-portal bound, the throttled
   one against its tenth.
@@ -42,7 +46,9 @@ WRITE_ROUTE = "statuses/batch/write"
 TARGET_PERCENT = 90.0  # of the bound, with at most 1% of calls 429 (figure 2's target)
 TARGET_429_PERCENT = 1.0
 SCENARIOS = ("even", "one_throttled")
-THROTTLED_STOP_S = 40.0  # no new event after this; four of the throttled portal's windows
+THROTTLED_STOP_S = 60.0  # no new event after this; twenty of the unthrottled portals' windows
+SHARE = 3  # each portal at a third of figure 2's rate: its Max over a window this many times as long
+BACKLOG_FACTOR = 2  # twice figure 2's backlog: the windows are three times as long
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,8 @@ def limits(scenario: str, one: Limit, portals: Sequence[int] = PORTALS) -> dict[
 def run(world: World, scenario: str, seconds: float, first_update: int) -> dict[str, Any]:
     """``seconds`` of backlog at the portals' summed bound (the even scenario's), drained by
     ``CONCURRENCY`` environments; the figures per portal and for the scenario."""
-    one = Limit(saturation.MAX, saturation.INTERVAL_MS)
+    one = Limit(saturation.MAX, SHARE * saturation.INTERVAL_MS)
+    seconds *= BACKLOG_FACTOR
     by_portal = limits(scenario, one)
     pattern = world.serve_portals(TOKENS)
     world.configure_emulator(request_log_limit=100_000)  # the first portal: no bench call may reach it
@@ -270,7 +277,7 @@ def table_rows(results: Mapping[str, Any]) -> list[str]:
             for p in run["by_portal"].values()
         )
         if run["scenario"] == "even":
-            title = f"8. Three portals, each at figure 2's limit, {run['concurrency']} environments"
+            title = f"8. Three portals, each at a third of figure 2's rate, {run['concurrency']} environments"
         else:
             title = f"8. Three portals, one at a tenth of the limit, {run['concurrency']} environments"
         measured = (

@@ -199,7 +199,7 @@ def _freshness(bench_world: World, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _portals(bench_world: World, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Figure 8: three portals at figure 2's limit each, then with one of them at a tenth of it."""
+    """Figure 8: three portals at a third of figure 2's rate each, then with one of them at a tenth of it."""
     runs = []
     for index, scenario in enumerate(portals.SCENARIOS):
         _step(
@@ -242,11 +242,13 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         "portals": {
             "portals": list(portals.PORTALS),
             "concurrency": portals.CONCURRENCY,
-            "rate_limit": "saturation's, per portal; one_throttled: the last portal's window "
-            f"{portals.THROTTLE_FACTOR}x as long (a tenth of the rate)",
+            "rate_limit_max": saturation.MAX,
+            "rate_limit_interval_ms": portals.SHARE * saturation.INTERVAL_MS,
+            "rate_limit": f"saturation's Max over a window {portals.SHARE}x as long, per portal; "
+            f"one_throttled: the last portal's window {portals.THROTTLE_FACTOR}x as long again",
             "latency_ms": list(saturation.LATENCY_MS),
             "freshness_check": "off",
-            "backlog_seconds": args.saturation_seconds,
+            "backlog_seconds": args.saturation_seconds * portals.BACKLOG_FACTOR,
             "one_throttled_stop_after_s": portals.THROTTLED_STOP_S,
             "updates_per_portal_block": PORTAL_BLOCK,
         },
