@@ -7,7 +7,11 @@ one secret per portal, docs/emulator.md "Several portals") and adds two faults o
 - the *revoked* portal has its token revoked for a window of every cycle (its calls answer 401, its
   messages come back as AUTHENTICATION), then a new token goes into HubSpot and into that portal's
   secret, as an operator rotates it (local.chaos.portal_faults);
-- the *limited* portal has its own emulator rate limit, a tenth of the others'.
+- the *limited* portal has its own emulator rate limit, a tenth of the others', and a tenth of their
+  traffic (`PortalLayout.rotation`): its demand stays within what its limit allows, as a small portal
+  on a lower tier. At an equal share of the traffic it is over capacity, and its backlog outlives the
+  queue's 10 receives under any backoff that lets a run end in minutes (the run's 1-4 s against the
+  template's 30-900 s); bench figure 8's throttled case measures that overload instead.
 """
 
 from __future__ import annotations
@@ -93,6 +97,15 @@ class PortalLayout:
         return self.ids[LIMITED_INDEX % len(self.ids)] if self.ids else None
 
     @property
+    def rotation(self) -> tuple[int, ...]:
+        """The portals as the workload spreads contacts over them, in turn: each other portal
+        RATE_DIVISOR times as often as the limited one (module docstring)."""
+        others = tuple(portal for portal in self.ids if portal != self.limited)
+        if not others or self.limited is None:
+            return self.ids
+        return others * RATE_DIVISOR + (self.limited,)
+
+    @property
     def emulator_tokens(self) -> list[str] | None:
         """`running_emulator(tokens=...)`: LOCAL_TOKEN for one portal; with several, each spec has its own."""
         return None if self.ids else [LOCAL_TOKEN]
@@ -130,7 +143,7 @@ class PortalLayout:
             f"portals:  {list(self.ids)}, one secret each; portal {self.revoked}'s token revoked for a "
             f"window of every cycle then rotated; portal {self.limited} rate-limited at "
             f"{max(1, limit // RATE_DIVISOR)} requests / {config.rate_limit_interval_ms // 1000} s "
-            f"(the others {limit})\n"
+            f"(the others {limit}) and a tenth of the others' contacts each\n"
         )
 
 

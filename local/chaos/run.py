@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
         resend_ratio=args.resend_ratio,
         unsubscribe_all_ratio=args.unsubscribe_all_ratio,
         poison_ratio=args.poison_ratio,
-        portals=layout.ids,
+        portals=layout.rotation,
     )
     actors = plan_actor_changes(workload.items, ratio=args.actor_ratio, seed=args.seed, portal=portal)
     logs_dir = args.logs or Path(tempfile.mkdtemp(prefix="make-chaos-logs-"))
