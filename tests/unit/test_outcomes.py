@@ -438,3 +438,31 @@ def test_an_unsubscribe_confirmed_in_results_wins_over_an_error_naming_the_conta
     }
     # WHEN mapped THEN it is applied
     assert applied(map_unsubscribe_response([request], body)) == [True]
+
+
+def test_a_status_hubspot_already_held_is_applied_without_its_writers_stamp_or_source(
+    sent: list[StatusUpdate],
+) -> None:
+    # GIVEN an answer where ada/1001 was set by this call and ada/2002 already held that state, set
+    # in the UI earlier (NO_STATUS_CHANGE keeps the UI's timestamp and source)
+    body = batch_body(
+        [
+            result_for(sent[0]),
+            result_for(
+                sent[1],
+                setStatusSuccessReason="NO_STATUS_CHANGE",
+                source="CRM_UI",
+                timestamp="2026-01-04T09:00:00.000Z",
+            ),
+            result_for(sent[2]),
+        ]
+    )
+    # WHEN mapped
+    results = map_batch_response(sent, body)
+    # THEN all three applied; the unchanged one carries neither stamp nor source: neither is the
+    # function's, and taken as its own they would make the UI's changes look like the function's
+    assert applied(results) == [True, True, True]
+    assert results[1].stamps == ()
+    assert results[1].source is None
+    assert results[0].stamps
+    assert results[0].source == "Public API"

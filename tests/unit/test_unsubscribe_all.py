@@ -173,3 +173,24 @@ def test_an_unsubscribe_answer_that_is_not_complete_applies_nothing(body: Any) -
     (result,) = map_unsubscribe_response([request], body)
     assert result.failure is not None
     assert not result.failure.permanent
+
+
+def test_an_unsubscribe_answer_keeps_only_the_stamps_of_statuses_it_changed() -> None:
+    # GIVEN ada's verbose answer: 1001 unsubscribed by this call, 1002 already unsubscribed in the UI
+    request = unsubscribe(at="2026-01-05T10:00:00Z", message_id="u")
+    changed = {"subscriptionId": 1001, "status": "UNSUBSCRIBED", "timestamp": "2026-01-05T10:00:01.000Z"}
+    kept = {
+        "subscriptionId": 1002,
+        "status": "UNSUBSCRIBED",
+        "timestamp": "2026-01-04T08:00:00.000Z",
+        "source": "CRM_UI",
+        "setStatusSuccessReason": "NO_STATUS_CHANGE",
+    }
+    body = {
+        "status": "COMPLETE",
+        "results": [{"subscriberIdString": "ada@example.com", "statuses": [changed, kept]}],
+    }
+    # WHEN mapped THEN it applied, with the stamp of the status it set only (the UI's is not its own)
+    (result,) = map_unsubscribe_response([request], body)
+    assert result.applied
+    assert result.stamps == (1_767_607_201_000_000,)

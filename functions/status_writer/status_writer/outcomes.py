@@ -56,7 +56,8 @@ def map_unsubscribe_response(inputs: Sequence[UnsubscribeAll], body: Any) -> lis
             stamps = confirmed.setdefault(result["subscriberIdString"].lower(), [])
             statuses = result.get("statuses")
             for status in statuses if isinstance(statuses, list) else []:
-                stamp = stamp_of(status.get("timestamp")) if isinstance(status, Mapping) else None
+                mine = isinstance(status, Mapping) and _changed(status)
+                stamp = stamp_of(status.get("timestamp")) if mine else None
                 stamps.extend(() if stamp is None else (stamp,))
     failures: dict[str, Failure] = {}
     errors = body.get("errors")
@@ -104,12 +105,22 @@ def _result_keys(results: Any) -> Iterator[tuple[tuple[str, int], int | None, st
         if isinstance(subscription, str):
             subscription = _subscription_number(subscription.strip())
         if isinstance(subscription, int) and not isinstance(subscription, bool):
+            if not _changed(result):
+                yield (email.lower(), subscription), None, None
+                continue
             source = result.get("source")
             yield (
                 (email.lower(), subscription),
                 stamp_of(result.get("timestamp")),
                 (source[:200] if isinstance(source, str) else None),
             )
+
+
+def _changed(status: Mapping[str, Any]) -> bool:
+    """Whether the call set this status. ``NO_STATUS_CHANGE``: HubSpot already held it and kept the
+    timestamp and source of whoever set it, which are not the function's own (README: Outcomes,
+    HubSpot-side changes)."""
+    return status.get("setStatusSuccessReason") != "NO_STATUS_CHANGE"
 
 
 def _match_errors(inputs: Sequence[StatusUpdate], errors: Any) -> dict[int, Failure]:
