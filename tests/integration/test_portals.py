@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from local.aws.provision import create_table
-from local.hubspot_emulator import Emulator, running_emulator
+from local.hubspot_emulator import Emulator, Faults, running_emulator
 from local.hubspot_emulator.auth import fingerprint
 from local.hubspot_emulator.config import EmulatorConfig
 from local.hubspot_emulator.portals import PortalSpec
@@ -163,4 +163,35 @@ def test_a_portal_out_of_rate_limit_gives_its_records_back_and_holds_no_other_po
         applied = [n for n in range(6) if state(emulator, 8, f"p8-{n}@example.com") == "SUBSCRIBED"]
         assert 1 <= len(applied) <= 2
         assert failed(response) == sorted(f"m{n}" for n in range(6) if n not in applied)
+        assert all(state(emulator, 7, f"p7-{n}@example.com") == "SUBSCRIBED" for n in range(3))
+
+
+def test_a_throttled_portal_waits_for_its_limit_while_another_portal_still_delivers(
+    stack: Stack, load_handler: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN portal 8 allowing 3 calls per 2 s, and portal 7 answering each call in 1.4 s: its three calls,
+    # one at a time, take longer than portal 8 needs for three (two slots a window: one is kept back)
+    pattern = f"t-{uuid.uuid4().hex[:8]}/portal-{{portalId}}"
+    for portal in (7, 8):
+        secret = {"accessToken": TOKENS[portal]}
+        stack.secrets.create_secret(
+            Name=pattern.replace("{portalId}", str(portal)), SecretString=json.dumps(secret)
+        )
+    tight = EmulatorConfig(portal_id=8, rate_limit_max=3, rate_limit_interval_ms=2_000)
+    with running_emulator(
+        portals=[PortalSpec(7, (TOKENS[7],)), PortalSpec(8, (TOKENS[8],), tight)]
+    ) as emulator:
+        emulator.portal(7).set_faults(Faults(latency_ms=1_400))
+        monkeypatch.setenv("HUBSPOT_SECRET_ID", pattern)
+        monkeypatch.setenv("HUBSPOT_API_BASE_URL", emulator.base_url)
+        monkeypatch.setenv("HUBSPOT_BATCH_LIMIT", "1")
+        monkeypatch.setenv("HUBSPOT_MAX_IN_FLIGHT", "1")
+        bodies = [status_body(f"p8-{n}@example.com", portalId=8) for n in range(3)]
+        bodies += [status_body(f"p7-{n}@example.com", portalId=7) for n in range(3)]
+        # WHEN one batch carries both
+        response = run(stack, load_handler, *bodies)
+        # THEN portal 8 waited for its next window while portal 7 was still delivering (that wait held
+        # nobody back) and applied all three; portal 7 applied all three
+        assert failed(response) == []
+        assert all(state(emulator, 8, f"p8-{n}@example.com") == "SUBSCRIBED" for n in range(3))
         assert all(state(emulator, 7, f"p7-{n}@example.com") == "SUBSCRIBED" for n in range(3))

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from status_writer.config import ConfigurationError, Settings
+from status_writer.config import FREE_WAIT_STEP_S, ConfigurationError, Settings
 from status_writer.model import Rejected, StatusUpdate, UnsubscribeAll
 from status_writer.parse import parse_message
 from status_writer.portals import by_portal, secret_name
+from status_writer.runtime import PortalsInFlight
+from status_writer.waits import WaitBudget
 
 from tests.factories import status_body, unsubscribe_all_body
 from tests.unit.helpers import message
@@ -97,3 +99,38 @@ def test_a_default_portal_id_must_be_digits() -> None:
         ).default_portal_id
         is None
     )
+
+
+def test_a_portals_wait_is_free_while_another_still_delivers_then_capped() -> None:
+    # GIVEN a portal of several with the cap of one second
+    busy = [True]
+    budget = WaitBudget(most_s=1.0)
+    budget.start(lambda: busy[0])
+    # WHEN it waits while another portal still delivers THEN in short steps, none of them counted
+    assert budget.step(5.0) == FREE_WAIT_STEP_S
+    assert budget.allows(30.0)
+    assert budget.waited_s == 0.0
+    # WHEN the others are done THEN waits count, and past the cap its records come back (None)
+    busy[0] = False
+    assert budget.step(0.6) == 0.6
+    assert budget.step(0.6) is None
+    assert not budget.allows(0.6)
+    # AND a new invocation starts afresh
+    budget.start()
+    assert budget.step(0.6) == 0.6
+
+
+def test_portals_in_flight_say_busy_only_while_another_runs_and_none_is_queued() -> None:
+    # GIVEN three portals of one batch, two started (the third queued for a pool slot)
+    in_flight = PortalsInFlight(3)
+    in_flight.started()
+    in_flight.started()
+    # THEN a wait holds the queued one back: not free
+    assert not in_flight.others_busy()
+    # WHEN the third starts THEN waiting is free while another still runs, not once it runs alone
+    in_flight.started()
+    assert in_flight.others_busy()
+    in_flight.finished()
+    assert in_flight.others_busy()
+    in_flight.finished()
+    assert not in_flight.others_busy()

@@ -22,6 +22,7 @@ PURE = (
     "ledger_items",
     "answers",
     "fields",
+    "waits",
 )
 IO_MODULES = {"boto3", "botocore", "httpx", "socket", "urllib3", "requests"}
 IO_OWN = {

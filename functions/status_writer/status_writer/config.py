@@ -34,9 +34,11 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
 PORTAL_PLACEHOLDER = "{portalId}"  # in HUBSPOT_SECRET_ID: one secret per portal (README: Many portals)
 PORTALS_IN_FLIGHT = 8  # portals delivered side by side in one invocation, each with its own call slots
-# A portal of several waits for its rate limit at most this long in all in one invocation: longer, its
-# records come back with the wait as their backoff, so one throttled portal never holds the others.
+# A portal of several waits for its rate limit at most this long in all in one invocation once no other
+# portal still delivers (waiting while one does holds nobody back): longer, its records come back with
+# the wait as their backoff, so one throttled portal never holds the others.
 PORTAL_MAX_WAIT_S = 1.0
+FREE_WAIT_STEP_S = 0.25  # while another portal still delivers, a portal's wait is re-judged this often
 _TABLE_NAME = re.compile(
     r"[A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}"
 )

@@ -43,6 +43,7 @@ from status_writer.transport import (
     exchange,
     json_or_none,
 )
+from status_writer.waits import WaitBudget
 
 MAX_TEN_SECONDLY_RETRIES = 3
 _PORTAL_WAIT = "this portal's rate limit is used up for now; its records come back, the other portals go on"
@@ -78,7 +79,7 @@ class HubSpotClient:
         self._sleep = sleep
         self.paths = paths or ApiPaths()
         self.modes = modes or RouteModes()
-        self.max_wait_s, self.waited_s = math.inf, 0.0  # rate-limit waits of an invocation: most, so far
+        self.waits = WaitBudget()  # this invocation's rate-limit waits (README: Many portals)
         self.own_sources: set[str] = set()  # the ``source`` HubSpot gives this client's writes (freshness)
 
     @property
@@ -260,7 +261,7 @@ class HubSpotClient:
             self._pacer.block_for(wait_s)
         else:  # the pacer observed this 429's headers already: it knows the window
             wait_s = self._pacer.throttled()
-        waits = self.waited_s + wait_s <= self.max_wait_s and deadline.allows_call(after_wait_s=wait_s)
+        waits = self.waits.allows(wait_s) and deadline.allows_call(after_wait_s=wait_s)
         if attempts.throttled < MAX_TEN_SECONDLY_RETRIES and waits:
             attempts.throttled += 1
             return None
@@ -285,12 +286,12 @@ class HubSpotClient:
             delay = self._pacer.delay()
             if delay <= 0:
                 return None
-            if self.waited_s + delay > self.max_wait_s:  # one portal of several: it would hold the others
+            step = self.waits.step(delay)
+            if step is None:  # one portal of several: it would hold the others
                 return Failure(FailureCategory.RATE_LIMITED, _PORTAL_WAIT, False, math.ceil(delay))
-            self.waited_s += delay
-            if not deadline.allows_call(after_wait_s=delay):
+            if not deadline.allows_call(after_wait_s=step):
                 return Failure(FailureCategory.RATE_LIMITED, "pacing would exceed the time budget", False)
-            self._sleep(delay)
+            self._sleep(step)
 
 
 def _network_failure(error: httpx.HTTPError) -> Failure:

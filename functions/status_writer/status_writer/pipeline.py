@@ -28,7 +28,7 @@ from status_writer.model import (
 from status_writer.parse import message_from_record, parse_message
 from status_writer.portals import Portal, by_portal
 from status_writer.respond import PartialBatchResponse, batch_response
-from status_writer.runtime import Invocation, Runtime
+from status_writer.runtime import Invocation, PortalsInFlight, Runtime
 from status_writer.settle import settle
 from status_writer.summary import counts, log_and_measure
 
@@ -77,7 +77,12 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
     if len(groups) <= 1:
         delivered = [_deliver_portal(invocation, portal, mine) for portal, mine in groups.items()]
     else:
-        delivered = list(runtime.portal_pool().map(lambda g: _deliver_portal(invocation, *g), groups.items()))
+        in_flight = PortalsInFlight(len(groups))
+        delivered = list(
+            runtime.portal_pool().map(
+                lambda g: _deliver_portal(invocation, g[0], g[1], in_flight), groups.items()
+            )
+        )
     for delivery, superseded_by in delivered:
         _map_outcomes(report, delivery, superseded_by)
     report.outcomes = settle(messages, report.outcomes, report.failures, invocation)
@@ -87,15 +92,25 @@ def process_batch(event: Mapping[str, Any], context: RemainingTime, runtime: Run
 
 
 def _deliver_portal(
-    invocation: Invocation, portal: Portal, updates: list[Update]
+    invocation: Invocation, portal: Portal, updates: list[Update], in_flight: PortalsInFlight | None = None
 ) -> tuple[Delivery, dict[str, str]]:
     """One portal's updates, coalesced and delivered with that portal's runtime."""
+    if in_flight is None:
+        return _deliver(invocation.for_portal(portal), updates)
+    in_flight.started()
+    try:
+        return _deliver(invocation.for_portal(portal, in_flight), updates)
+    finally:
+        in_flight.finished()
+
+
+def _deliver(invocation: Invocation, updates: list[Update]) -> tuple[Delivery, dict[str, str]]:
     writes = coalesce(item for item in updates if isinstance(item, StatusUpdate))
     opt_outs = coalesce(item for item in updates if isinstance(item, UnsubscribeAll))
     # Before coalescing: a redelivered message that loses to a newer one in this batch still says its
     # earlier delivery may have left HubSpot behind the ledger (plan: doubts).
     doubts = [item for item in updates if item.message.receive_count > 1]
-    delivery = deliver(invocation.for_portal(portal), [*opt_outs.winners, *writes.winners], doubts)
+    delivery = deliver(invocation, [*opt_outs.winners, *writes.winners], doubts)
     return delivery, {**writes.superseded_by, **opt_outs.superseded_by}
 
 

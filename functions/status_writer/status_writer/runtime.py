@@ -86,7 +86,7 @@ class Runtime:
                     executor=_executor(self.settings),
                     ledger=None if self.ledger is None else self.ledger.for_portal(portal),
                 )
-                known.hubspot.max_wait_s = PORTAL_MAX_WAIT_S
+                known.hubspot.waits.most_s = PORTAL_MAX_WAIT_S
             return known
 
 
@@ -104,6 +104,29 @@ def _executor(settings: Settings) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=settings.max_in_flight, thread_name_prefix="hubspot")
 
 
+class PortalsInFlight:
+    """The portals of one invocation still delivering (README: Many portals). A portal's rate-limit
+    wait holds nobody back while another portal of the batch is still delivering and none waits for a
+    free slot of the portal pool: only the rest of its wait counts against ``PORTAL_MAX_WAIT_S``."""
+
+    def __init__(self, portals: int) -> None:
+        self._lock = threading.Lock()
+        self._waiting, self._running = portals, 0
+
+    def started(self) -> None:
+        with self._lock:
+            self._waiting, self._running = self._waiting - 1, self._running + 1
+
+    def finished(self) -> None:
+        with self._lock:
+            self._running -= 1
+
+    def others_busy(self) -> bool:
+        """Called by a running portal: another one still delivers, and none is queued behind it."""
+        with self._lock:
+            return self._waiting == 0 and self._running > 1
+
+
 @dataclass
 class Invocation:
     """One invocation: the environment's runtime and ``call``, its time budget with what the HubSpot
@@ -116,10 +139,10 @@ class Invocation:
     def start(cls, runtime: Runtime, context: RemainingTime) -> Invocation:
         return cls(runtime, CallContext(Deadline(context, runtime.settings.call_budget_ms)))
 
-    def for_portal(self, portal: Portal) -> Invocation:
+    def for_portal(self, portal: Portal, in_flight: PortalsInFlight | None = None) -> Invocation:
         """The same invocation (one deadline, one set of statistics) with one portal's runtime."""
         if portal is None:
             return self
         runtime = self.runtime.for_portal(portal)
-        runtime.hubspot.waited_s = 0.0  # its rate-limit waits count per invocation (README: Many portals)
+        runtime.hubspot.waits.start(None if in_flight is None else in_flight.others_busy)
         return Invocation(runtime, self.call)
