@@ -138,22 +138,33 @@ def test_the_ledger_keeps_each_portals_history_apart(
     assert state(portals, 7) == "SUBSCRIBED"
 
 
-def test_a_portal_out_of_rate_limit_gives_its_records_back_and_holds_no_other_portal(
-    stack: Stack, load_handler: Loader, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # GIVEN portal 8 allowing 2 calls per 10 s, portal 7 HubSpot's usual limit, one input per call
+def secrets_of(stack: Stack, *portals: int) -> str:
+    """A secret per portal under a fresh prefix; returns the ``{portalId}`` pattern naming them."""
     pattern = f"t-{uuid.uuid4().hex[:8]}/portal-{{portalId}}"
-    for portal in (7, 8):
+    for portal in portals:
         secret = {"accessToken": TOKENS[portal]}
         stack.secrets.create_secret(
             Name=pattern.replace("{portalId}", str(portal)), SecretString=json.dumps(secret)
         )
+    return pattern
+
+
+def one_call_at_a_time(monkeypatch: pytest.MonkeyPatch, pattern: str, emulator: Emulator) -> None:
+    """The function on ``emulator``'s portals: one input per call, one call at a time per portal."""
+    monkeypatch.setenv("HUBSPOT_SECRET_ID", pattern)
+    monkeypatch.setenv("HUBSPOT_API_BASE_URL", emulator.base_url)
+    monkeypatch.setenv("HUBSPOT_BATCH_LIMIT", "1")
+    monkeypatch.setenv("HUBSPOT_MAX_IN_FLIGHT", "1")
+
+
+def test_a_portal_out_of_rate_limit_gives_its_records_back_and_holds_no_other_portal(
+    stack: Stack, load_handler: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN portal 8 allowing 2 calls per 10 s, portal 7 HubSpot's usual limit, one input per call
+    pattern = secrets_of(stack, 7, 8)
     tight = PortalSpec(8, (TOKENS[8],), config=EmulatorConfig(portal_id=8, rate_limit_max=2))
     with running_emulator(portals=[PortalSpec(7, (TOKENS[7],)), tight]) as emulator:
-        monkeypatch.setenv("HUBSPOT_SECRET_ID", pattern)
-        monkeypatch.setenv("HUBSPOT_API_BASE_URL", emulator.base_url)
-        monkeypatch.setenv("HUBSPOT_BATCH_LIMIT", "1")
-        monkeypatch.setenv("HUBSPOT_MAX_IN_FLIGHT", "1")
+        one_call_at_a_time(monkeypatch, pattern, emulator)
         bodies = [status_body(f"p8-{n}@example.com", portalId=8) for n in range(6)]
         bodies += [status_body(f"p7-{n}@example.com", portalId=7) for n in range(3)]
         # WHEN one batch carries both
@@ -171,21 +182,13 @@ def test_a_throttled_portal_waits_for_its_limit_while_another_portal_still_deliv
 ) -> None:
     # GIVEN portal 8 allowing 3 calls per 2 s, and portal 7 answering each call in 1.4 s: its three calls,
     # one at a time, take longer than portal 8 needs for three (two slots a window: one is kept back)
-    pattern = f"t-{uuid.uuid4().hex[:8]}/portal-{{portalId}}"
-    for portal in (7, 8):
-        secret = {"accessToken": TOKENS[portal]}
-        stack.secrets.create_secret(
-            Name=pattern.replace("{portalId}", str(portal)), SecretString=json.dumps(secret)
-        )
+    pattern = secrets_of(stack, 7, 8)
     tight = EmulatorConfig(portal_id=8, rate_limit_max=3, rate_limit_interval_ms=2_000)
     with running_emulator(
         portals=[PortalSpec(7, (TOKENS[7],)), PortalSpec(8, (TOKENS[8],), tight)]
     ) as emulator:
         emulator.portal(7).set_faults(Faults(latency_ms=1_400))
-        monkeypatch.setenv("HUBSPOT_SECRET_ID", pattern)
-        monkeypatch.setenv("HUBSPOT_API_BASE_URL", emulator.base_url)
-        monkeypatch.setenv("HUBSPOT_BATCH_LIMIT", "1")
-        monkeypatch.setenv("HUBSPOT_MAX_IN_FLIGHT", "1")
+        one_call_at_a_time(monkeypatch, pattern, emulator)
         bodies = [status_body(f"p8-{n}@example.com", portalId=8) for n in range(3)]
         bodies += [status_body(f"p7-{n}@example.com", portalId=7) for n in range(3)]
         # WHEN one batch carries both
