@@ -86,12 +86,12 @@ def test_the_layout_gives_one_portal_a_tenth_of_the_rate_limit_and_names_the_rev
     assert (one.ids, one.revoked, one.limited, one.specs(EmulatorConfig())) == ((), None, None, [])
 
 
-def test_the_limited_portal_gets_a_tenth_of_the_others_contacts(layout: PortalLayout) -> None:
+def test_the_limited_portal_gets_a_thirtieth_of_the_others_contacts(layout: PortalLayout) -> None:
     """GIVEN the three-portal layout WHEN the workload spreads contacts over its rotation THEN each
-    other portal gets ten contacts for each of the limited portal's, and one portal is a plain run"""
-    spread = [layout.rotation[i % len(layout.rotation)] for i in range(2_100)]
+    other portal gets thirty contacts for each of the limited portal's, and one portal is a plain run"""
+    spread = [layout.rotation[i % len(layout.rotation)] for i in range(6_100)]
     first, second, third = layout.ids
-    assert (spread.count(first), spread.count(second), spread.count(third)) == (1_000, 1_000, 100)
+    assert (spread.count(first), spread.count(second), spread.count(third)) == (3_000, 3_000, 100)
     assert PortalLayout.of(1).rotation == ()
 
 
