@@ -80,7 +80,8 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
         logger.warning("version ledger unavailable; the batch comes back", extra={"error": str(error)})
         delivery.results.update({u.message.message_id: ItemResult(LEDGER_UNAVAILABLE) for u in updates})
         return delivery
-    plan = build_plan(known.histories(histories), updates, doubts)
+    merged = known.histories(histories)  # recorded as read: HubSpot-side entries outlive a cut-short repair
+    plan = build_plan(merged, updates, doubts)
     sent = _send_plan(invocation, plan)
     _no_call(invocation, plan, delivery)
     _record_unchanged(plan, updates, sent)
@@ -89,7 +90,7 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
     for update in doubts:
         doubted.setdefault(update.subscriber, []).append(update)
     mine = {c: (sent.applied.get(c, []), doubted.get(c, [])) for c in sent.changed}
-    unsettled, unfinished = _record(invocation, ledger, histories, sent, mine, delivery=delivery)
+    unsettled, unfinished = _record(invocation, ledger, merged, sent, mine, delivery=delivery)
     unfinished |= sent.incomplete
     for _ in range(ROUNDS - 1):
         if not unsettled or not invocation.call.deadline.allows_call():
@@ -170,7 +171,8 @@ def _replan(
         return {}, set(mine)
     applied = [update for updates, _ in mine.values() for update in updates]
     doubts = [update for updates, doubted in mine.values() for update in (*updates, *doubted)]
-    plan = build_plan(known.histories(histories, stale=True), applied, doubts)
+    merged = known.histories(histories, stale=True)
+    plan = build_plan(merged, applied, doubts)
     sent = _send_plan(invocation, plan)
     _record_unchanged(plan, applied, sent)
     undone = {
@@ -178,7 +180,7 @@ def _replan(
     }
     sent.results.clear()  # these updates applied before: their results stand unless the replay fails
     conflicts, failed = _record(
-        invocation, ledger, histories, sent, {c: mine[c] for c in sent.changed}, delivery=delivery
+        invocation, ledger, merged, sent, {c: mine[c] for c in sent.changed}, delivery=delivery
     )
     return conflicts, undone | sent.incomplete | failed
 
@@ -192,8 +194,10 @@ def _record(
     *,
     delivery: Delivery,
 ) -> tuple[Mine, set[Contact]]:
-    """Commit every contact HubSpot may hold something new for; return the conflicted contacts (with
-    what to plan again for them) and the contacts that could not be recorded."""
+    """Commit every contact HubSpot may hold something new for (``histories`` with HubSpot's state
+    merged in: a HubSpot-side change a send may have undone is kept, so its re-send is not lost with
+    an invocation cut short); return the conflicted contacts (with what to plan again for them) and
+    the contacts that could not be recorded."""
     changes = []
     for contact in sorted(sent.changed):
         seen = histories.get(contact, History())

@@ -11,7 +11,7 @@ stamped with HubSpot's ``timestamp``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from status_writer.model import Message, StatusUpdate, UnsubscribeAll
@@ -89,9 +89,14 @@ def committed(
     history: History, applied: Iterable[Entry], dropped: Iterable[EntryKey] = ()
 ) -> dict[EntryKey, Entry]:
     """The entries to record: the history, minus re-sends HubSpot rejects for good (an archived
-    subscription: nothing left to keep in order), plus what applied now."""
+    subscription: nothing left to keep in order), plus what applied now. A HubSpot-side change is
+    kept without its stamps: the function did not write it, and a stamp in the ledger says it did."""
     gone = set(dropped)
-    entries = {key: entry for key, entry in history.entries.items() if key not in gone}
+    entries = {
+        key: replace(entry, stamps=(), origin=LEDGER) if entry.origin == HUBSPOT else entry
+        for key, entry in history.entries.items()
+        if key not in gone
+    }
     for entry in applied:
         entries[entry.key] = entry
     return entries
