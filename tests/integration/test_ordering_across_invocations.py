@@ -209,10 +209,28 @@ def test_a_rejected_redelivery_whose_replay_cannot_finish_comes_back_to_finish_i
     # AND WHEN it is delivered once more with HubSpot well, THEN it is dead-lettered and the opt-out
     # was re-sent last
     stack.emulator.set_faults(Faults())
-    again = sqs_record(unknown, message_id="again", receive_count=3, queue_arn=stack.queue_arn)
+    again = sqs_record(unknown, message_id="again", receive_count=2, queue_arn=stack.queue_arn)
     assert handler(sqs_event(again), LambdaContext()) == {"batchItemFailures": []}
     assert calls(stack)[-1]["path"] == UNSUBSCRIBE
     assert state(stack, "ada@example.com", 1001) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("ledger_table")
+def test_a_rejected_redelivery_is_dead_lettered_at_its_third_receive_whatever_its_replay_does(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN the same cut-short replay, and HubSpot's unsubscribe-all route down
+    handler = load_handler().handler
+    write_as_an_earlier_invocation(stack, write_then_brand_opt_out(stack, handler))
+    unknown = status_body("ada@example.com", 999999, "SUBSCRIBED", occurredAt="2026-01-05T10:30:00Z")
+    stack.emulator.set_faults(Faults(error_rate=1.0, error_statuses=(503,), path_prefixes=(UNSUBSCRIBE,)))
+    # WHEN the rejected message arrives for the third time
+    record = sqs_record(unknown, message_id="third", receive_count=3, queue_arn=stack.queue_arn)
+    response = handler(sqs_event(record), LambdaContext())
+    # THEN it is dead-lettered with its reason, not left for SQS to redrive without one
+    assert response == {"batchItemFailures": []}
+    categories = [d["MessageAttributes"]["error_category"]["StringValue"] for d in stack.dead_letters()]
+    assert categories == ["HUBSPOT_REJECTED_ITEM"]
 
 
 @pytest.mark.usefixtures("ledger_table")

@@ -35,6 +35,10 @@ UNCERTAIN = frozenset(
     {FailureCategory.UNKNOWN_OUTCOME, FailureCategory.NETWORK, FailureCategory.HUBSPOT_UNAVAILABLE}
 )
 ROUNDS = 3
+# A redelivery HubSpot rejects for good comes back to run its contact's unfinished replay again only
+# up to this receive: well inside the 5 receives the template asks for (MaxReceiveCount), so SQS never
+# redrives it without its reason.
+REJECTED_REPLAY_RECEIVES = 3
 
 
 @dataclass
@@ -278,9 +282,11 @@ def _incomplete(
     updates: Sequence[Update], doubts: Sequence[Update], contacts: set[Contact], delivery: Delivery
 ) -> None:
     """A contact whose re-sends are not all done: its updates that stood come back, to finish them,
-    and so do its redelivered ones HubSpot rejected for good: a doubt's re-sends are due whatever
-    HubSpot answers it (plan), so its next delivery is what runs them again."""
-    redelivered = {update.message.message_id for update in doubts}
+    and so do its redelivered ones HubSpot rejected for good, for a few receives: a doubt's re-sends
+    are due whatever HubSpot answers it (plan), so its next delivery is what runs them again."""
+    redelivered = {
+        u.message.message_id for u in doubts if u.message.receive_count < REJECTED_REPLAY_RECEIVES
+    }
     for update in updates:
         message_id = update.message.message_id
         result = delivery.results.get(message_id)
