@@ -60,6 +60,7 @@ from local.chaos.cli import (
     FUNCTION_TIMEOUT_S,
     LOCAL_TOKEN,
     PARAMETER_OVERRIDES,
+    PORTALS_ENV_OVERRIDES,
     RUNTIME_HANDLER,
     VISIBILITY_TIMEOUT_S,
     WRAPPED_HANDLER,
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> Report:  # noqa: PLR0915 - one linear scrip
             return sum(int(portal.counters().get("total", 0)) for portal in portal_emulators)
 
         runtime_env = {
-            **ENV_OVERRIDES,
+            **function_env(args.portals),
             "AWS_LAMBDA_LOG_LEVEL": str(overrides.get("LogLevel", "INFO")),  # LoggingConfig's level
             WRAPPED_HANDLER: settings.handler,
         }
@@ -302,7 +303,7 @@ def _describe(args: argparse.Namespace, settings: Any, logs_dir: Path, messages:
     sys.stdout.write(
         f"template: BatchSize {s.batch_size}, window {s.batching_window_s} s, maxReceiveCount "
         f"{s.max_receive_count}; simulated: function timeout {FUNCTION_TIMEOUT_S:g} s, visibility "
-        f"{VISIBILITY_TIMEOUT_S} s, env {ENV_OVERRIDES}, parameters {PARAMETER_OVERRIDES}\n"
+        f"{VISIBILITY_TIMEOUT_S} s, env {function_env(args.portals)}, parameters {PARAMETER_OVERRIDES}\n"
         f"local:    {args.concurrency} slots over {args.shards} shards; {messages} messages; fault cycle "
         f"{args.cycle_s:g} s; HubSpot-side changes for {args.actor_ratio:g} of the contacts\n"
         f"{portals}logs:     {logs_dir}\n"
@@ -322,3 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def function_env(portals: int) -> dict[str, str]:
+    """The function's simulated settings (cli.ENV_OVERRIDES; with several portals, PORTALS_ENV_OVERRIDES)."""
+    return {**ENV_OVERRIDES, **(PORTALS_ENV_OVERRIDES if portals > 1 else {})}
