@@ -16,6 +16,7 @@ class Report:
     invariants: dict[str, list[str]] = field(default_factory=dict)  # name -> problems (empty: held)
     notes: list[str] = field(default_factory=list)
     explanations: list[list[str]] = field(default_factory=list)
+    raced: list[str] = field(default_factory=list)  # keys lost to the read-to-write race (local.chaos.races)
 
     @property
     def ok(self) -> bool:
@@ -58,6 +59,7 @@ def print_report(report: Report, out: Any) -> None:
             "wrong final state (stale overwrites)",
             f"{f.get('wrong_final_state')} ({f.get('stale_overwrites')})",
         ),
+        ("HubSpot-side changes overwritten in the read-to-write window (README limit)", len(report.raced)),
         (
             "token leaks / email leaks (lines scanned)",
             f"{f.get('token_leaks')} / {f.get('email_leaks')} ({f.get('log_lines_scanned')})",
@@ -88,6 +90,7 @@ def print_report(report: Report, out: Any) -> None:
         "messages": f.get("messages", 0),
         "lost": f.get("lost"),
         "wrong_final_state": f.get("wrong_final_state"),
+        "raced": report.raced,
         "valid_in_dlq": f.get("valid_in_dlq"),
         "token_leaks": f.get("token_leaks"),
         "email_leaks": f.get("email_leaks"),
