@@ -10,12 +10,13 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 
 from local.aws.provision import create_table
 from local.hubspot_emulator import Faults
 from tests.factories import LambdaContext, sqs_event, sqs_record, status_body, unsubscribe_all_body
-from tests.integration.conftest import Stack
+from tests.integration.conftest import TOKEN, Stack
 
 PREFIX = "/communication-preferences/2026-03/statuses/"
 WRITES = (f"{PREFIX}batch/write", f"{PREFIX}batch/unsubscribe-all")
@@ -311,3 +312,27 @@ def test_a_hubspot_side_change_an_opt_out_undid_is_restored_even_after_its_re_se
     assert handler(sqs_event(again), LambdaContext()) == {"batchItemFailures": []}
     # THEN the contact's own newer change is restored: the ledger kept it as it was read
     assert state(stack, subscription_id=1002) == "SUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked", "ledger")
+def test_a_fresh_environment_sends_back_an_update_a_concurrent_unrecorded_write_would_supersede(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN another invocation's write of ada/1001 UNSUBSCRIBED just now, not recorded yet (its call is
+    # made here, over HTTP with the function's token), and an environment that has written nothing
+    answer = httpx.post(
+        f"{stack.emulator.base_url}{WRITES[0]}",
+        json={"inputs": [{**status_body(state="UNSUBSCRIBED"), "channel": "EMAIL"}]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    )
+    assert answer.status_code == 200
+    # WHEN an older upstream SUBSCRIBED of 1001 arrives
+    event = sqs_event(
+        sqs_record(status_body(occurredAt="2026-11-16T11:00:00Z"), message_id="w", queue_arn=stack.queue_arn)
+    )
+    response = load_handler().handler(event, LambdaContext())
+    # THEN it is neither written nor deleted as superseded by HubSpot: it comes back, to be judged once
+    # that invocation has recorded its write (or this environment knows the function's own source)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "w"}]}
+    assert paths(stack, WRITES)[1:] == []

@@ -359,3 +359,32 @@ def test_a_wide_opt_out_is_the_functions_own_when_the_statuses_it_changed_carry_
     # THEN the function's own opt-out is no HubSpot-side change that supersedes it; a workflow's is
     assert (sent(plan) == [("w", "SUBSCRIBED")]) is written
     assert (set(plan.by_hubspot) == {"w"}) is not written
+
+
+@pytest.mark.parametrize(
+    ("sources", "age_s", "receive", "outcome"),
+    [
+        ((), 5, 1, "back"),  # the source not learned yet, a change of 5 s ago: maybe a concurrent write
+        ((), 5, 3, "superseded"),  # its third receive: taken as HubSpot's
+        ((), 3_600, 1, "superseded"),  # an hour old: no invocation writes unrecorded that long
+        (("Public API",), 5, 1, "written"),  # the source known: the function's own, not a HubSpot change
+    ],
+)
+def test_a_recent_change_of_an_unknown_author_sends_the_update_it_would_supersede_back(
+    sources: tuple[str, ...], age_s: int, receive: int, outcome: str
+) -> None:
+    # GIVEN HubSpot read now, holding 1003 UNSUBSCRIBED by the API's source, stamped age_s ago
+    stamp = datetime.fromtimestamp(NOW_US / 1e6 - age_s, tz=UTC).isoformat().replace("+00:00", "Z")
+    hubspot = held(status(1003, "UNSUBSCRIBED", stamp, source="Public API"))
+    update = write("2026-01-05T11:00:00Z", sub=1003, receive=receive)
+    history = merge(History(), hubspot, [], None, set(sources), read_us=NOW_US)
+    # WHEN an older upstream SUBSCRIBED of 1003 is planned
+    plan = build_plan({ADA: history}, [update])
+    # THEN it comes back while the change may be another invocation's unrecorded write, else it is
+    # superseded by HubSpot, or written when the change is known to be the function's own
+    found = {
+        "back": set(plan.unconfirmed) == {"w"},
+        "superseded": set(plan.by_hubspot) == {"w"},
+        "written": sent(plan) == [("w", "SUBSCRIBED")],
+    }
+    assert [name for name, holds in found.items() if holds] == [outcome]

@@ -7,10 +7,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from status_writer.coalesce import coalesce
-from status_writer.entries import Entry, History, committed, entry_of
+from status_writer.entries import Entry, History, Planned, committed, entry_of
 from status_writer.model import StatusUpdate, UnsubscribeAll
 from status_writer.parse import parse_message
-from status_writer.plan import Plan, Planned, build_plan, is_due, update_of
+from status_writer.plan import Plan, build_plan, is_due, update_of
 
 from tests.factories import status_body, unsubscribe_all_body
 from tests.unit.helpers import message

@@ -1,43 +1,47 @@
 """Carry out the ordering plan: read what is known (the ledger, HubSpot's state), send the plan's
-steps, record what applied, re-plan the contacts another invocation recorded for meanwhile. Each batch update ends with one result; a contact whose re-sends
-could not all be done has its updates come back (``REPLAY_INCOMPLETE``)."""
+steps, record what applied, re-plan the contacts another invocation recorded for meanwhile. Each
+batch update ends with one result; a contact whose re-sends could not all be done has its updates
+come back (``REPLAY_INCOMPLETE``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from status_writer.entries import LEDGER, Contact, Entry, EntryKey, History, Update, committed, entry_of
+from status_writer.entries import (
+    LEDGER,
+    Contact,
+    Entry,
+    EntryKey,
+    History,
+    Planned,
+    Step,
+    Update,
+    committed,
+    entry_of,
+)
 from status_writer.freshness import Known, checked_keys
 from status_writer.ledger import LedgerError, VersionLedger
-from status_writer.model import Failure, FailureCategory, ItemResult, StatusUpdate, UnsubscribeAll
+from status_writer.model import (
+    AWAITING_UNSUBSCRIBE_ALL,
+    LEDGER_UNAVAILABLE,
+    REPLAY_INCOMPLETE,
+    UNCERTAIN,
+    UNCONFIRMED_CHANGE,
+    ItemResult,
+    StatusUpdate,
+    UnsubscribeAll,
+)
 from status_writer.observability import logger
-from status_writer.plan import Plan, Planned, Step, build_plan, is_due, update_of
+from status_writer.plan import Plan, build_plan, is_due, update_of
 from status_writer.read_state import read_current
 from status_writer.runtime import Invocation
 from status_writer.send import send_opt_outs, send_writes
 
-AWAITING_UNSUBSCRIBE_ALL = Failure(
-    FailureCategory.AWAITING_UNSUBSCRIBE_ALL,
-    "sent only after the same contact's older unsubscribe-all applies; that did not happen yet",
-    permanent=False,
-)
-LEDGER_UNAVAILABLE = Failure(
-    FailureCategory.LEDGER_UNAVAILABLE, "the version ledger could not be read or written", permanent=False
-)
-REPLAY_INCOMPLETE = Failure(
-    FailureCategory.REPLAY_INCOMPLETE,
-    "applied, but a crossing update of the same contact could not be re-sent in order yet",
-    permanent=False,
-)
-# Failures after which HubSpot may or may not have applied the call.
-UNCERTAIN = frozenset(
-    {FailureCategory.UNKNOWN_OUTCOME, FailureCategory.NETWORK, FailureCategory.HUBSPOT_UNAVAILABLE}
-)
 ROUNDS = 3
-# A redelivery HubSpot rejects for good comes back to run its contact's unfinished replay again only
-# up to this receive: well inside the 5 receives the template asks for (MaxReceiveCount), so SQS never
-# redrives it without its reason.
+# A redelivery HubSpot rejects for good comes back to run its contact's unfinished replay only up to
+# this receive, inside the 5 the template asks MaxReceiveCount for: SQS never redrives it reasonless.
 REJECTED_REPLAY_RECEIVES = 3
 
 
@@ -128,9 +132,9 @@ def _read_hubspot(
     doubted: dict[Contact, list[Update]] = {}
     for update in doubts:
         doubted.setdefault(update.subscriber, []).append(update)
-    known = Known(
-        reads.held, {c: keys[c] for c in reads.held}, doubted, invocation.runtime.hubspot.own_sources
-    )
+    runtime, keys_read = invocation.runtime, {c: keys[c] for c in reads.held}
+    read_us = time.time_ns() // 1000 if runtime.ledger is not None else 0  # freshness: Entry.unsure
+    known = Known(reads.held, keys_read, doubted, runtime.hubspot.own_sources, read_us)
     kept = [u for u in updates if u.subscriber not in reads.failed]
     return known, kept, [u for u in doubts if u.subscriber not in reads.failed]
 
@@ -149,6 +153,8 @@ def _no_call(invocation: Invocation, plan: Plan, delivery: Delivery) -> None:
         )
     for message_id in plan.unchanged:
         delivery.results[message_id] = ItemResult()
+    for message_id in plan.unconfirmed:
+        delivery.results[message_id] = ItemResult(UNCONFIRMED_CHANGE)
     invocation.call.stats.no_calls(len(plan.by_hubspot), len(plan.unchanged))
 
 
@@ -281,12 +287,9 @@ def _note(planned: Planned, result: ItemResult, opt_out: bool, sent: _Sent) -> N
 def _incomplete(
     updates: Sequence[Update], doubts: Sequence[Update], contacts: set[Contact], delivery: Delivery
 ) -> None:
-    """A contact whose re-sends are not all done: its updates that stood come back, to finish them,
-    and so do its redelivered ones HubSpot rejected for good, for a few receives: a doubt's re-sends
-    are due whatever HubSpot answers it (plan), so its next delivery is what runs them again."""
-    redelivered = {
-        u.message.message_id for u in doubts if u.message.receive_count < REJECTED_REPLAY_RECEIVES
-    }
+    """A contact whose re-sends are not all done: its updates that stood come back to finish them, and
+    for a few receives its redeliveries HubSpot rejected for good (whose next delivery replays it)."""
+    redelivered = {u.message.message_id for u in doubts if u.message.receive_count < REJECTED_REPLAY_RECEIVES}
     for update in updates:
         message_id = update.message.message_id
         result = delivery.results.get(message_id)

@@ -36,6 +36,7 @@ class Entry:
     payload: Mapping[str, Any]
     stamps: tuple[int, ...] = field(default=(), compare=False)
     origin: str = field(default=LEDGER, compare=False)
+    unsure: bool = field(default=False, compare=False)  # HUBSPOT origin: may be another invocation's write
 
     @property
     def opt_out(self) -> bool:
@@ -93,13 +94,43 @@ def committed(
     kept without its stamps: the function did not write it, and a stamp in the ledger says it did."""
     gone = set(dropped)
     entries = {
-        key: replace(entry, stamps=(), origin=LEDGER) if entry.origin == HUBSPOT else entry
+        key: replace(entry, stamps=(), origin=LEDGER, unsure=False) if entry.origin == HUBSPOT else entry
         for key, entry in history.entries.items()
         if key not in gone
     }
     for entry in applied:
         entries[entry.key] = entry
     return entries
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One input to send: a batch update (``update`` set) or a history entry re-sent (``update`` None)."""
+
+    contact: Contact
+    resent: Entry | None  # the history entry re-sent; None for a batch update
+    update: Update | None
+    index: int  # place in the contact's sequence
+    step: int  # even: a write step; odd: an opt-out step
+    triggers: frozenset[int] = frozenset()  # earlier sequence places that may have undone a re-send
+    unconditional: bool = False  # a doubt triggered the re-send: due whatever this invocation did
+
+    @property
+    def entry(self) -> Entry:
+        if self.resent is not None:
+            return self.resent
+        assert self.update is not None
+        return entry_of(self.update)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One round of calls. ``plain``: batch writes of contacts with nothing to order (no history, no
+    opt-out, no doubt), always due and never held: kept as they are, as most writes are."""
+
+    opt_outs: bool
+    items: tuple[Planned, ...]
+    plain: tuple[StatusUpdate, ...] = ()
 
 
 RESEND = Message(message_id="", position=-1, body="")  # what a re-sent history entry stands on

@@ -10,7 +10,11 @@ Pure: no I/O. README "Outcomes" (HubSpot-side changes) states the rule:
   moment of a status of that source, and a status that a redelivered message of this batch may have
   set unrecorded (a doubt of the same state), unless its source says another writer set it;
 - any other status newer than the ledger's entry of its key is a HubSpot-side change and takes its
-  place; ``current`` keeps every key's state as read, to skip writes HubSpot already holds.
+  place; ``current`` keeps every key's state as read, to skip writes HubSpot already holds;
+- with the ledger on, until the environment has learned its source, a change stamped within one
+  Lambda timeout of the read may be another invocation's write, not recorded yet: it is marked
+  ``unsure``, and the plan sends an update it would supersede back to the queue, for a few receives,
+  instead (by then that invocation has recorded it, or the source is known).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from status_writer.model import StatusUpdate
 FRESHNESS_MODES: tuple[str, ...] = ("all", "subscribed", "off")
 STATES = frozenset({"SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED"})
 FUTURE_SLACK_US = 86_400 * 1_000_000  # a timestamp further ahead than a day is no change HubSpot made
+RECENT_US = 900 * 1_000_000  # Lambda's longest timeout: how long another invocation may write unrecorded
+_NEVER_US = 2**63  # no read time given: no status is unsure
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Held = dict[EntryKey, Entry]  # one contact's statuses and wide opt-outs, as HubSpot-side entries
@@ -133,6 +139,8 @@ def merge(
     doubts: Sequence[Update],
     keys: Collection[EntryKey] | None,
     sources: Collection[str] = (),
+    *,
+    read_us: int = 0,
 ) -> History:
     """The contact's history with HubSpot's state in it (module docstring). ``sources``: the
     ``source`` of the function's own writes, once known: a status of that source is never a
@@ -146,6 +154,7 @@ def merge(
         own_moments={
             e.stamps[0] for e in held.values() if not e.opt_out and e.payload.get("source") in sources
         },
+        recent_us=read_us - RECENT_US if read_us else _NEVER_US,
     )
     entries = dict(history.entries)
     current: dict[EntryKey, tuple[str, int]] = {}
@@ -155,9 +164,10 @@ def merge(
         current[key] = (entry.state, entry.stamps[0])
         if author.is_own(entry):
             continue
+        change = replace(entry, unsure=True) if author.unsure(entry) else entry
         known = entries.get(key)
-        if known is None or known.version < entry.version:
-            entries[key] = entry
+        if known is None or known.version < change.version:
+            entries[key] = change
     return History(entries, history.count, current)
 
 
@@ -170,6 +180,12 @@ class _Author:
     sources: Collection[str]  # the source HubSpot names the function's writes by, once known
     doubted: Sequence[tuple[Entry, int]]  # redelivered updates, with when SQS accepted them (µs)
     own_moments: Collection[int]  # timestamps of statuses of the function's source in this read
+    recent_us: int  # a status stamped since then may be a concurrent invocation's unrecorded write
+
+    def unsure(self, held: Entry) -> bool:
+        """Not the function's own as far as it knows, but it cannot know yet: it has not learned its
+        source, and the change is recent enough to be another invocation's write, not recorded yet."""
+        return not self.sources and held.stamps[0] >= self.recent_us
 
     def is_own(self, held: Entry) -> bool:
         stamp, source = held.stamps[0], held.payload.get("source")
@@ -218,6 +234,7 @@ class Known:
     keys: Mapping[Contact, Collection[EntryKey] | None] = field(default_factory=dict)
     doubts: Mapping[Contact, Sequence[Update]] = field(default_factory=dict)
     sources: set[str] = field(default_factory=set)  # the environment's memory of its own writes' source
+    read_us: int = 0  # when HubSpot was read (µs since the epoch)
 
     def histories(self, ledger: Mapping[Contact, History], *, stale: bool = False) -> dict[Contact, History]:
         """Each contact's ledger history with HubSpot's state merged in. ``stale``: another invocation
@@ -229,7 +246,7 @@ class Known:
         for contact, held in self.held.items():
             history = merged.get(contact, History())
             doubts, keys = self.doubts.get(contact, ()), self.keys.get(contact)
-            merged[contact] = merge(history, held, doubts, keys, self.sources)
+            merged[contact] = merge(history, held, doubts, keys, self.sources, read_us=self.read_us)
             if stale:
                 merged[contact] = replace(merged[contact], current={})
         return merged

@@ -33,6 +33,7 @@ class FailureCategory(StrEnum):
     AWAITING_UNSUBSCRIBE_ALL = "AWAITING_UNSUBSCRIBE_ALL"
     LEDGER_UNAVAILABLE = "LEDGER_UNAVAILABLE"
     REPLAY_INCOMPLETE = "REPLAY_INCOMPLETE"
+    UNCONFIRMED_CHANGE = "UNCONFIRMED_CHANGE"
     DEAD_LETTER_UNAVAILABLE = "DEAD_LETTER_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
@@ -168,3 +169,28 @@ class ItemResult:
 
 
 APPLIED = ItemResult()
+
+
+# The delivery's own verdicts (deliver.py), beside HubSpot's (outcomes.py).
+AWAITING_UNSUBSCRIBE_ALL = Failure(
+    FailureCategory.AWAITING_UNSUBSCRIBE_ALL,
+    "sent only after the same contact's older unsubscribe-all applies; that did not happen yet",
+    permanent=False,
+)
+LEDGER_UNAVAILABLE = Failure(
+    FailureCategory.LEDGER_UNAVAILABLE, "the version ledger could not be read or written", permanent=False
+)
+REPLAY_INCOMPLETE = Failure(
+    FailureCategory.REPLAY_INCOMPLETE,
+    "applied, but a crossing update of the same contact could not be re-sent in order yet",
+    permanent=False,
+)
+UNCONFIRMED_CHANGE = Failure(
+    FailureCategory.UNCONFIRMED_CHANGE,
+    "HubSpot holds a newer change that may be another invocation's write, not recorded yet",
+    permanent=False,
+)
+# Failures after which HubSpot may or may not have applied the call.
+UNCERTAIN = frozenset(
+    {FailureCategory.UNKNOWN_OUTCOME, FailureCategory.NETWORK, FailureCategory.HUBSPOT_UNAVAILABLE}
+)

@@ -10,7 +10,8 @@ state the rules; in short:
   as the later position wins within a batch (one tie rule everywhere);
 - a write older than a newer portal-wide opt-out (in the history or the batch) is superseded;
 - an update older than a HubSpot-side change of its key (a history entry of origin ``HUBSPOT``) is
-  superseded by HubSpot, or unchanged when HubSpot holds its state; one HubSpot already holds, with
+  superseded by HubSpot, or unchanged when HubSpot holds its state (comes back, ``unconfirmed``,
+  while that change may be another invocation's write); one HubSpot already holds, with
   nothing sent before it that may change its key, is unchanged (a no-op, no call);
 - a history entry that a sent update may have undone (an opt-out after a write, a write after an
   opt-out, a same-key update that may have landed after it) is re-sent after it; that re-send is due
@@ -34,6 +35,8 @@ from status_writer.entries import (
     Contact,
     Entry,
     History,
+    Planned,
+    Step,
     Update,
     entry_of,
     update_of_entry,
@@ -41,36 +44,6 @@ from status_writer.entries import (
 from status_writer.model import StatusUpdate, UnsubscribeAll
 
 _HISTORY, _BATCH = 0, 1  # at equal versions, what arrived later (the batch) sorts later
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """One input to send: a batch update (``update`` set) or a history entry re-sent (``update`` None)."""
-
-    contact: Contact
-    resent: Entry | None  # the history entry re-sent; None for a batch update
-    update: Update | None
-    index: int  # place in the contact's sequence
-    step: int  # even: a write step; odd: an opt-out step
-    triggers: frozenset[int] = frozenset()  # earlier sequence places that may have undone a re-send
-    unconditional: bool = False  # a doubt triggered the re-send: due whatever this invocation did
-
-    @property
-    def entry(self) -> Entry:
-        if self.resent is not None:
-            return self.resent
-        assert self.update is not None
-        return entry_of(self.update)
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One round of calls. ``plain``: batch writes of contacts with nothing to order (no history, no
-    opt-out, no doubt), always due and never held: kept as they are, as most writes are."""
-
-    opt_outs: bool
-    items: tuple[Planned, ...]
-    plain: tuple[StatusUpdate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +58,10 @@ class Plan:
     superseded: Mapping[str, str | None]
     by_hubspot: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     unchanged: Mapping[str, bool] = field(default_factory=dict)
+    unconfirmed: Set[str] = frozenset()  # would lose to an unsure HubSpot-side change: they come back
+
+
+UNSURE_RECEIVES = 3  # an update comes back for an unsure change only before its third receive
 
 
 def held(history: History, entry: Entry) -> bool:
@@ -123,7 +100,10 @@ def build_plan(
         sequences.append(
             plan_contact(contact, history, by_contact.get(contact, []), doubted.get(contact, []), outcome)
         )
-    return Plan(_steps(sequences, plain), outcome.superseded, outcome.by_hubspot, outcome.unchanged)
+    steps = _steps(sequences, plain)
+    return Plan(
+        steps, outcome.superseded, outcome.by_hubspot, outcome.unchanged, frozenset(outcome.unconfirmed)
+    )
 
 
 @dataclass(slots=True)
@@ -133,6 +113,7 @@ class _Lost:
     superseded: dict[str, str | None] = field(default_factory=dict)
     by_hubspot: dict[str, tuple[str, str]] = field(default_factory=dict)
     unchanged: dict[str, bool] = field(default_factory=dict)
+    unconfirmed: set[str] = field(default_factory=set)
 
 
 def plan_contact(
@@ -151,11 +132,7 @@ def plan_contact(
         message_id = update.message.message_id
         known = history.entries.get(entry.key)
         if known is not None and known.origin == HUBSPOT and known.version > entry.version:
-            if known.state == entry.state:  # HubSpot holds it: nothing to record, its change is newer
-                lost.unchanged[message_id] = False
-            else:
-                lost.superseded[message_id] = None
-                lost.by_hubspot[message_id] = (entry.version, known.version)
+            _lost_to_hubspot(known, entry, update, lost)
             continue
         if held(history, entry):
             lost.superseded[message_id] = None
@@ -164,10 +141,13 @@ def plan_contact(
             continue
         covered, winner = (False, None) if entry.opt_out else _newer_portal_opt_out(entry, history, fresh)
         if covered:
-            lost.superseded[message_id] = winner
             portal = history.entries.get((OPT_OUT, PORTAL_WIDE))
             if winner is None and portal is not None and portal.origin == HUBSPOT:
+                if _unconfirmed(portal, update):
+                    lost.unconfirmed.add(message_id)
+                    continue
                 lost.by_hubspot[message_id] = (entry.version, portal.version)
+            lost.superseded[message_id] = winner
             continue
         fresh.append((entry, update))
     sequence = _sequence(contact, history, fresh, doubt_entries)
@@ -175,6 +155,25 @@ def plan_contact(
         return sequence
     kept = _without_no_ops(history, fresh, sequence, lost)
     return sequence if len(kept) == len(fresh) else _sequence(contact, history, kept, doubt_entries)
+
+
+def _lost_to_hubspot(known: Entry, entry: Entry, update: Update, lost: _Lost) -> None:
+    """An update older than a HubSpot-side change of its key: unchanged when HubSpot holds its state
+    (nothing to record: the change is newer), else superseded by HubSpot, or back while unconfirmed."""
+    message_id = update.message.message_id
+    if known.state == entry.state:
+        lost.unchanged[message_id] = False
+    elif _unconfirmed(known, update):
+        lost.unconfirmed.add(message_id)
+    else:
+        lost.superseded[message_id] = None
+        lost.by_hubspot[message_id] = (entry.version, known.version)
+
+
+def _unconfirmed(known: Entry, update: Update) -> bool:
+    """The HubSpot-side change that would supersede ``update`` may be another invocation's write
+    (``Entry.unsure``): the update comes back to be judged again, before its third receive."""
+    return known.unsure and update.message.receive_count < UNSURE_RECEIVES
 
 
 def _without_no_ops(
