@@ -331,6 +331,20 @@ def test_after_another_invocation_recorded_meanwhile_nothing_is_skipped_as_held(
     assert set(build_plan(known.histories(ledger), [update]).unchanged) == {"w"}
 
 
+def test_a_state_read_before_another_invocations_recorded_write_is_never_skipped_as_held() -> None:
+    # GIVEN HubSpot was read holding 1001 SUBSCRIBED (the function's write, stamped 10:00), and then,
+    # before this invocation read the ledger, another invocation wrote and recorded an UNSUBSCRIBED
+    # of 1001 that HubSpot stamped 10:05, after every status of the read
+    read = held(status(1001, "SUBSCRIBED", "2026-01-05T10:00:00.000Z", source="Public API"))
+    theirs = write("2026-01-05T08:30:00Z", "UNSUBSCRIBED", mid="theirs")
+    ledger = History({("S", "1001"): entry_of(theirs, (us("2026-01-05T10:05:00.000Z"),))}, count=2)
+    # WHEN a newer SUBSCRIBED of 1001 is planned
+    plan = build_plan({ADA: merge(ledger, read, [], None, {"Public API"})}, [write("2026-01-05T09:00:00Z")])
+    # THEN it is sent: HubSpot no longer holds what the read showed (skipped, it would stay UNSUBSCRIBED)
+    assert sent(plan) == [("w", "SUBSCRIBED")]
+    assert plan.unchanged == {}
+
+
 def test_a_redelivery_never_explains_a_change_made_before_sqs_accepted_it() -> None:
     # GIVEN a workflow opted ada out of 1001 in HubSpot at 09:00, before SQS accepted (10:00) the
     # redelivered opt-out of this batch, and the function's own source is not known yet
@@ -388,3 +402,25 @@ def test_a_recent_change_of_an_unknown_author_sends_the_update_it_would_supersed
         "written": sent(plan) == [("w", "SUBSCRIBED")],
     }
     assert [name for name, holds in found.items() if holds] == [outcome]
+
+
+@pytest.mark.parametrize(("receive", "back"), [(2, True), (3, False)])
+def test_a_recent_change_of_an_unknown_author_is_never_re_sent_as_a_hubspot_side_change(
+    receive: int, back: bool
+) -> None:
+    # GIVEN HubSpot read now holding 1001 SUBSCRIBED stamped 5 s ago by the API's source (maybe
+    # another invocation's unrecorded write of an older update), the function's source not known yet,
+    # and the ledger's portal-wide opt-out of 10:00
+    stamp = datetime.fromtimestamp(NOW_US / 1e6 - 5, tz=UTC).isoformat().replace("+00:00", "Z")
+    hubspot = held(status(1001, "SUBSCRIBED", stamp, source="Public API"))
+    ledger = History({("U", "ALL"): entry_of(opt_out("2026-01-05T10:00:00Z"))}, count=1)
+    history = merge(ledger, hubspot, [], None, set(), read_us=NOW_US)
+    # WHEN a redelivered older write of 1002 (whose doubt re-sends the opt-out) is planned
+    update = write("2026-01-05T09:00:00Z", sub=1002, receive=receive)
+    plan = build_plan({ADA: history}, [update], [update] if receive > 1 else [])
+    # THEN before its third receive nothing is sent for ada and the update comes back; from then on the
+    # change counts as HubSpot's: re-sent after the opt-out that undid it
+    assert (set(plan.unconfirmed) == {"w"}) is back
+    assert (sent(plan) == []) is back
+    if not back:
+        assert sent(plan)[-2:] == [("resend", "UNSUBSCRIBED"), ("resend", "SUBSCRIBED")]

@@ -10,10 +10,11 @@ Pure: no I/O. README "Outcomes" (HubSpot-side changes) states the rule:
   moment of a status of that source, and a status that a redelivered message of this batch may have
   set unrecorded (a doubt of the same state), unless its source says another writer set it;
 - any other status newer than the ledger's entry of its key is a HubSpot-side change and takes its
-  place; ``current`` keeps every key's state as read, to skip writes HubSpot already holds;
+  place; ``current`` keeps every key's state as read, to skip writes HubSpot already holds, unless
+  the ledger holds a stamp newer than every status of the read: another invocation wrote after it;
 - with the ledger on, until the environment has learned its source, a change stamped within one
   Lambda timeout of the read may be another invocation's write, not recorded yet: it is marked
-  ``unsure``, and the plan sends an update it would supersede back to the queue, for a few receives,
+  ``unsure``, and the plan sends the contact's updates back to the queue, for a few receives,
   instead (by then that invocation has recorded it, or the source is known).
 """
 
@@ -158,10 +159,14 @@ def merge(
     )
     entries = dict(history.entries)
     current: dict[EntryKey, tuple[str, int]] = {}
+    read_last = max((entry.stamps[0] for entry in held.values()), default=-1)
+    # HubSpot stamps a write when it makes it: a recorded stamp newer than all it showed came later.
+    written_since = any(stamp > read_last for entry in history.entries.values() for stamp in entry.stamps)
     for key, entry in held.items():
         if keys is not None and key not in keys:
             continue
-        current[key] = (entry.state, entry.stamps[0])
+        if not written_since:
+            current[key] = (entry.state, entry.stamps[0])
         if author.is_own(entry):
             continue
         change = replace(entry, unsure=True) if author.unsure(entry) else entry

@@ -10,9 +10,12 @@ state the rules; in short:
   as the later position wins within a batch (one tie rule everywhere);
 - a write older than a newer portal-wide opt-out (in the history or the batch) is superseded;
 - an update older than a HubSpot-side change of its key (a history entry of origin ``HUBSPOT``) is
-  superseded by HubSpot, or unchanged when HubSpot holds its state (comes back, ``unconfirmed``,
-  while that change may be another invocation's write); one HubSpot already holds, with
+  superseded by HubSpot, or unchanged when HubSpot holds its state; one HubSpot already holds, with
   nothing sent before it that may change its key, is unchanged (a no-op, no call);
+- a contact whose history holds a change that may be another invocation's unrecorded write
+  (``Entry.unsure``) is not planned: its updates come back (``unconfirmed``), before their third
+  receive, since superseding by that change, re-sending it or undoing it would each take the
+  function's own older write for a HubSpot-side one;
 - a history entry that a sent update may have undone (an opt-out after a write, a write after an
   opt-out, a same-key update that may have landed after it) is re-sent after it; that re-send is due
   only once what triggered it took effect, except when the trigger is a *doubt*: a redelivered or
@@ -58,10 +61,10 @@ class Plan:
     superseded: Mapping[str, str | None]
     by_hubspot: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     unchanged: Mapping[str, bool] = field(default_factory=dict)
-    unconfirmed: Set[str] = frozenset()  # would lose to an unsure HubSpot-side change: they come back
+    unconfirmed: Set[str] = frozenset()  # their contact's history holds an unsure change: they come back
 
 
-UNSURE_RECEIVES = 3  # an update comes back for an unsure change only before its third receive
+UNSURE_RECEIVES = 3  # a contact's updates come back for an unsure change only before their third receive
 
 
 def held(history: History, entry: Entry) -> bool:
@@ -125,6 +128,9 @@ def plan_contact(
 ) -> list[Planned]:
     """One contact's sequence (oldest first); the batch updates it needs no call for go to ``lost``."""
     lost = lost if lost is not None else _Lost()
+    if _awaits_author(history, updates):
+        lost.unconfirmed.update(update.message.message_id for update in updates)
+        return []
     fresh: list[tuple[Entry, Update]] = []
     doubt_entries = [entry_of(update) for update in doubts]
     for update in sorted(updates, key=lambda u: isinstance(u, StatusUpdate)):  # opt-outs first
@@ -143,9 +149,6 @@ def plan_contact(
         if covered:
             portal = history.entries.get((OPT_OUT, PORTAL_WIDE))
             if winner is None and portal is not None and portal.origin == HUBSPOT:
-                if _unconfirmed(portal, update):
-                    lost.unconfirmed.add(message_id)
-                    continue
                 lost.by_hubspot[message_id] = (entry.version, portal.version)
             lost.superseded[message_id] = winner
             continue
@@ -159,21 +162,23 @@ def plan_contact(
 
 def _lost_to_hubspot(known: Entry, entry: Entry, update: Update, lost: _Lost) -> None:
     """An update older than a HubSpot-side change of its key: unchanged when HubSpot holds its state
-    (nothing to record: the change is newer), else superseded by HubSpot, or back while unconfirmed."""
+    (nothing to record: the change is newer), else superseded by HubSpot."""
     message_id = update.message.message_id
     if known.state == entry.state:
         lost.unchanged[message_id] = False
-    elif _unconfirmed(known, update):
-        lost.unconfirmed.add(message_id)
     else:
         lost.superseded[message_id] = None
         lost.by_hubspot[message_id] = (entry.version, known.version)
 
 
-def _unconfirmed(known: Entry, update: Update) -> bool:
-    """The HubSpot-side change that would supersede ``update`` may be another invocation's write
-    (``Entry.unsure``): the update comes back to be judged again, before its third receive."""
-    return known.unsure and update.message.receive_count < UNSURE_RECEIVES
+def _awaits_author(history: History, updates: Sequence[Update]) -> bool:
+    """The history holds a HubSpot-side change that may be another invocation's write, not recorded
+    yet (``Entry.unsure``), and the contact's updates are all before their third receive: they come
+    back to be judged again (by then that invocation has recorded it, or the source is known). Never
+    past that receive, so SQS's ``maxReceiveCount`` is not reached without a reason."""
+    if not updates or not any(entry.unsure for entry in history.entries.values()):
+        return False
+    return max(update.message.receive_count for update in updates) < UNSURE_RECEIVES
 
 
 def _without_no_ops(
