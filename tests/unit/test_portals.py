@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from status_writer.config import FREE_WAIT_STEP_S, ConfigurationError, Settings
+from status_writer.config import AFTER_READS_WAIT_S, FREE_WAIT_STEP_S, ConfigurationError, Settings
 from status_writer.model import Rejected, StatusUpdate, UnsubscribeAll
 from status_writer.parse import parse_message
 from status_writer.portals import by_portal, secret_name
@@ -134,3 +134,18 @@ def test_portals_in_flight_say_busy_only_while_another_runs_and_none_is_queued()
     assert in_flight.others_busy()
     in_flight.finished()
     assert not in_flight.others_busy()
+
+
+def test_once_its_state_is_read_a_portal_may_wait_a_rate_limit_interval_more_for_its_writes() -> None:
+    # GIVEN a portal of several (1 s of waits per invocation) that waited 0.8 s for its reads
+    budget = WaitBudget(most_s=1.0)
+    budget.start()
+    assert budget.step(0.8) == 0.8
+    # WHEN its reads are done
+    budget.read_done()
+    # THEN its write may wait up to AFTER_READS_WAIT_S more, not past it
+    assert budget.step(AFTER_READS_WAIT_S - 0.5) == AFTER_READS_WAIT_S - 0.5
+    assert budget.step(1.0) is None
+    # AND the next invocation has only its 1 s until its own reads are done
+    budget.start()
+    assert budget.step(1.5) is None

@@ -39,6 +39,9 @@ PORTALS_IN_FLIGHT = 8  # portals delivered side by side in one invocation, each 
 # the wait as their backoff, so one throttled portal never holds the others.
 PORTAL_MAX_WAIT_S = 1.0
 FREE_WAIT_STEP_S = 0.25  # while another portal still delivers, a portal's wait is re-judged this often
+# Once a portal's state is read, its writes may wait up to HubSpot's rate-limit interval more: every slot
+# of the window frees by then, and coming back would waste the reads' slots and spend them again.
+AFTER_READS_WAIT_S = 10.0
 _TABLE_NAME = re.compile(
     r"[A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}"
 )

@@ -11,15 +11,15 @@ results, or named by an error) has no newer state.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from status_writer.answers import CallResult
 from status_writer.chunk import chunk, halves
-from status_writer.entries import Contact
-from status_writer.freshness import Held, statuses_of, wide_of
+from status_writer.entries import Contact, Update
+from status_writer.freshness import Held, Known, checked_keys, statuses_of, wide_of
 from status_writer.model import Failure, FailureCategory
 from status_writer.observability import logger
 from status_writer.runtime import Invocation
@@ -43,6 +43,35 @@ class Reads:
     failed: dict[Contact, Failure] = field(default_factory=dict)
 
 
+def read_known(
+    invocation: Invocation, updates: Sequence[Update], doubts: Sequence[Update]
+) -> tuple[Known, list[Update], list[Update], dict[str, Failure]]:
+    """HubSpot's state of the contacts the freshness check covers, with the updates and doubts of the
+    contacts it was read for; the updates of the others come back (their failure, by message id)."""
+    mode = invocation.runtime.settings.freshness_check
+    by_contact: dict[Contact, list[Update]] = {}
+    for update in updates:
+        by_contact.setdefault(update.subscriber, []).append(update)
+    keys = (
+        {contact: checked_keys(mode, mine) for contact, mine in by_contact.items()} if mode != "off" else {}
+    )
+    wanted = {contact for contact, checked in keys.items() if checked is None or checked}
+    if not wanted:
+        return Known(), list(updates), list(doubts), {}
+    reads = read_current(invocation, wanted)
+    unread = {
+        u.message.message_id: reads.failed[u.subscriber] for u in updates if u.subscriber in reads.failed
+    }
+    doubted: dict[Contact, list[Update]] = {}
+    for update in doubts:
+        doubted.setdefault(update.subscriber, []).append(update)
+    runtime, keys_read = invocation.runtime, {c: keys[c] for c in reads.held}
+    read_us = time.time_ns() // 1000 if runtime.ledger is not None else 0  # freshness: Entry.unsure
+    known = Known(reads.held, keys_read, doubted, runtime.hubspot.own_sources, read_us)
+    kept = [u for u in updates if u.subscriber not in reads.failed]
+    return known, kept, [u for u in doubts if u.subscriber not in reads.failed], unread
+
+
 def read_current(invocation: Invocation, contacts: Collection[Contact]) -> Reads:
     """HubSpot's statuses and wide opt-outs of ``contacts``, by channel, at most a batch per call."""
     reads = Reads()
@@ -64,6 +93,8 @@ def read_current(invocation: Invocation, contacts: Collection[Contact]) -> Reads
             part = Reads(failed=dict.fromkeys(((e, channel) for e in emails), _READ_BUG))
         reads.held.update(part.held)
         reads.failed.update(part.failed)
+    if len(reads.failed) < len(contacts):
+        invocation.runtime.hubspot.waits.read_done()  # waits.py: the reads' slots are spent
     return reads
 
 

@@ -4,7 +4,9 @@ I/O; time is the caller's.
 A single-portal deployment waits as long as the time budget allows. A portal of several waits at most
 ``PORTAL_MAX_WAIT_S`` in all, so one throttled portal never holds the others' next batch; a wait while
 another portal of the batch still delivers holds nobody back, so it is free, taken in short steps and
-judged again at each.
+judged again at each. Once the portal's state is read (the freshness check), its writes may wait up to
+``AFTER_READS_WAIT_S`` more: giving up then would waste the reads' slots, and the next receive would
+spend them again, so a throttled portal would read and come back until SQS's receives ran out.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from status_writer.config import FREE_WAIT_STEP_S
+from status_writer.config import AFTER_READS_WAIT_S, FREE_WAIT_STEP_S
 
 
 def _never() -> bool:
@@ -27,22 +29,35 @@ class WaitBudget:
     most_s: float = math.inf
     waited_s: float = 0.0
     is_free: Callable[[], bool] = field(default=_never)
+    read_at_s: float | None = None  # waited_s when the portal's state was read in this invocation
 
     def start(self, is_free: Callable[[], bool] | None = None) -> None:
         """A new invocation: nothing waited yet; ``is_free`` says when a wait holds nobody back."""
         self.waited_s = 0.0
+        self.read_at_s = None
         self.is_free = is_free or _never
+
+    def read_done(self) -> None:
+        """The portal's state is read for this invocation: its writes may wait ``AFTER_READS_WAIT_S`` more."""
+        if self.read_at_s is None:
+            self.read_at_s = self.waited_s
+
+    @property
+    def limit_s(self) -> float:
+        """How long this portal may wait in all in this invocation."""
+        after_reads = -math.inf if self.read_at_s is None else self.read_at_s + AFTER_READS_WAIT_S
+        return max(self.most_s, after_reads)
 
     def allows(self, wait_s: float) -> bool:
         """Whether waiting ``wait_s`` (then trying again) is within this portal's share."""
-        return self.is_free() or self.waited_s + wait_s <= self.most_s
+        return self.is_free() or self.waited_s + wait_s <= self.limit_s
 
     def step(self, delay_s: float) -> float | None:
         """The wait to take now for a slot ``delay_s`` away, counted; None: this portal has waited its
         share, and its records come back."""
         if self.is_free():
             return min(delay_s, FREE_WAIT_STEP_S)
-        if self.waited_s + delay_s > self.most_s:
+        if self.waited_s + delay_s > self.limit_s:
             return None
         self.waited_s += delay_s
         return delay_s
