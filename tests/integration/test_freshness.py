@@ -4,6 +4,8 @@ API, and an update older than such a change is never written."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -334,3 +336,42 @@ def test_a_fresh_environment_sends_back_an_update_a_concurrent_unrecorded_write_
     # that invocation has recorded its write (or this environment knows the function's own source)
     assert response == {"batchItemFailures": [{"itemIdentifier": "w"}]}
     assert paths(stack, WRITES)[1:] == []
+
+
+@pytest.mark.usefixtures("checked", "ledger")
+def test_an_update_superseded_by_another_invocations_unrecorded_write_is_judged_again_after_the_conflict(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN a warm environment whose write of ada/1001 UNSUBSCRIBED (10:00) HubSpot holds but which has
+    # not recorded it yet (writes slow: applied at once, answered after 1.5 s)
+    first = load_handler().handler
+    warm_up = sqs_event(sqs_record(status_body("warm@example.com"), queue_arn=stack.queue_arn))
+    assert first(warm_up, LambdaContext()) == {"batchItemFailures": []}
+    stack.emulator.set_faults(Faults(latency_ms=1500, path_prefixes=(WRITES[0],)))
+    second = load_handler().handler
+    older = sqs_event(
+        sqs_record(
+            status_body(state="UNSUBSCRIBED", occurredAt="2026-11-16T10:00:00Z"), queue_arn=stack.queue_arn
+        )
+    )
+    responses: dict[str, Any] = {}
+    writing = threading.Thread(target=lambda: responses.update(older=first(older, LambdaContext())))
+    writing.start()
+    time.sleep(0.5)
+    # WHEN a fresh environment (the function's source not known yet) reads that write as a HubSpot-side
+    # change and supersedes by it a newer SUBSCRIBED (11:00, its third receive), while it also writes
+    # 1002, and the first environment records before it does
+    newer = sqs_event(
+        sqs_record(
+            status_body(occurredAt="2026-11-16T11:00:00Z"),
+            message_id="newer",
+            receive_count=3,
+            queue_arn=stack.queue_arn,
+        ),
+        sqs_record(status_body(subscription_id=1002), message_id="other", queue_arn=stack.queue_arn),
+    )
+    responses["newer"] = second(newer, LambdaContext())
+    writing.join(timeout=30)
+    # THEN after the conflict the SUBSCRIBED is judged again on the other invocation's record: written
+    assert responses == {"older": {"batchItemFailures": []}, "newer": {"batchItemFailures": []}}
+    assert state(stack) == "SUBSCRIBED"

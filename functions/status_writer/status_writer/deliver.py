@@ -5,7 +5,6 @@ come back (``REPLAY_INCOMPLETE``)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -21,7 +20,7 @@ from status_writer.entries import (
     committed,
     entry_of,
 )
-from status_writer.freshness import Known, checked_keys
+from status_writer.freshness import Known
 from status_writer.ledger import LedgerError, VersionLedger
 from status_writer.model import (
     AWAITING_UNSUBSCRIBE_ALL,
@@ -35,7 +34,7 @@ from status_writer.model import (
 )
 from status_writer.observability import logger
 from status_writer.plan import Plan, build_plan, is_due, update_of
-from status_writer.read_state import read_current
+from status_writer.read_state import read_known
 from status_writer.runtime import Invocation
 from status_writer.send import send_opt_outs, send_writes
 
@@ -67,13 +66,15 @@ class _Sent:
     blocked: set[Contact] = field(default_factory=set)  # an opt-out did not apply: later writes wait
 
 
-Mine = dict[Contact, tuple[list[Update], list[Update]]]  # per contact: applied here, and doubted
+# Per contact: applied here, doubted, and settled without a call (superseded by what was known).
+Mine = dict[Contact, tuple[list[Update], list[Update], list[Update]]]
 
 
 def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[Update]) -> Delivery:
     """Plan and send ``updates`` (coalesced) against each contact's history and HubSpot's state."""
     delivery = Delivery()
-    known, updates, doubts = _read_hubspot(invocation, updates, doubts, delivery)
+    known, updates, doubts, unread = read_known(invocation, updates, doubts)
+    delivery.results.update({message_id: ItemResult(failure) for message_id, failure in unread.items()})
     ledger = invocation.runtime.ledger
     if ledger is None:
         plan = build_plan(known.histories({}), updates)
@@ -97,7 +98,14 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
     doubted: dict[Contact, list[Update]] = {}
     for update in doubts:
         doubted.setdefault(update.subscriber, []).append(update)
-    mine = {c: (sent.applied.get(c, []), doubted.get(c, [])) for c in sent.changed}
+    passed: dict[Contact, list[Update]] = {}
+    for update in updates:
+        if (
+            update.message.message_id in plan.superseded
+            and plan.superseded[update.message.message_id] is None
+        ):
+            passed.setdefault(update.subscriber, []).append(update)
+    mine = {c: (sent.applied.get(c, []), doubted.get(c, []), passed.get(c, [])) for c in sent.changed}
     unsettled, unfinished = _record(invocation, ledger, merged, sent, mine, delivery=delivery)
     unfinished |= sent.incomplete
     for _ in range(ROUNDS - 1):
@@ -107,36 +115,6 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
         unfinished |= undone
     _incomplete(updates, doubts, unfinished | set(unsettled), delivery)
     return delivery
-
-
-def _read_hubspot(
-    invocation: Invocation, updates: Sequence[Update], doubts: Sequence[Update], delivery: Delivery
-) -> tuple[Known, list[Update], list[Update]]:
-    """HubSpot's state of the contacts the freshness check covers; the updates of contacts it could
-    not be read for come back (their failure in ``delivery``) and leave the plan."""
-    mode = invocation.runtime.settings.freshness_check
-    by_contact: dict[Contact, list[Update]] = {}
-    for update in updates:
-        by_contact.setdefault(update.subscriber, []).append(update)
-    keys = (
-        {contact: checked_keys(mode, mine) for contact, mine in by_contact.items()} if mode != "off" else {}
-    )
-    wanted = {contact for contact, checked in keys.items() if checked is None or checked}
-    if not wanted:
-        return Known(), list(updates), list(doubts)
-    reads = read_current(invocation, wanted)
-    for update in updates:
-        failure = reads.failed.get(update.subscriber)
-        if failure is not None:
-            delivery.results[update.message.message_id] = ItemResult(failure)
-    doubted: dict[Contact, list[Update]] = {}
-    for update in doubts:
-        doubted.setdefault(update.subscriber, []).append(update)
-    runtime, keys_read = invocation.runtime, {c: keys[c] for c in reads.held}
-    read_us = time.time_ns() // 1000 if runtime.ledger is not None else 0  # freshness: Entry.unsure
-    known = Known(reads.held, keys_read, doubted, runtime.hubspot.own_sources, read_us)
-    kept = [u for u in updates if u.subscriber not in reads.failed]
-    return known, kept, [u for u in doubts if u.subscriber not in reads.failed]
 
 
 def _no_call(invocation: Invocation, plan: Plan, delivery: Delivery) -> None:
@@ -173,21 +151,30 @@ def _replan(
     invocation: Invocation, ledger: VersionLedger, known: Known, mine: Mine, delivery: Delivery
 ) -> tuple[Mine, set[Contact]]:
     """Another invocation recorded for these contacts meanwhile: read again and plan what this one
-    applied, as updates and as doubts (it may have landed after theirs)."""
+    applied, as updates and as doubts (it may have landed after theirs), and judge again what it
+    superseded (what HubSpot held may have been that invocation's write, not a HubSpot-side change)."""
     try:
         histories = ledger.read(mine, invocation.call.deadline.call_time_s)
     except LedgerError as error:
         logger.warning("replay could not read the ledger", extra={"error": str(error)})
         return {}, set(mine)
-    applied = [update for updates, _ in mine.values() for update in updates]
-    doubts = [update for updates, doubted in mine.values() for update in (*updates, *doubted)]
+    applied = [update for updates, _, _ in mine.values() for update in updates]
+    passed = [update for _, _, settled in mine.values() for update in settled]
+    doubts = [update for updates, doubted, _ in mine.values() for update in (*updates, *doubted)]
     merged = known.histories(histories, stale=True)
-    plan = build_plan(merged, applied, doubts)
+    plan = build_plan(merged, [*applied, *passed], doubts)
     sent = _send_plan(invocation, plan)
-    _record_unchanged(plan, applied, sent)
+    _record_unchanged(plan, [*applied, *passed], sent)
     undone = {
         u.subscriber for u in applied if not sent.results.get(u.message.message_id, ItemResult()).applied
     }
+    for update in passed:  # sent now (or back now), it ends as that did
+        message_id = update.message.message_id
+        again = ItemResult(UNCONFIRMED_CHANGE) if message_id in plan.unconfirmed else None
+        result = again or sent.results.get(message_id)
+        if result is not None:
+            delivery.results[message_id] = result
+            delivery.superseded.pop(message_id, None)
     sent.results.clear()  # these updates applied before: their results stand unless the replay fails
     conflicts, failed = _record(
         invocation, ledger, merged, sent, {c: mine[c] for c in sent.changed}, delivery=delivery
