@@ -424,3 +424,19 @@ def test_a_recent_change_of_an_unknown_author_is_never_re_sent_as_a_hubspot_side
     assert (sent(plan) == []) is back
     if not back:
         assert sent(plan)[-2:] == [("resend", "UNSUBSCRIBED"), ("resend", "SUBSCRIBED")]
+
+
+def test_an_environment_learns_its_own_source_from_the_ledger_before_it_writes() -> None:
+    # GIVEN a fresh environment (no source learned) and HubSpot holding 1001 UNSUBSCRIBED stamped 5 s
+    # ago by "Public API": another invocation's write, unrecorded, of an older update
+    stamp = datetime.fromtimestamp(NOW_US / 1e6 - 5, tz=UTC).isoformat().replace("+00:00", "Z")
+    known = Known(
+        {ADA: held(status(1001, "UNSUBSCRIBED", stamp, source="Public API"))}, {ADA: None}, read_us=NOW_US
+    )
+    # AND the ledger's item for ada, recorded by an environment that knew its writes' source
+    ledger = {ADA: History({}, count=1, sources=frozenset({"Public API"}))}
+    # WHEN a newer SUBSCRIBED of 1001 is planned
+    plan = build_plan(known.histories(ledger), [write("2026-01-05T11:00:00Z")])
+    # THEN the status is known as the function's own: written, neither sent back nor superseded
+    assert sent(plan) == [("w", "SUBSCRIBED")]
+    assert known.sources == {"Public API"}

@@ -43,6 +43,14 @@ def test_a_later_recording_is_conditional_on_the_count_read() -> None:
     assert action["Put"]["Item"]["n"] == {"N": "5"}
 
 
+def test_the_source_of_the_functions_writes_is_kept_with_the_contact() -> None:
+    # GIVEN an environment that knows HubSpot names its writes "Public API"
+    action = put_item("versions", ADA, History(), {}, now_s=0, sources={"Public API"})
+    # WHEN the item is read back THEN the source comes with the history; an item without it has none
+    assert history_of(action["Put"]["Item"]).sources == {"Public API"}
+    assert history_of(put_item("versions", ADA, History(), {}, now_s=0)["Put"]["Item"]).sources == set()
+
+
 def test_a_missing_item_is_an_empty_history() -> None:
     assert history_of(None) == History()
 

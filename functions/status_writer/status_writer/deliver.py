@@ -200,7 +200,8 @@ def _record(
         seen = histories.get(contact, History())
         entries = sent.entries.get(contact, [])
         changes.append((contact, seen, committed(seen, entries, sent.dropped.get(contact, set()))))
-    report = ledger.commit(changes, invocation.call.deadline.call_time_s)
+    sources = frozenset(invocation.runtime.hubspot.own_sources)
+    report = ledger.commit(changes, invocation.call.deadline.call_time_s, sources)
     if report.failed:
         logger.warning("version ledger unavailable after sending", extra={"contacts": len(report.failed)})
     for contact in report.failed:

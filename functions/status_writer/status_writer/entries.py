@@ -57,6 +57,7 @@ class History:
     entries: Mapping[EntryKey, Entry] = field(default_factory=dict)
     count: int = 0
     current: Mapping[EntryKey, tuple[str, int]] = field(default_factory=dict)
+    sources: frozenset[str] = frozenset()  # the source HubSpot names the function's writes by, as recorded
 
 
 def version(update: Update) -> str:

@@ -246,6 +246,8 @@ class Known:
         wrote since the read, so what HubSpot held then says nothing of what it holds now: no update
         is skipped as already held (``History.current`` left out)."""
         merged = dict(ledger)
+        for history in ledger.values():  # what the environments that recorded these contacts knew
+            self.sources.update(history.sources)
         for contact, held in self.held.items():
             self.sources.update(own_sources(merged.get(contact, History()), held))
         for contact, held in self.held.items():

@@ -8,7 +8,7 @@ are in ``ledger_items``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,13 +76,16 @@ class VersionLedger:
                 found[wanted[item["pk"]["S"]]] = history_of(item)
         return found
 
-    def commit(self, changes: Sequence[Change], time_left: TimeLeft | None = None) -> CommitReport:
-        """Record each contact's new entries. One transaction failing costs only its contacts."""
+    def commit(
+        self, changes: Sequence[Change], time_left: TimeLeft | None = None, sources: Collection[str] = ()
+    ) -> CommitReport:
+        """Record each contact's new entries (and ``sources``, the source HubSpot names the function's
+        writes by). One transaction failing costs only its contacts."""
         report = CommitReport()
         now = self._clock()
         for start in range(0, len(changes), MAX_TRANSACTION_ACTIONS):
             group = [
-                (contact, put_item(self._table, self._stored(contact), seen, entries, now))
+                (contact, put_item(self._table, self._stored(contact), seen, entries, now, sources=sources))
                 for contact, seen, entries in changes[start : start + MAX_TRANSACTION_ACTIONS]
             ]
             self._transact(group, report, time_left)
@@ -116,7 +119,7 @@ class VersionLedger:
     def _batch_get(self, keys: list[dict[str, Any]], time_left: TimeLeft | None) -> list[dict[str, Any]]:
         # Only what history_of reads.
         request: dict[str, Any] = {
-            self._table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "pk, n, h"}
+            self._table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "pk, n, h, src"}
         }
         found: list[dict[str, Any]] = []
         for _ in range(GET_ATTEMPTS):

@@ -4,7 +4,8 @@ One item per contact: ``pk`` a hash of email and channel (no address in a key), 
 ``n`` the recordings so far (the optimistic-concurrency check), ``h`` the applied entries as one
 compact JSON object (``{"S:1001": [version, input, stamps], "U:ALL": [...]}``; ``stamps``, the
 timestamps HubSpot gave the entry's statuses, is left out when unknown, as in items written before
-it existed) and ``expires_at`` the TTL.
+it existed), ``src`` the ``source`` HubSpot names the function's writes by, as the recording
+environment knew it (one per line; absent when unknown), and ``expires_at`` the TTL.
 A batch of 100 updates then reads and writes one item per contact, not one per key.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from status_writer.entries import Contact, Entry, EntryKey, History
@@ -59,11 +60,18 @@ def history_of(item: Mapping[str, Any] | None) -> History:
         kind, _, scope = str(name).partition(":")
         stamps = tuple(int(s) for s in rest[0]) if rest and isinstance(rest[0], list) else ()
         entries[(kind, scope)] = Entry((kind, scope), str(version), payload, stamps)
-    return History(entries=entries, count=int(item.get("n", {}).get("N", "0")))
+    sources = frozenset(s for s in item.get("src", {}).get("S", "").split("\n") if s)
+    return History(entries=entries, count=int(item.get("n", {}).get("N", "0")), sources=sources)
 
 
 def put_item(
-    table: str, contact: Contact, seen: History, entries: Mapping[EntryKey, Entry], now_s: float
+    table: str,
+    contact: Contact,
+    seen: History,
+    entries: Mapping[EntryKey, Entry],
+    now_s: float,
+    *,
+    sources: Collection[str] = (),
 ) -> dict[str, Any]:
     """A conditional Put (one TransactWriteItems action): it holds only if nobody recorded for the
     contact since ``seen`` was read."""
@@ -82,6 +90,8 @@ def put_item(
             "expires_at": {"N": str(int(now_s) + RETENTION_S)},
         },
     }
+    if sources:  # so an environment that has not written yet knows its own writes (freshness.py)
+        put["Item"]["src"] = {"S": "\n".join(sorted(s for s in sources if "\n" not in s))}
     # "n" is no reserved word, so no ExpressionAttributeNames: every map costs botocore CPU per item.
     if seen.count == 0:
         put["ConditionExpression"] = "attribute_not_exists(n)"
