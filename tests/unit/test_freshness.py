@@ -258,6 +258,16 @@ def test_subscribed_mode_checks_only_writes_that_grant_consent() -> None:
     assert ("revoke", "UNSUBSCRIBED") in sent(plan)
 
 
+def test_subscribed_mode_checks_a_consent_against_a_newer_portal_wide_opt_out_made_in_hubspot() -> None:
+    # GIVEN the contact opted out of everything in HubSpot at 12:00
+    hubspot = held(wide=[portal_wide("2026-01-05T12:00:00.000Z")])
+    # WHEN an older SUBSCRIBED arrives and the check covers only consents
+    plan = plan_for([write("2026-01-05T11:00:00Z", mid="grant")], hubspot, mode="subscribed")
+    # THEN it is superseded by HubSpot: the opt-out covers the subscription it would grant
+    assert set(plan.by_hubspot) == {"grant"}
+    assert sent(plan) == []
+
+
 def test_reads_keep_only_hubspots_documented_shapes() -> None:
     # GIVEN answers with malformed statuses, a far-future timestamp and a wide status that is not an opt-out
     bad = [

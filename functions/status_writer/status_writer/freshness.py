@@ -112,8 +112,9 @@ def wide_of(body: Any, channel: str, now_us: int) -> dict[str, Held]:
 
 
 def checked_keys(mode: str, updates: Sequence[Update]) -> Collection[EntryKey] | None:
-    """The keys whose HubSpot state counts: every key (None) with ``all``; with ``subscribed`` only
-    those of writes that grant consent (the legal minimum)."""
+    """The keys whose HubSpot state counts: every key (None) with ``all``; with ``subscribed`` those of
+    writes that grant consent (the legal minimum) and, in ``merge``, every opt-out scope: a wide opt-out
+    made in HubSpot covers the subscriptions such a write would grant."""
     if mode == "all":
         return None
     return {
@@ -163,7 +164,7 @@ def merge(
     # HubSpot stamps a write when it makes it: a recorded stamp newer than all it showed came later.
     written_since = any(stamp > read_last for entry in history.entries.values() for stamp in entry.stamps)
     for key, entry in held.items():
-        if keys is not None and key not in keys:
+        if keys is not None and key not in keys and not entry.opt_out:
             continue
         if not written_since:
             current[key] = (entry.state, entry.stamps[0])
