@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from local.aws.event_source import SqsEventSource
 from local.aws.provision import Provisioned
@@ -472,7 +473,7 @@ def _explain(key: tuple[str, int, str], ev: Evidence, portal: int | None = None)
     for entry in emulator.request_log():
         body = entry.get("body")
         text = json.dumps(body).lower() if body is not None else ""
-        if email not in text:
+        if email not in text and email not in unquote(str(entry.get("path", ""))).lower():
             continue
         asked = []
         if isinstance(body, dict):
@@ -485,4 +486,5 @@ def _explain(key: tuple[str, int, str], ev: Evidence, portal: int | None = None)
             f"  HubSpot {entry.get('at')} {entry.get('route') or entry.get('path')} {entry.get('query')} -> "
             f"{entry.get('status')} faults={entry.get('faults')} asked {asked}"
         )
+        lines += [f"      held {line}" for line in entry.get("held") or [] if line.lower().startswith(email)]
     return lines

@@ -80,7 +80,7 @@ def process(core: PortalState, req: Request) -> Outcome:
     headers.append(("X-HubSpot-Correlation-Id", trace.correlation_id))
     if status == 429 and config.retry_after_seconds is not None:
         headers.append(("Retry-After", str(config.retry_after_seconds)))
-    _record(core, req, trace, None if trace.loss else status)
+    _record(core, req, trace, None if trace.loss else status, payload)
     decision = trace.decision
     if trace.loss:
         return Outcome(0, [], b"", trace.loss, decision.delay_s, core.plan.faults.hang_s, close=True)
@@ -174,7 +174,7 @@ def _server_error(status: int, correlation_id: str, headers: list[tuple[str, str
     return status, _GATEWAY_HTML.format(code=status, reason=reason).encode()
 
 
-def _record(core: PortalState, req: Request, trace: _Trace, status: int | None) -> None:
+def _record(core: PortalState, req: Request, trace: _Trace, status: int | None, payload: Any = None) -> None:
     decision = trace.decision
     faults = [] if decision.action == "ok" else [decision.action]
     if decision.delay_s > 0:
@@ -193,9 +193,45 @@ def _record(core: PortalState, req: Request, trace: _Trace, status: int | None) 
         "faults": faults,
         "duration_ms": round((time.time() - trace.requested_at) * 1000, 3),
     }
+    if trace.route in _READ_ROUTES and isinstance(payload, dict):
+        entry["held"] = _held(payload)
     with core.lock:
         core.log.append(entry)
         core.tally.record(trace.route, status, trace.policy if status == 429 else None, faults)
+
+
+_READ_ROUTES = frozenset(
+    {
+        "statuses/batch/read",
+        "statuses/batch/unsubscribe-all/read",
+        "statuses/{subscriberIdString}",
+        "statuses/{subscriberIdString}/unsubscribe-all",
+    }
+)
+
+
+def _held(payload: dict[str, Any]) -> list[str]:
+    """What a read answered, one short line per status (chaos explains a wrong key with it)."""
+    found = []
+    listed = payload.get("results")
+    results: list[Any] = listed if isinstance(listed, list) else [payload]
+    for result in results:
+        if not isinstance(result, dict):
+            continue
+        email = result.get("subscriberIdString")
+        for status in result.get("statuses") or []:
+            if isinstance(status, dict):
+                found.append(
+                    f"{email} {status.get('subscriptionId')}={status.get('status')} "
+                    f"{status.get('source')} {status.get('timestamp')}"
+                )
+        for wide in result.get("wideStatuses") or []:
+            if isinstance(wide, dict):
+                found.append(
+                    f"{email} {wide.get('wideStatusType')}:{wide.get('businessUnitId')}="
+                    f"{wide.get('status')} {wide.get('timestamp')}"
+                )
+    return found
 
 
 def _body_for_log(req: Request, trace: _Trace) -> Any:

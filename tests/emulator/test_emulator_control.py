@@ -161,6 +161,28 @@ def test_the_request_log_records_each_api_request(
     assert first["faults"] == []
 
 
+def test_a_reads_log_entry_holds_what_it_answered(client: httpx.Client, emu: Emulator) -> None:
+    # GIVEN a contact with one status, and a workflow's portal-wide opt-out of another
+    write(client, item("held@example.com"))
+    emu.actor({"email": "out@example.com", "action": "unsubscribe_all", "source": "AUTOMATION_WORKFLOW"})
+    # WHEN both are read in batch form
+    base = WRITE.rsplit("/batch/write", 1)[0]
+    for route in ("batch/read", "batch/unsubscribe-all/read"):
+        answer = client.post(
+            f"{base}/{route}",
+            params={"channel": "EMAIL"},
+            json={"inputs": ["held@example.com", "out@example.com"]},
+        )
+        assert answer.status_code == 200
+    # THEN each read's entry lists the statuses it answered, one short line each (chaos explains keys by it)
+    statuses, wide = emu.request_log()[-2:]
+    assert any(line.startswith("held@example.com 1001=SUBSCRIBED") for line in statuses["held"])
+    assert [line.split(" ")[1] for line in wide["held"] if line.startswith("out@")] == [
+        "PORTAL_WIDE:None=UNSUBSCRIBED"
+    ]
+    assert "held" not in emu.request_log()[0]  # a write's entry does not
+
+
 def test_the_request_log_never_holds_a_token_or_oauth_secret(anon: httpx.Client, emu: Emulator) -> None:
     # GIVEN calls carrying a private-app token, a refresh exchange and the issued access token
     emu.add_oauth_app("cid-log", "very-secret-value", "refresh-secret-value")
