@@ -49,6 +49,11 @@ def run(world: World, first_update: int, profile: bool = False) -> dict[str, Any
         "ledger": "off",
         "by_event_size": sizes,
     }
+    from bench.harness import CHECK_OFF
+
+    # The same with the freshness check off: what the write path costs, as measured before the check.
+    off = {"sizes": SIZES, "first_update": first_update + 2_000_000, "profile": False}
+    figures["check_off"] = {"by_event_size": _probe(world, "cpu-check-off", off, False, CHECK_OFF)}
     if world.has_ledger:
         command = {
             "sizes": LEDGER_SIZES,
@@ -57,14 +62,21 @@ def run(world: World, first_update: int, profile: bool = False) -> dict[str, Any
             "profile": profile,
         }
         figures["with_ledger"] = _probe(world, "cpu-ledger", command, True)
+        ledger_off = {**command, "first_update": first_update + 3_000_000, "profile": False}
+        figures["with_ledger_check_off"] = _probe(world, "cpu-ledger-check-off", ledger_off, True, CHECK_OFF)
     return figures
 
 
-def _probe(world: World, name: str, command: dict[str, Any], ledger: bool) -> list[dict[str, Any]]:
+def _probe(
+    world: World, name: str, command: dict[str, Any], ledger: bool, env: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
     from bench.harness import TOKEN
 
     with Environment(
-        world.settings.handler, world.function_env(ledger=ledger), world.log_path(name), world.code_uri
+        world.settings.handler,
+        world.function_env(ledger=ledger, **(env or {})),
+        world.log_path(name),
+        world.code_uri,
     ) as environment:
         answer = environment.request({"op": "cpu", "token": TOKEN, **command})
     if not answer.get("ok"):

@@ -104,17 +104,21 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         )
     cpu = results.get("cpu")
     if cpu:
-        for size in cpu["by_event_size"]:
+        plain = [(size, "") for size in cpu["by_event_size"]]
+        plain += [(size, ", check off") for size in cpu.get("check_off", {}).get("by_event_size", [])]
+        for size, label in plain:
             out.append(
                 (
-                    f"3. CPU, {size['records']:,}-record events",
+                    f"3. CPU, {size['records']:,}-record events{label}",
                     f"{size['us_per_message']:.1f} us/message = {size['ratio_to_json_loads']:.1f}x json.loads "
                     f"({size['json_loads_us_per_message']:.2f} us)",
                     "<= 10x json.loads",
                     _yes(size["ratio_to_json_loads"] <= 10),
                 )
             )
-        for size in cpu.get("with_ledger", []):
+        ledgered = [(size, "") for size in cpu.get("with_ledger", [])]
+        ledgered += [(size, ", check off") for size in cpu.get("with_ledger_check_off", [])]
+        for size, label in ledgered:
             calls = ", ".join(
                 f"{n:g} {name.split('.')[-1]}" for name, n in size["aws_calls_per_invocation"].items()
             )
@@ -122,7 +126,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             moved = f"; items per update {items.get('read', 0):g} read, {items.get('written', 0):g} written"
             out.append(
                 (
-                    f"3. CPU with the ordering ledger on, {size['records']:,}-record events",
+                    f"3. CPU with the ordering ledger on, {size['records']:,}-record events{label}",
                     f"{size['us_per_message']:.0f} us/message = {size['ratio_to_json_loads']:.0f}x json.loads "
                     f"({calls} per invocation{moved if items else ''})",
                     f"<= {LEDGER_CPU_TARGET}x json.loads",
