@@ -149,6 +149,35 @@ def test_fan_out_answers_in_the_batch_shape_the_outcome_mapping_reads() -> None:
     assert "not active" in failure.detail
 
 
+def test_a_per_contact_write_hubspot_already_held_claims_neither_its_stamp_nor_its_source() -> None:
+    # GIVEN one write answered as set now, one answered NO_STATUS_CHANGE: HubSpot kept the status a
+    # workflow set, with the workflow's timestamp and source
+    inputs = updates(2)
+
+    def answer(stamp: str, source: str, reason: str) -> FakeAnswer:
+        status = {
+            "subscriptionId": 1001,
+            "timestamp": stamp,
+            "source": source,
+            "setStatusSuccessReason": reason,
+        }
+        return FakeAnswer(body={"status": "COMPLETE", "results": [status]})
+
+    answers = iter(
+        [
+            answer("2026-12-01T10:00:00.000Z", "Public API", "REQUESTED_CHANGE_OCCURRED"),
+            answer("2026-11-01T09:00:00.000Z", "AUTOMATION_WORKFLOW", "NO_STATUS_CHANGE"),
+        ]
+    )
+    # WHEN they go out one call each
+    body = fan_out([u.to_input() for u in inputs], lambda _item: next(answers), write_names, write_result)
+    results = map_batch_response(inputs, body)
+    # THEN both applied; only the first carries a stamp and the function's source
+    assert [r.applied for r in results] == [True, True]
+    assert (bool(results[0].stamps), results[0].source) == (True, "Public API")
+    assert (results[1].stamps, results[1].source) == ((), None)
+
+
 def test_fan_out_when_every_call_fails_returns_the_first_failure_and_stops() -> None:
     # GIVEN calls that all hit the daily limit
     daily = Failure(FailureCategory.DAILY_LIMIT, "daily limit", permanent=False, retry_after_s=3600)

@@ -201,13 +201,18 @@ def write_names(item: Mapping[str, Any]) -> dict[str, list[str]]:
     return {"ids": [str(item["subscriberIdString"])], "subscriptionId": [str(item["subscriptionId"])]}
 
 
+# What a per-contact write's answer passes on: the reason says whether the call set the status (a
+# NO_STATUS_CHANGE keeps the timestamp and source of whoever did, which are not the function's own).
+_KEPT = ("timestamp", "source", "setStatusSuccessReason")
+
+
 def write_result(item: Mapping[str, Any], body: Any) -> dict[str, Any]:
     """The ``results`` entry of an applied write: the key ``outcomes.map_batch_response`` matches on,
-    with the ``timestamp`` HubSpot gave the status (the ledger keeps it)."""
+    with the ``timestamp`` HubSpot gave the status (the ledger keeps it) and why."""
     entry = {"subscriberIdString": item["subscriberIdString"], "subscriptionId": item["subscriptionId"]}
     for status in _results(body):
         if status.get("subscriptionId") == item["subscriptionId"]:
-            entry.update({name: status[name] for name in ("timestamp", "source") if name in status})
+            entry.update({name: status[name] for name in _KEPT if name in status})
     return entry
 
 
