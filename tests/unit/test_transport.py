@@ -1,0 +1,84 @@
+"""HubSpot's transport (transport.py): the request one exchange puts on the wire is the one httpx's own
+``build_request`` would build, and no cookie a peer sets is ever sent back."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from status_writer.config import Settings
+from status_writer.transport import Request, exchange, make_http_client
+
+TOKEN = "pat-na1-transport"
+
+
+class Recorder(httpx.BaseTransport):
+    """Keeps every request it is handed; answers each with ``headers`` and an empty JSON object."""
+
+    def __init__(self, headers: list[tuple[str, str]] | None = None) -> None:
+        self.seen: list[httpx.Request] = []
+        self._headers = headers or []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.seen.append(request)
+        return httpx.Response(200, headers=self._headers, content=b"{}")
+
+
+def client_with(transport: Recorder, base_url: str = "http://127.0.0.1:9/base") -> httpx.Client:
+    return make_http_client(Settings(secret_id="hubspot-token", api_base_url=base_url), transport=transport)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/communication-preferences/2026-03/statuses/batch/read", {"channel": "EMAIL"}),
+        ("/communication-preferences/2026-03/statuses/batch/write", None),
+        ("/communication-preferences/2026-03/statuses/a%2Bb%40x%2Fy@example.com", {"channel": "EMAIL"}),
+        ("communication-preferences/v4/statuses/batch/unsubscribe-all", {"channel": "EMAIL", "verbose": "true"}),
+    ],
+)
+def test_an_exchange_sends_what_httpx_build_request_would(path: str, params: dict[str, str] | None) -> None:
+    # GIVEN the function's client over a transport that records what reaches it
+    transport = Recorder()
+    client = client_with(transport)
+    expected = client.build_request(
+        "POST",
+        path,
+        params=params,
+        content=b'{"inputs":[]}',
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    # WHEN one call is exchanged
+    exchange(client, Request(path, params, b'{"inputs":[]}'), TOKEN, 5.0)
+    # THEN its method, URL, headers and body are those httpx would have built
+    sent = transport.seen[-1]
+    assert (sent.method, str(sent.url)) == (expected.method, str(expected.url))
+    assert sorted(sent.headers.multi_items()) == sorted(expected.headers.multi_items())
+    assert sent.content == expected.content
+
+
+def test_a_get_carries_no_body_and_no_content_type() -> None:
+    # GIVEN the function's client
+    transport = Recorder()
+    client = client_with(transport)
+    # WHEN a per-contact read (a GET) is exchanged
+    exchange(client, Request("/statuses/ada@example.com", {"channel": "EMAIL"}, b"", "GET"), TOKEN, 5.0)
+    # THEN it is a bodiless GET of the contact's URL
+    sent = transport.seen[-1]
+    assert sent.method == "GET"
+    assert str(sent.url) == "http://127.0.0.1:9/base/statuses/ada@example.com?channel=EMAIL"
+    assert sent.content == b""
+    assert "content-type" not in sent.headers
+
+
+def test_a_cookie_set_by_the_peer_is_never_sent_back() -> None:
+    # GIVEN a peer that sets a cookie on every answer
+    transport = Recorder(headers=[("Set-Cookie", "session=stolen; Path=/")])
+    client = client_with(transport)
+    request = Request("/communication-preferences/2026-03/statuses/batch/write", None, b"{}")
+    # WHEN two calls are exchanged, one after the other
+    exchange(client, request, TOKEN, 5.0)
+    exchange(client, request, TOKEN, 5.0)
+    # THEN neither carries a cookie, and the client keeps none
+    assert [sent.headers.get("cookie") for sent in transport.seen] == [None, None]
+    assert len(client.cookies.jar) == 0
