@@ -209,8 +209,9 @@ def saturation_run(world: World, concurrency: int, seconds: float, first_update:
 
 def saturation_figures(log: list[dict[str, Any]], concurrency: int) -> dict[str, Any]:
     """Delivered statuses/s (inputs of 200 batch writes, by arrival) over the whole rate-limit windows
-    between the first request of any route and the last delivering one, against the bound its share
-    of writes allows."""
+    between the first request of any route and the last delivering one, against the bound the share
+    of writes among the calls of those same windows allows (an invocation reads first and writes
+    last, so the cut-off last part of a window holds writes only)."""
     calls = sorted(
         (_epoch(e["at"]), e["route"], e["status"], len((e.get("body") or {}).get("inputs", []))) for e in log
     )
@@ -226,8 +227,11 @@ def saturation_figures(log: list[dict[str, Any]], concurrency: int) -> dict[str,
     windows = max(1, math.floor((delivering[-1][0] - start) / interval))
     measured_s = windows * interval
     rate = sum(inputs for at, inputs in delivering if at < start + measured_s) / measured_s
+    measured = [route for at, route, _, _ in calls if at < start + measured_s]
+    writes_in = sum(1 for route in measured if route in WRITE_ROUTES)
+    reads_in = sum(1 for route in measured if route in READ_ROUTES)
     bound = bound_with_reads(
-        saturation.MAX, saturation.INTERVAL_MS, saturation.INPUTS_PER_CALL, writes, writes + reads
+        saturation.MAX, saturation.INTERVAL_MS, saturation.INPUTS_PER_CALL, writes_in, writes_in + reads_in
     )
     return {
         "concurrency": concurrency,
@@ -238,6 +242,8 @@ def saturation_figures(log: list[dict[str, Any]], concurrency: int) -> dict[str,
         "calls": len(calls),
         "reads": reads,
         "writes": writes,
+        "writes_in_windows": writes_in,
+        "reads_in_windows": reads_in,
         "calls_429": throttled,
         "windows": windows,
         "measured_s": round(measured_s, 3),

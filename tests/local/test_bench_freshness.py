@@ -76,11 +76,13 @@ def _entry(at_s: float, route: str, status: int = 200, inputs: int = 100) -> dic
     }
 
 
-def test_saturation_counts_from_the_first_read_and_judges_against_the_runs_share_of_writes() -> None:
+def test_saturation_counts_from_the_first_read_and_judges_against_the_share_of_writes_in_its_windows() -> (
+    None
+):
     """GIVEN 3 rate-limit windows of 2 reads + 1 write each from t=0 (the reads first), and a 429 read
     WHEN the figures are made
-    THEN the windows start at the first read, every 100-input write counts, the bound is 1,900 x 3/10
-    (3 writes of 10 calls), and 1 of 10 calls is a 429."""
+    THEN the windows start at the first read, every 100-input write in them counts, the bound is
+    1,900 x 2/7 (the 2 writes of the 7 calls in those two windows), and 1 of 10 calls is a 429."""
     read, wide = freshness.READ_ROUTES
     log = []
     for window in range(3):
@@ -93,7 +95,28 @@ def test_saturation_counts_from_the_first_read_and_judges_against_the_runs_share
     figures = freshness.saturation_figures(log, concurrency=2)
     assert figures["windows"] == 2  # from 0.0 to the last delivering write at 2.5: two whole windows
     assert figures["delivered_statuses_per_s"] == 100.0  # the writes at 0.5 and 1.5
-    assert figures["bound_statuses_per_s"] == 570.0
+    assert (figures["reads_in_windows"], figures["writes_in_windows"]) == (5, 2)
+    assert figures["bound_statuses_per_s"] == round(1900 * 2 / 7, 1)
     assert (figures["reads"], figures["writes"], figures["calls"]) == (7, 3, 10)
     assert figures["percent_429"] == 10.0
-    assert figures["percent_of_bound"] == round(100 * 100 / 570, 1)
+    assert figures["percent_of_bound"] == round(100 * 100 / (1900 * 2 / 7), 1)
+
+
+def test_saturation_leaves_the_write_only_tail_out_of_the_bound_as_it_leaves_it_out_of_the_rate() -> None:
+    """GIVEN two windows of 2 reads + 1 write, then writes alone in the part of a window that follows
+    (the last invocations' writes, their reads done)
+    WHEN the figures are made
+    THEN the tail's writes count in neither the rate nor the bound: the run used its windows fully."""
+    read, wide = freshness.READ_ROUTES
+    log = []
+    for window in range(2):
+        log += [
+            _entry(window + 0.0, read),
+            _entry(window + 0.1, wide),
+            _entry(window + 0.5, freshness.WRITE_ROUTE),
+        ]
+    log += [_entry(2.1 + 0.1 * n, freshness.WRITE_ROUTE) for n in range(4)]
+    figures = freshness.saturation_figures(log, concurrency=2)
+    assert figures["windows"] == 2
+    assert figures["bound_statuses_per_s"] == round(1900 * 1 / 3, 1)
+    assert figures["delivered_statuses_per_s"] == 100.0
