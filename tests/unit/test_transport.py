@@ -34,7 +34,10 @@ def client_with(transport: Recorder, base_url: str = "http://127.0.0.1:9/base") 
         ("/communication-preferences/2026-03/statuses/batch/read", {"channel": "EMAIL"}),
         ("/communication-preferences/2026-03/statuses/batch/write", None),
         ("/communication-preferences/2026-03/statuses/a%2Bb%40x%2Fy@example.com", {"channel": "EMAIL"}),
-        ("communication-preferences/v4/statuses/batch/unsubscribe-all", {"channel": "EMAIL", "verbose": "true"}),
+        (
+            "communication-preferences/v4/statuses/batch/unsubscribe-all",
+            {"channel": "EMAIL", "verbose": "true"},
+        ),
     ],
 )
 def test_an_exchange_sends_what_httpx_build_request_would(path: str, params: dict[str, str] | None) -> None:
