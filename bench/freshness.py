@@ -11,7 +11,8 @@ before writing costs, and what it saves.
   against ``off``.
 - ``saturation``: figure 2 with the check ``all``. Each chunk of 100 contacts costs two reads before
   its write, so the bound is the emulator's calls/s x 100 x (writes / all calls), the share of writes
-  taken from the run's own calls; 429s as a share of all calls, reads included.
+  taken from the calls of the whole windows the rate is counted over; 429s as a share of all calls,
+  reads included.
 """
 
 from __future__ import annotations
