@@ -29,7 +29,6 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "HUBSPOT_BATCH_MODE",
     "HUBSPOT_FRESHNESS_CHECK",
     "HUBSPOT_DEFAULT_PORTAL_ID",
-    "MAX_RECEIVE_COUNT",
 )
 
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
@@ -72,9 +71,6 @@ class Settings:
     batch_mode: str = "auto"  # auto | batch | per-contact (README: Outcomes, per-contact mode)
     freshness_check: str = "all"  # all | subscribed | off (README: Outcomes, HubSpot-side changes)
     default_portal_id: str | None = None  # the portal of a message without portalId (README: Many portals)
-    # The queue's maxReceiveCount: a message may come back only before it, so that SQS never moves a
-    # message to the DLQ without the function's reason. Unset: 3, safe for any queue that allows 3.
-    max_receive_count: int = 3
 
     @property
     def multi_portal(self) -> bool:
@@ -106,7 +102,6 @@ class Settings:
             batch_mode=reader.choice("HUBSPOT_BATCH_MODE", BATCH_MODES, "auto"),
             freshness_check=reader.choice("HUBSPOT_FRESHNESS_CHECK", FRESHNESS_MODES, "all"),
             default_portal_id=_portal(reader),
-            max_receive_count=reader.integer("MAX_RECEIVE_COUNT", 3, 1, 1000),
         )
         if settings.backoff_base_s > settings.backoff_max_s:
             reader.problems.append("RETRY_BACKOFF_BASE_SECONDS must not exceed RETRY_BACKOFF_MAX_SECONDS")

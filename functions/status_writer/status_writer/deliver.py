@@ -39,6 +39,9 @@ from status_writer.runtime import Invocation
 from status_writer.send import send_opt_outs, send_writes
 
 ROUNDS = 3
+# A redelivery HubSpot rejects for good comes back to run its contact's unfinished replay only up to
+# this receive, inside the 5 the template asks MaxReceiveCount for: SQS never redrives it reasonless.
+REJECTED_REPLAY_RECEIVES = 3
 
 
 @dataclass
@@ -110,8 +113,7 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
             break
         unsettled, undone = _replan(invocation, ledger, known, unsettled, delivery)
         unfinished |= undone
-    last_receive = invocation.runtime.settings.max_receive_count
-    unfinished_replays(updates, doubts, unfinished | set(unsettled), delivery, last_receive)
+    _incomplete(updates, doubts, unfinished | set(unsettled), delivery)
     return delivery
 
 
@@ -270,19 +272,12 @@ def _note(planned: Planned, result: ItemResult, opt_out: bool, sent: _Sent) -> N
         sent.blocked.add(contact)
 
 
-def unfinished_replays(
-    updates: Sequence[Update],
-    doubts: Sequence[Update],
-    contacts: set[Contact],
-    delivery: Delivery,
-    last_receive: int,
+def _incomplete(
+    updates: Sequence[Update], doubts: Sequence[Update], contacts: set[Contact], delivery: Delivery
 ) -> None:
     """A contact whose re-sends are not all done: its updates that stood come back to finish them, and
-    so do its redeliveries HubSpot rejected for good (their next delivery is what replays the contact),
-    until their ``last_receive`` (the queue's maxReceiveCount): then the function dead-letters them with
-    their reason, before SQS would move them without one. Counted from the first receive, not from the
-    first rejection: a portal's revocation or rate limit can spend most of a message's receives first."""
-    redelivered = {u.message.message_id for u in doubts if u.message.receive_count < last_receive}
+    for a few receives its redeliveries HubSpot rejected for good (whose next delivery replays it)."""
+    redelivered = {u.message.message_id for u in doubts if u.message.receive_count < REJECTED_REPLAY_RECEIVES}
     for update in updates:
         message_id = update.message.message_id
         result = delivery.results.get(message_id)
