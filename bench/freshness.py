@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -208,6 +209,12 @@ def saturation_run(world: World, concurrency: int, seconds: float, first_update:
     return figures
 
 
+def _writes_and_reads(routes: Iterable[str]) -> tuple[int, int]:
+    """How many of ``routes`` are batch writes (either kind), and how many the check's reads."""
+    kinds = Counter("write" if r in WRITE_ROUTES else "read" if r in READ_ROUTES else "" for r in routes)
+    return kinds["write"], kinds["read"]
+
+
 def saturation_figures(log: list[dict[str, Any]], concurrency: int) -> dict[str, Any]:
     """Delivered statuses/s (inputs of 200 batch writes, by arrival) over the whole rate-limit windows
     between the first request of any route and the last delivering one, against the bound the share
@@ -221,16 +228,13 @@ def saturation_figures(log: list[dict[str, Any]], concurrency: int) -> dict[str,
     ]
     if not delivering:
         raise RuntimeError(f"freshness saturation c={concurrency}: no batch write was answered 200")
-    writes = sum(1 for _, route, _, _ in calls if route in WRITE_ROUTES)
-    reads = sum(1 for _, route, _, _ in calls if route in READ_ROUTES)
+    writes, reads = _writes_and_reads(route for _, route, _, _ in calls)
     throttled = sum(1 for _, _, status, _ in calls if status == 429)
     start, interval = calls[0][0], saturation.INTERVAL_MS / 1000
     windows = max(1, math.floor((delivering[-1][0] - start) / interval))
     measured_s = windows * interval
     rate = sum(inputs for at, inputs in delivering if at < start + measured_s) / measured_s
-    measured = [route for at, route, _, _ in calls if at < start + measured_s]
-    writes_in = sum(1 for route in measured if route in WRITE_ROUTES)
-    reads_in = sum(1 for route in measured if route in READ_ROUTES)
+    writes_in, reads_in = _writes_and_reads(route for at, route, _, _ in calls if at < start + measured_s)
     bound = bound_with_reads(
         saturation.MAX, saturation.INTERVAL_MS, saturation.INPUTS_PER_CALL, writes_in, writes_in + reads_in
     )

@@ -76,6 +76,20 @@ def _entry(at_s: float, route: str, status: int = 200, inputs: int = 100) -> dic
     }
 
 
+def _windows(count: int) -> list[dict[str, Any]]:
+    """``count`` rate-limit windows from t=0, each of a status read, a wide read and a write, in that
+    order (an invocation reads first)."""
+    read, wide = freshness.READ_ROUTES
+    log = []
+    for window in range(count):
+        log += [
+            _entry(window + 0.0, read),
+            _entry(window + 0.1, wide),
+            _entry(window + 0.5, freshness.WRITE_ROUTE),
+        ]
+    return log
+
+
 def test_saturation_counts_from_the_first_read_and_judges_against_the_share_of_writes_in_its_windows() -> (
     None
 ):
@@ -83,15 +97,8 @@ def test_saturation_counts_from_the_first_read_and_judges_against_the_share_of_w
     WHEN the figures are made
     THEN the windows start at the first read, every 100-input write in them counts, the bound is
     1,900 x 2/7 (the 2 writes of the 7 calls in those two windows), and 1 of 10 calls is a 429."""
-    read, wide = freshness.READ_ROUTES
-    log = []
-    for window in range(3):
-        log += [
-            _entry(window + 0.0, read),
-            _entry(window + 0.1, wide),
-            _entry(window + 0.5, freshness.WRITE_ROUTE),
-        ]
-    log.append(_entry(0.2, read, status=429))
+    log = _windows(3)
+    log.append(_entry(0.2, freshness.READ_ROUTES[0], status=429))
     figures = freshness.saturation_figures(log, concurrency=2)
     assert figures["windows"] == 2  # from 0.0 to the last delivering write at 2.5: two whole windows
     assert figures["delivered_statuses_per_s"] == 100.0  # the writes at 0.5 and 1.5
@@ -107,14 +114,7 @@ def test_saturation_leaves_the_write_only_tail_out_of_the_bound_as_it_leaves_it_
     (the last invocations' writes, their reads done)
     WHEN the figures are made
     THEN the tail's writes count in neither the rate nor the bound: the run used its windows fully."""
-    read, wide = freshness.READ_ROUTES
-    log = []
-    for window in range(2):
-        log += [
-            _entry(window + 0.0, read),
-            _entry(window + 0.1, wide),
-            _entry(window + 0.5, freshness.WRITE_ROUTE),
-        ]
+    log = _windows(2)
     log += [_entry(2.1 + 0.1 * n, freshness.WRITE_ROUTE) for n in range(4)]
     figures = freshness.saturation_figures(log, concurrency=2)
     assert figures["windows"] == 2

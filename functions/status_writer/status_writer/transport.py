@@ -131,7 +131,7 @@ def bounded_post(
             method,
             _url(client.base_url, url, tuple(sorted(params.items())) if params else ()),
             content=content or None,
-            headers={**_client_headers(client), **headers},
+            headers={**client.headers, **headers},
             extensions={"timeout": timeout.as_dict(), "trace": watchdog.trace},
         )
         try:
@@ -158,12 +158,6 @@ def _url(base: httpx.URL, path: str, params: tuple[tuple[str, str], ...]) -> htt
     if merged.is_relative_url:
         merged = base.copy_with(raw_path=base.raw_path + merged.raw_path.lstrip(b"/"))
     return merged.copy_merge_params(dict(params)) if params else merged
-
-
-@functools.lru_cache(maxsize=8)  # one client per execution environment
-def _client_headers(client: httpx.Client) -> dict[str, str]:
-    """The client's default headers (Accept, User-Agent, ...): a client's headers never change here."""
-    return dict(client.headers)
 
 
 class _Alarms:
