@@ -234,6 +234,32 @@ def test_a_rejected_redelivery_is_dead_lettered_at_its_third_receive_whatever_it
 
 
 @pytest.mark.usefixtures("ledger_table")
+def test_a_re_sent_opt_out_whose_answer_is_lost_is_still_followed_by_the_newer_writes(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN a brand's unsubscribe-all (11:00) and a newer re-subscribe to 1001 (12:00), both recorded
+    handler = load_handler().handler
+    opt_out = unsubscribe_all_body("ada@example.com", 0, occurredAt="2026-01-05T11:00:00Z")
+    resubscribe = status_body("ada@example.com", 1001, "SUBSCRIBED", occurredAt="2026-01-05T12:00:00Z")
+    assert handler(event_of(stack, opt_out), LambdaContext()) == {"batchItemFailures": []}
+    assert handler(event_of(stack, resubscribe), LambdaContext()) == {"batchItemFailures": []}
+    # AND an older write to an unknown subscription (10:30) on its third receive: its earlier delivery
+    # may have landed after the opt-out, so the opt-out is re-sent, then the re-subscribe after it
+    unknown = status_body("ada@example.com", 999999, "SUBSCRIBED", occurredAt="2026-01-05T10:30:00Z")
+    record = sqs_record(unknown, message_id="third", receive_count=3, queue_arn=stack.queue_arn)
+    # WHEN HubSpot applies that re-sent opt-out but its answer is lost, on every try
+    lost = ("drop-after",) * 8
+    stack.emulator.set_faults(Faults(script=lost, path_prefixes=(UNSUBSCRIBE,)))
+    response = handler(sqs_event(record), LambdaContext())
+    # THEN the rejected message is dead-lettered on this last receive, and the re-subscribe was still
+    # re-sent after the opt-out: nothing is left to come back and repair it, and HubSpot holds the newest
+    assert response == {"batchItemFailures": []}
+    assert [c["path"] for c in calls(stack)][-2:] == [UNSUBSCRIBE, WRITE]
+    assert state(stack, "ada@example.com", 1001) == "SUBSCRIBED"
+    assert state(stack, "ada@example.com", 1002) == "UNSUBSCRIBED"
+
+
+@pytest.mark.usefixtures("ledger_table")
 def test_a_rejected_first_delivery_does_not_replay_the_subscriber(stack: Stack, load_handler: Loader) -> None:
     # GIVEN a write (10:00) and a brand's unsubscribe-all (11:00) applied and recorded
     handler = load_handler().handler

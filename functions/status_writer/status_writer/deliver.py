@@ -63,7 +63,7 @@ class _Sent:
     changed: set[Contact] = field(default_factory=set)  # HubSpot may hold something new for them
     incomplete: set[Contact] = field(default_factory=set)
     took_effect: dict[Contact, set[int]] = field(default_factory=dict)  # sequence places (plan.is_due)
-    blocked: set[Contact] = field(default_factory=set)  # an opt-out did not apply: later writes wait
+    blocked: set[Contact] = field(default_factory=set)  # a batch opt-out did not apply: later writes wait
 
 
 # Per contact: applied here, doubted, and settled without a call (superseded by what was known).
@@ -268,7 +268,9 @@ def _note(planned: Planned, result: ItemResult, opt_out: bool, sent: _Sent) -> N
             sent.dropped.setdefault(contact, set()).add(planned.entry.key)  # nothing left to keep in order
         elif failure is not None:
             sent.incomplete.add(contact)
-    if opt_out and failure is not None and not (planned.update is None and failure.permanent):
+    if opt_out and failure is not None and planned.update is not None:
+        # A batch opt-out comes back and goes first again; a re-send never blocks: the writes after
+        # it are the newest of their keys, and holding them would leave the older opt-out on top.
         sent.blocked.add(contact)
 
 
