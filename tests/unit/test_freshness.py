@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from status_writer.entries import HUBSPOT, Entry, History, entry_of
+from status_writer.entries import HUBSPOT, Entry, History, committed, entry_of
 from status_writer.freshness import Known, checked_keys, merge, stamp_of, statuses_of, wide_of
 from status_writer.model import StatusUpdate, UnsubscribeAll
 from status_writer.parse import parse_message
@@ -434,6 +434,26 @@ def test_a_recent_change_of_an_unknown_author_is_never_re_sent_as_a_hubspot_side
     assert (sent(plan) == []) is back
     if not back:
         assert sent(plan)[-2:] == [("resend", "UNSUBSCRIBED"), ("resend", "SUBSCRIBED")]
+
+
+@pytest.mark.parametrize(("age_s", "recorded"), [(5, False), (3_600, True)])
+def test_a_change_of_an_unknown_author_is_never_recorded_as_a_hubspot_side_change(
+    age_s: int, recorded: bool
+) -> None:
+    # GIVEN HubSpot holding a brand-0 opt-out stamped age_s ago, the function's source not known yet:
+    # 5 s ago it may be another invocation's unrecorded re-send of an older opt-out
+    stamp = datetime.fromtimestamp(NOW_US / 1e6 - age_s, tz=UTC).isoformat().replace("+00:00", "Z")
+    wide = {"wideStatusType": "BUSINESS_UNIT_WIDE", "businessUnitId": 0, "status": "UNSUBSCRIBED"}
+    hubspot = held(wide=[{**wide, "timestamp": stamp, "channel": "EMAIL"}])
+    history = merge(History(), hubspot, [], None, set(), read_us=NOW_US)
+    # WHEN the contact's history is committed after a newer write applied
+    applied = entry_of(write("2026-01-05T11:00:00Z", sub=1003))
+    entries = committed(history, [applied])
+    # THEN an unsure change is left out (the next read judges it again, its author known by then), so
+    # the ledger never holds the function's own re-send as a HubSpot-side change newer than everything;
+    # a change too old to be anyone's unrecorded write is kept
+    assert (("U", "0") in entries) is recorded
+    assert entries[applied.key] == applied
 
 
 def test_an_environment_learns_its_own_source_from_the_ledger_before_it_writes() -> None:

@@ -92,12 +92,15 @@ def committed(
 ) -> dict[EntryKey, Entry]:
     """The entries to record: the history, minus re-sends HubSpot rejects for good (an archived
     subscription: nothing left to keep in order), plus what applied now. A HubSpot-side change is
-    kept without its stamps: the function did not write it, and a stamp in the ledger says it did."""
+    kept without its stamps: the function did not write it, and a stamp in the ledger says it did.
+    An ``unsure`` one (it may be another invocation's unrecorded write) is not kept: recorded, the
+    function's own re-send of an older entry would stand as the newest change of its key for the
+    ledger's whole retention; the next read judges it again."""
     gone = set(dropped)
     entries = {
-        key: replace(entry, stamps=(), origin=LEDGER, unsure=False) if entry.origin == HUBSPOT else entry
+        key: replace(entry, stamps=(), origin=LEDGER) if entry.origin == HUBSPOT else entry
         for key, entry in history.entries.items()
-        if key not in gone
+        if key not in gone and not entry.unsure
     }
     for entry in applied:
         entries[entry.key] = entry
