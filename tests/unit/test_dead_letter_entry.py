@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from status_writer.dead_letter import DROPPED, MAX_ATTRIBUTES, MAX_MESSAGE_BYTES, DeadLetterQueue
+from status_writer.dead_letter import DROPPED, MAX_ATTRIBUTES, MAX_MESSAGE_BYTES, DeadLetterQueue, _sqs_text
 from status_writer.model import Failure, FailureCategory, Message
 from status_writer.observability import redact_emails
 
@@ -78,3 +78,23 @@ def test_a_body_sqs_could_never_take_gets_no_copy_instead_of_raising() -> None:
     message = Message(message_id="m", position=0, body='{"subscriberIdString": "\ud800@example.com"}')
     # WHEN its copy is built THEN there is none: the record stays retryable for the queue's redrive
     assert entry_for(message) is None
+
+
+def sqs_accepts(code_point: int) -> bool:
+    """SQS's message character set: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF."""
+    return (
+        code_point in (0x9, 0xA, 0xD)
+        or 0x20 <= code_point <= 0xD7FF
+        or 0xE000 <= code_point <= 0xFFFD
+        or 0x10000 <= code_point <= 0x10FFFF
+    )
+
+
+def test_exactly_the_characters_sqs_refuses_are_escaped_in_a_reason() -> None:
+    # GIVEN every Unicode code point
+    for code_point in range(0x110000):
+        character = chr(code_point)
+        # WHEN it stands in a reason of a DLQ copy
+        shown = _sqs_text(f"a{character}b")
+        # THEN it is kept as it is when SQS accepts it, and escaped when SQS refuses it
+        assert (shown == f"a{character}b") is sqs_accepts(code_point), hex(code_point)

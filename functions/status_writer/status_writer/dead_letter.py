@@ -16,7 +16,9 @@ from status_writer.within import run_within
 MAX_ATTRIBUTES = 10  # SQS's limit per message
 MAX_MESSAGE_BYTES = 262_144  # SQS's limit per message: body plus attributes (names, types, values)
 DROPPED = "dropped_attributes"  # names the original attributes a DLQ copy could not carry
-_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What SQS refuses, spelt as the few ranges it is rather than the complement of what SQS accepts:
+# the same set, but a negated class over all of Unicode costs ~6 ms of start-up to compile.
+_NOT_SQS_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MAX_BATCH_BYTES = 200_000  # stay well under SendMessageBatch's payload limit
 MAX_REASON = 1000
 
