@@ -177,7 +177,7 @@ def test_calls_share_one_connection_until_the_peer_closes_it(peer: Peer) -> None
     db = client(peer, reply(200, {}), reply(200, {}), reply(200, {}, close=True), reply(200, {}))
     # WHEN four calls are made THEN the first three share a connection and the fourth opens another
     for _ in range(4):
-        assert db.transact_write_items(TransactItems=[]) == {}
+        assert db.transact_write_json([]) == {}
     assert len(peer.seen) == 4
     assert peer.connections == 2
 
@@ -189,7 +189,7 @@ def test_a_cancelled_transaction_is_a_named_error_with_its_reasons_and_no_body_i
     db = client(peer, reply(400, CANCELLED))
     # WHEN the ledger commits
     with pytest.raises(DynamoDBError) as raised:
-        db.transact_write_items(TransactItems=[{"Put": {"Item": {"h": {"S": "ada@example.com"}}}}])
+        db.transact_write_json(['{"Put":{"Item":{"h":{"S":"ada@example.com"}}}}'])
     # THEN it is not tried again, and the error has botocore's shape: code and reasons, nothing sent
     assert len(peer.seen) == 1
     assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
@@ -206,7 +206,7 @@ def test_throttling_and_server_errors_are_tried_once_more(peer: Peer) -> None:
     throttled = {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "slow down"}
     db = client(peer, reply(400, throttled), reply(200, {}))
     # WHEN a transaction is written THEN the second attempt's answer is the result
-    assert db.transact_write_items(TransactItems=[]) == {}
+    assert db.transact_write_json([]) == {}
     assert len(peer.seen) == 2
 
 
@@ -295,7 +295,7 @@ def test_every_attempt_is_told_to_the_send_listeners(peer: Peer) -> None:
     heard: list[tuple[str, bytes]] = []
     db.on_send.append(lambda target, body: heard.append((target, body)))
     # WHEN a transaction is written THEN the listener heard both attempts, target and body
-    db.transact_write_items(TransactItems=[])
+    db.transact_write_json([])
     assert heard == [("DynamoDB_20120810.TransactWriteItems", b'{"TransactItems":[]}')] * 2
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 from status_writer.entries import History, entry_of
 from status_writer.ledger import VersionLedger
-from status_writer.ledger_items import RETENTION_S, SORT_KEY, history_of, partition, put_item
+from status_writer.ledger_items import RETENTION_S, SORT_KEY, history_of, partition, put_action
 from status_writer.model import StatusUpdate
 
 from tests.unit.helpers import update
@@ -22,7 +23,7 @@ def test_one_item_per_contact_holds_every_entry_and_reads_back_the_same() -> Non
         e.key: e for e in (entry_of(update(subscription_id=1001)), entry_of(update(subscription_id=1002)))
     }
     # WHEN shaped as the first recording
-    action = put_item("versions", ADA, History(), entries, now_s=1_000)
+    action = json.loads(put_action("versions", ADA, History(), entries, now_s=1_000))
     item = action["Put"]["Item"]
     # THEN it is one item keyed by the contact's hash, no address in a key, with the entries in one
     # attribute, the count 1 and the TTL
@@ -36,8 +37,29 @@ def test_one_item_per_contact_holds_every_entry_and_reads_back_the_same() -> Non
     assert history_of(item) == History(entries=entries, count=1)
 
 
+def test_an_action_is_json_that_carries_any_text_an_entry_may_hold_and_reads_back_the_same() -> None:
+    # GIVEN an entry whose explanation holds quotes, a backslash, a newline, non-ASCII and an emoji,
+    # with HubSpot's stamps, and sources with a quote (and one with a newline, which is left out)
+    text = 'Said "yes" \\ on the\nform, café 🎉'
+    entry = replace(entry_of(update()), payload={**entry_of(update()).payload, "legalBasisExplanation": text})
+    entry = replace(entry, stamps=(1_700_000_000_123_000,))
+    # WHEN shaped as a later recording
+    action = put_action(
+        "versions", ADA, History(count=2), {entry.key: entry}, now_s=5, sources={'Public "API"', "a\nb"}
+    )
+    # THEN it is JSON, ASCII only, and its item reads back as the entry, the count and the sources
+    assert action.isascii()
+    item = json.loads(action)["Put"]["Item"]
+    history = history_of(item)
+    assert history.entries == {entry.key: entry}
+    assert history.entries[entry.key].payload["legalBasisExplanation"] == text
+    assert history.entries[entry.key].stamps == entry.stamps
+    assert history.count == 3
+    assert history.sources == {'Public "API"'}
+
+
 def test_a_later_recording_is_conditional_on_the_count_read() -> None:
-    action = put_item("versions", ADA, History(count=4), {}, now_s=0)
+    action = json.loads(put_action("versions", ADA, History(count=4), {}, now_s=0))
     assert action["Put"]["ConditionExpression"] == "n = :seen"
     assert action["Put"]["ExpressionAttributeValues"] == {":seen": {"N": "4"}}
     assert action["Put"]["Item"]["n"] == {"N": "5"}
@@ -45,10 +67,11 @@ def test_a_later_recording_is_conditional_on_the_count_read() -> None:
 
 def test_the_source_of_the_functions_writes_is_kept_with_the_contact() -> None:
     # GIVEN an environment that knows HubSpot names its writes "Public API"
-    action = put_item("versions", ADA, History(), {}, now_s=0, sources={"Public API"})
+    action = json.loads(put_action("versions", ADA, History(), {}, now_s=0, sources={"Public API"}))
     # WHEN the item is read back THEN the source comes with the history; an item without it has none
     assert history_of(action["Put"]["Item"]).sources == {"Public API"}
-    assert history_of(put_item("versions", ADA, History(), {}, now_s=0)["Put"]["Item"]).sources == set()
+    bare = json.loads(put_action("versions", ADA, History(), {}, now_s=0))
+    assert history_of(bare["Put"]["Item"]).sources == set()
 
 
 def test_a_missing_item_is_an_empty_history() -> None:
@@ -56,14 +79,14 @@ def test_a_missing_item_is_an_empty_history() -> None:
 
 
 class FakeDynamoDB:
-    """Answers transact_write_items from a script of errors, one per call (None: success)."""
+    """Answers transact_write_json from a script of errors, one per call (None: success)."""
 
     def __init__(self, *answers: Exception | None) -> None:
         self.answers = list(answers)
         self.calls: list[list[dict[str, Any]]] = []
 
-    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
-        self.calls.append(TransactItems)
+    def transact_write_json(self, actions: list[str]) -> dict[str, Any]:
+        self.calls.append([json.loads(action) for action in actions])
         answer = self.answers.pop(0)
         if answer is not None:
             raise answer

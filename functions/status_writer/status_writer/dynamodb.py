@@ -22,7 +22,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -88,7 +88,7 @@ def retryable(error: DynamoDBError) -> bool:
 
 
 class DynamoDBClient:
-    """``batch_get_item`` and ``transact_write_items`` with boto3's low-level names and shapes.
+    """``batch_get_item`` with boto3's low-level name and shapes, and ``transact_write_json``.
     ``on_send`` is called with each attempt's ``X-Amz-Target`` and body as it goes out (benchmarks
     count the calls with it)."""
 
@@ -110,16 +110,22 @@ class DynamoDBClient:
     def batch_get_item(self, *, limit_s: float | None = None, **request: Any) -> dict[str, Any]:
         return self.call("BatchGetItem", request, limit_s)
 
-    def transact_write_items(self, *, limit_s: float | None = None, **request: Any) -> dict[str, Any]:
-        return self.call("TransactWriteItems", request, limit_s)
+    def transact_write_json(self, actions: Sequence[str], limit_s: float | None = None) -> dict[str, Any]:
+        """TransactWriteItems of ``actions`` already encoded as JSON text (the ledger's Puts): spliced
+        into the request as they are."""
+        return self.send("TransactWriteItems", f'{{"TransactItems":[{",".join(actions)}]}}'.encode(), limit_s)
 
     def call(
         self, operation: str, request: Mapping[str, Any], limit_s: float | None = None
     ) -> dict[str, Any]:
-        """One operation, tried once more if the failure may pass. With ``limit_s`` (what the
-        invocation has left for a call) both attempts together end within it, each as a whole call
-        (``Connection.post``), so a slow or trickling endpoint cannot hold the invocation."""
-        body = COMPACT.encode(request).encode()
+        """One operation, its request in boto3's low-level shapes (``send`` says how it goes)."""
+        return self.send(operation, COMPACT.encode(request).encode(), limit_s)
+
+    def send(self, operation: str, body: bytes, limit_s: float | None = None) -> dict[str, Any]:
+        """One operation, its request encoded already, tried once more if the failure may pass. With
+        ``limit_s`` (what the invocation has left for a call) both attempts together end within it,
+        each as a whole call (``Connection.post``), so a slow or trickling endpoint cannot hold the
+        invocation."""
         ends_at = time.monotonic() + (UNBOUNDED_S if limit_s is None else limit_s)
         for attempt in range(1, ATTEMPTS + 1):
             left = ends_at - time.monotonic()

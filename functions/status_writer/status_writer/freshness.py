@@ -20,6 +20,7 @@ Pure: no I/O. README "Outcomes" (HubSpot-side changes) states the rule:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -55,6 +56,11 @@ def stamp_of(value: Any) -> int | None:
     """HubSpot's ``timestamp`` (ISO-8601 date-time) in microseconds since the epoch; None if it is not one."""
     if not isinstance(value, str) or not 10 < len(value) <= 40:
         return None
+    return _stamp(value)
+
+
+@functools.lru_cache(maxsize=1024)  # one batch answer's statuses mostly share a few timestamps
+def _stamp(value: str) -> int | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from status_writer.entries import Contact, Entry, EntryKey, History
-from status_writer.ledger_items import history_of, key_of, partition, put_item
+from status_writer.ledger_items import history_of, key_of, partition, put_action
 
 MAX_GET_KEYS = 100  # BatchGetItem's limit
 MAX_TRANSACTION_ACTIONS = 100  # TransactWriteItems' limit: one action per contact
@@ -39,8 +39,9 @@ class CommitReport:
 
 
 class VersionLedger:
-    """Every call is a real DynamoDB call: ``dynamodb`` has the low-level boto3 client's
-    ``batch_get_item`` and ``transact_write_items`` (in the function, ``dynamodb.DynamoDBClient``)."""
+    """Every call is a real DynamoDB call: ``dynamodb`` (in the function, ``dynamodb.DynamoDBClient``)
+    has the low-level boto3 client's ``batch_get_item`` and ``transact_write_json``, TransactWriteItems
+    of actions given as JSON text (``ledger_items.put_action``)."""
 
     def __init__(
         self, dynamodb: Any, table: str, clock: Callable[[], float] = time.time, namespace: str = ""
@@ -85,22 +86,20 @@ class VersionLedger:
         now = self._clock()
         for start in range(0, len(changes), MAX_TRANSACTION_ACTIONS):
             group = [
-                (contact, put_item(self._table, self._stored(contact), seen, entries, now, sources=sources))
+                (contact, put_action(self._table, self._stored(contact), seen, entries, now, sources=sources))
                 for contact, seen, entries in changes[start : start + MAX_TRANSACTION_ACTIONS]
             ]
             self._transact(group, report, time_left)
         return report
 
     def _transact(
-        self, group: list[tuple[Contact, dict[str, Any]]], report: CommitReport, time_left: TimeLeft | None
+        self, group: list[tuple[Contact, str]], report: CommitReport, time_left: TimeLeft | None
     ) -> None:
         """A contact whose condition failed is a conflict; the rest of the group is tried again."""
         pending = group
         for _ in range(TRANSACTION_ATTEMPTS):
             try:
-                self._db.transact_write_items(
-                    TransactItems=[action for _, action in pending], **_bound(time_left)
-                )
+                self._db.transact_write_json([action for _, action in pending], **_bound(time_left))
                 return
             except Exception as error:
                 if _code(error) != "TransactionCanceledException":

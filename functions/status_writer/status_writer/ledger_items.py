@@ -64,7 +64,7 @@ def history_of(item: Mapping[str, Any] | None) -> History:
     return History(entries=entries, count=int(item.get("n", {}).get("N", "0")), sources=sources)
 
 
-def put_item(
+def put_action(
     table: str,
     contact: Contact,
     seen: History,
@@ -72,30 +72,34 @@ def put_item(
     now_s: float,
     *,
     sources: Collection[str] = (),
-) -> dict[str, Any]:
-    """A conditional Put (one TransactWriteItems action): it holds only if nobody recorded for the
-    contact since ``seen`` was read."""
+) -> str:
+    """A conditional Put (one TransactWriteItems action), as JSON text: it holds only if nobody
+    recorded for the contact since ``seen`` was read. Spelt out, not encoded from a tree of dicts:
+    encoding 100 actions' nested maps cost more CPU than shaping the entries (README "Performance")."""
     encoded = {
         f"{e.key[0]}:{e.key[1]}": [e.version, e.payload, list(e.stamps)]
         if e.stamps
         else [e.version, e.payload]
         for e in entries.values()
     }
-    put: dict[str, Any] = {
-        "TableName": table,
-        "Item": {
-            **key_of(contact),
-            "n": {"N": str(seen.count + 1)},
-            "h": {"S": compact(encoded)},
-            "expires_at": {"N": str(int(now_s) + RETENTION_S)},
-        },
-    }
+    item = (
+        f'"pk":{{"S":"{partition(contact)}"}},"sk":{{"S":"{SORT_KEY}"}},"n":{{"N":"{seen.count + 1}"}},'
+        f'"h":{{"S":{_text(compact(encoded))}}},"expires_at":{{"N":"{int(now_s) + RETENTION_S}"}}'
+    )
     if sources:  # so an environment that has not written yet knows its own writes (freshness.py)
-        put["Item"]["src"] = {"S": "\n".join(sorted(s for s in sources if "\n" not in s))}
-    # "n" is no reserved word, so no ExpressionAttributeNames: every map costs botocore CPU per item.
-    if seen.count == 0:
-        put["ConditionExpression"] = "attribute_not_exists(n)"
-    else:
-        put["ConditionExpression"] = "n = :seen"
-        put["ExpressionAttributeValues"] = {":seen": {"N": str(seen.count)}}
-    return {"Put": put}
+        item += f',"src":{{"S":{_text(_lines(frozenset(sources)))}}}'
+    # "n" is no reserved word, so no ExpressionAttributeNames.
+    condition = (
+        '"ConditionExpression":"attribute_not_exists(n)"'
+        if seen.count == 0
+        else f'"ConditionExpression":"n = :seen","ExpressionAttributeValues":{{":seen":{{"N":"{seen.count}"}}}}'
+    )
+    return f'{{"Put":{{"TableName":{_text(table)},"Item":{{{item}}},{condition}}}}}'
+
+
+_text = json.encoder.encode_basestring_ascii  # a JSON string literal, quotes and escapes included
+
+
+@functools.lru_cache(maxsize=16)  # one environment's sources: the same few sets for every contact
+def _lines(sources: frozenset[str]) -> str:
+    return "\n".join(sorted(s for s in sources if "\n" not in s))
