@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from status_writer.entries import (
     LEDGER,
+    NEVER_RECORDED,
     Contact,
     Entry,
     EntryKey,
@@ -197,7 +198,7 @@ def _record(
     the contacts that could not be recorded."""
     changes = []
     for contact in sorted(sent.changed):
-        seen = histories.get(contact, History())
+        seen = histories.get(contact, NEVER_RECORDED)
         entries = sent.entries.get(contact, [])
         changes.append((contact, seen, committed(seen, entries, sent.dropped.get(contact, set()))))
     sources = frozenset(invocation.runtime.hubspot.own_sources)

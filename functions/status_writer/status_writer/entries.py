@@ -60,6 +60,9 @@ class History:
     sources: frozenset[str] = frozenset()  # the source HubSpot names the function's writes by, as recorded
 
 
+NEVER_RECORDED = History()  # shared: a History is never changed in place (its maps neither)
+
+
 def version(update: Update) -> str:
     """A sortable version: occurredAt (or SentTimestamp) in microseconds, then SentTimestamp."""
     sent_ms = max(0, update.message.sent_timestamp_ms)

@@ -28,6 +28,7 @@ from typing import Any
 
 from status_writer.entries import (
     HUBSPOT,
+    NEVER_RECORDED,
     OPT_OUT,
     PORTAL_WIDE,
     UNSUBSCRIBED,
@@ -256,9 +257,9 @@ class Known:
         for history in ledger.values():  # what the environments that recorded these contacts knew
             self.sources.update(history.sources)
         for contact, held in self.held.items():
-            self.sources.update(own_sources(merged.get(contact, History()), held))
+            self.sources.update(own_sources(merged.get(contact, NEVER_RECORDED), held))
         for contact, held in self.held.items():
-            history = merged.get(contact, History())
+            history = merged.get(contact, NEVER_RECORDED)
             doubts, keys = self.doubts.get(contact, ()), self.keys.get(contact)
             merged[contact] = merge(history, held, doubts, keys, self.sources, read_us=self.read_us)
             if stale:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from status_writer.entries import Contact, Entry, EntryKey, History
+from status_writer.entries import NEVER_RECORDED, Contact, Entry, EntryKey, History
 from status_writer.ledger_items import history_of, key_of, partition, put_action
 
 MAX_GET_KEYS = 100  # BatchGetItem's limit
@@ -68,7 +68,7 @@ class VersionLedger:
         """Each contact's history (one key per contact, consistent reads). ``time_left`` (the
         invocation's: seconds a call may still take) bounds each DynamoDB call as a whole."""
         wanted = {partition(self._stored(contact)): contact for contact in contacts}
-        found: dict[Contact, History] = {contact: History() for contact in wanted.values()}
+        found = dict.fromkeys(wanted.values(), NEVER_RECORDED)
         ordered = list(wanted.values())
         for start in range(0, len(ordered), MAX_GET_KEYS):
             for item in self._batch_get(

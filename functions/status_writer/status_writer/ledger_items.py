@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from status_writer.entries import Contact, Entry, EntryKey, History
+from status_writer.entries import NEVER_RECORDED, Contact, Entry, EntryKey, History
 
 SORT_KEY = "CONTACT"
 COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps builds one per call
@@ -53,7 +53,7 @@ def key_of(contact: Contact) -> dict[str, Any]:
 def history_of(item: Mapping[str, Any] | None) -> History:
     """The contact's history from its item (an absent item: never recorded)."""
     if item is None:
-        return History()
+        return NEVER_RECORDED
     raw = json.loads(item.get("h", {}).get("S", "{}"))
     entries: dict[EntryKey, Entry] = {}
     for name, (version, payload, *rest) in (raw if isinstance(raw, dict) else {}).items():

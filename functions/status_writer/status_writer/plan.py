@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from status_writer.entries import (
     HUBSPOT,
+    NEVER_RECORDED,
     OPT_OUT,
     PORTAL_WIDE,
     UNSUBSCRIBED,
@@ -99,7 +100,7 @@ def build_plan(
     outcome = _Lost()
     sequences: list[list[Planned]] = []
     for contact in sorted(ordered):
-        history = histories.get(contact, History())
+        history = histories.get(contact, NEVER_RECORDED)
         sequences.append(
             plan_contact(contact, history, by_contact.get(contact, []), doubted.get(contact, []), outcome)
         )
