@@ -3,7 +3,10 @@ are checked last, so their waiting overlaps the rest of the suite instead of add
 
 A test opts in with ``@pytest.mark.background(argv, timeout=...)`` and takes the ``background_run``
 fixture: the finished run's exit code and output. The run itself is the same command, with the same
-environment, as when the test started it itself; only its start moves earlier.
+environment, as when the test started it itself; only its start moves earlier. Under pytest-xdist
+(`make test`) every worker collects every test, so each starts the runs: the worker the test lands on
+reads its own, the others' are stopped when they end (a run mostly waits; starting it late on one
+worker would add its whole length to the suite instead).
 """
 
 from __future__ import annotations
