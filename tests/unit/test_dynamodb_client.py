@@ -131,7 +131,7 @@ def test_a_request_is_the_operation_s_json_signed_for_dynamodb(peer: Peer) -> No
     db = client(peer, reply(200, answer))
     request = {"versions": {"Keys": [{"pk": {"S": "p"}, "sk": {"S": "CONTACT"}}], "ConsistentRead": True}}
     # WHEN the ledger's read asks for it
-    got = db.batch_get_item(RequestItems=request)
+    got = db.batch_get_json(json.dumps({"RequestItems": request}))
     # THEN one POST carries the request as JSON, named by X-Amz-Target and signed with SigV4 for the
     # region's dynamodb scope; the answer comes back as DynamoDB sent it
     (sent,) = peer.seen
@@ -215,7 +215,7 @@ def test_every_attempt_failing_raises_the_last_error(peer: Peer) -> None:
     db = client(peer, reply(503, b"<html>busy</html>"))
     # WHEN read THEN both attempts are made and the error names the status, not the body
     with pytest.raises(DynamoDBError) as raised:
-        db.batch_get_item(RequestItems={})
+        db.batch_get_json('{"RequestItems":{}}')
     assert len(peer.seen) == 2
     assert raised.value.code == "HTTP503"
     assert "busy" not in str(raised.value)
@@ -226,7 +226,7 @@ def test_a_network_failure_is_a_named_error_tried_once_more(peer: Peer) -> None:
     db = client(peer, drop)
     # WHEN read THEN both attempts are made, on a new connection each, and the error is a network one
     with pytest.raises(DynamoDBError) as raised:
-        db.batch_get_item(RequestItems={})
+        db.batch_get_json('{"RequestItems":{}}')
     assert len(peer.seen) == 2
     assert peer.connections == 2
     assert raised.value.code == "ConnectionResetError"
@@ -242,7 +242,7 @@ def test_a_refused_connection_is_a_network_error() -> None:
     db = DynamoDBClient(f"http://127.0.0.1:{port}", "eu-west-1", Credentials("AKIDEXAMPLE", "secret"))
     # WHEN read THEN the error names the refusal, with no HTTP status
     with pytest.raises(DynamoDBError) as raised:
-        db.batch_get_item(RequestItems={})
+        db.batch_get_json('{"RequestItems":{}}')
     assert raised.value.code == "ConnectionRefusedError"
     assert raised.value.status == 0
 
@@ -254,7 +254,7 @@ def test_a_trickling_answer_ends_within_the_call_s_time(peer: Peer) -> None:
     # WHEN read
     started = time.monotonic()
     with pytest.raises(DynamoDBError) as raised:
-        db.batch_get_item(RequestItems={}, limit_s=1.0)
+        db.batch_get_json('{"RequestItems":{}}', limit_s=1.0)
     # THEN both attempts together ended when the second was over, as a timeout
     assert time.monotonic() - started < 1.5
     assert raised.value.code in {"TimeoutError", "TimeBudget"}
@@ -274,7 +274,7 @@ def test_an_answer_not_framed_by_its_content_length_is_refused_as_a_network_fail
     db = client(peer, chunked)
     # WHEN read THEN the answer is not taken; both attempts are made, and the error has no HTTP status
     with pytest.raises(DynamoDBError) as raised:
-        db.batch_get_item(RequestItems={})
+        db.batch_get_json('{"RequestItems":{}}')
     assert len(peer.seen) == 2
     assert (raised.value.code, raised.value.status) == ("ConnectionError", 0)
 
@@ -284,7 +284,7 @@ def test_an_answer_past_the_size_cap_is_not_read_to_its_end(peer: Peer) -> None:
     db = client(peer, reply(200, b" " * (MAX_RESPONSE_BYTES + 1)))
     # WHEN read THEN reading stops at the cap, as a network failure
     with pytest.raises(DynamoDBError) as raised:
-        db.batch_get_item(RequestItems={})
+        db.batch_get_json('{"RequestItems":{}}')
     assert (raised.value.code, raised.value.status) == ("ResponseTooLarge", 0)
 
 

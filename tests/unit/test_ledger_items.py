@@ -6,10 +6,11 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 from status_writer.entries import History, entry_of
-from status_writer.ledger import VersionLedger
-from status_writer.ledger_items import RETENTION_S, SORT_KEY, history_of, partition, put_action
+from status_writer.ledger import GET_ATTEMPTS, LedgerError, VersionLedger
+from status_writer.ledger_items import RETENTION_S, SORT_KEY, get_request, history_of, partition, put_action
 from status_writer.model import StatusUpdate
 
 from tests.unit.helpers import update
@@ -133,3 +134,61 @@ def test_every_transaction_failing_fails_every_contact() -> None:
     report = VersionLedger(db, "versions").commit(changes(101))
     assert len(report.failed) == 101
     assert report.conflicts == set()
+
+
+def test_a_read_asks_for_each_contacts_one_item_consistently_and_only_what_its_history_needs() -> None:
+    # GIVEN two contacts' partition keys WHEN the read's request is shaped
+    keys = [partition(ADA), partition(("bob@example.com", "EMAIL"))]
+    request = json.loads(get_request("versions", keys))
+    # THEN it is BatchGetItem's request: one key per contact, consistent, projected to what history_of reads
+    assert request == {
+        "RequestItems": {
+            "versions": {
+                "Keys": [{"pk": {"S": key}, "sk": {"S": SORT_KEY}} for key in keys],
+                "ConsistentRead": True,
+                "ProjectionExpression": "pk, n, h, src",
+            }
+        }
+    }
+
+
+class FakeReads:
+    """Answers batch_get_json from a script of answers, one per call; records each request."""
+
+    def __init__(self, *answers: dict[str, Any]) -> None:
+        self.answers = list(answers)
+        self.requests: list[dict[str, Any]] = []
+
+    def batch_get_json(self, request: str) -> dict[str, Any]:
+        self.requests.append(json.loads(request))
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def recorded(contact: tuple[str, str], count: int) -> dict[str, Any]:
+    return {"pk": {"S": partition(contact)}, "n": {"N": str(count)}, "h": {"S": "{}"}}
+
+
+def test_keys_dynamodb_left_unprocessed_are_asked_again_and_their_items_read() -> None:
+    # GIVEN DynamoDB answering the first read with one of two items and the other key unprocessed
+    bob = ("bob@example.com", "EMAIL")
+    left = {"versions": {"Keys": [{"pk": {"S": partition(bob)}, "sk": {"S": SORT_KEY}}]}}
+    db = FakeReads(
+        {"Responses": {"versions": [recorded(ADA, 2)]}, "UnprocessedKeys": left},
+        {"Responses": {"versions": [recorded(bob, 5)]}, "UnprocessedKeys": {}},
+    )
+    # WHEN the ledger reads both
+    histories = VersionLedger(db, "versions").read([ADA, bob])
+    # THEN the unprocessed key was asked again as DynamoDB named it, and both histories were read
+    assert db.requests[1] == {"RequestItems": left}
+    assert histories[ADA].count == 2
+    assert histories[bob].count == 5
+
+
+def test_keys_left_unprocessed_on_every_attempt_fail_the_read() -> None:
+    # GIVEN DynamoDB leaving the key unprocessed every time (all fail)
+    left = {"versions": {"Keys": [{"pk": {"S": partition(ADA)}, "sk": {"S": SORT_KEY}}]}}
+    db = FakeReads({"Responses": {}, "UnprocessedKeys": left})
+    # WHEN the ledger reads THEN it gives up after its attempts with a named error
+    with pytest.raises(LedgerError, match="unprocessed"):
+        VersionLedger(db, "versions").read([ADA])
+    assert len(db.requests) == GET_ATTEMPTS

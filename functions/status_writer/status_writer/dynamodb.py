@@ -33,7 +33,6 @@ from status_writer.transport import MAX_RESPONSE_BYTES, ResponseTooLarge, call_b
 
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
-COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)  # built once; requests are trees
 ATTEMPTS = 2  # as the function's botocore clients ("standard" retries, 2 attempts)
 CONNECT_TIMEOUT_S = 1.0  # as the function's botocore clients: AWS calls fit in the deadline's margin
 READ_TIMEOUT_S = 2.0
@@ -88,7 +87,8 @@ def retryable(error: DynamoDBError) -> bool:
 
 
 class DynamoDBClient:
-    """``batch_get_item`` with boto3's low-level name and shapes, and ``transact_write_json``.
+    """BatchGetItem and TransactWriteItems of requests encoded as JSON text (``batch_get_json``,
+    ``transact_write_json``): the ledger spells its requests out (``ledger_items``).
     ``on_send`` is called with each attempt's ``X-Amz-Target`` and body as it goes out (benchmarks
     count the calls with it)."""
 
@@ -107,19 +107,14 @@ class DynamoDBClient:
             raise DynamoDBError("NoRegionOrCredentials", 0)
         return cls(endpoint_url(os.environ, region), region, credentials)
 
-    def batch_get_item(self, *, limit_s: float | None = None, **request: Any) -> dict[str, Any]:
-        return self.call("BatchGetItem", request, limit_s)
+    def batch_get_json(self, request: str, limit_s: float | None = None) -> dict[str, Any]:
+        """BatchGetItem of a request already encoded as JSON text (the ledger's reads)."""
+        return self.send("BatchGetItem", request.encode(), limit_s)
 
     def transact_write_json(self, actions: Sequence[str], limit_s: float | None = None) -> dict[str, Any]:
         """TransactWriteItems of ``actions`` already encoded as JSON text (the ledger's Puts): spliced
         into the request as they are."""
         return self.send("TransactWriteItems", f'{{"TransactItems":[{",".join(actions)}]}}'.encode(), limit_s)
-
-    def call(
-        self, operation: str, request: Mapping[str, Any], limit_s: float | None = None
-    ) -> dict[str, Any]:
-        """One operation, its request in boto3's low-level shapes (``send`` says how it goes)."""
-        return self.send(operation, COMPACT.encode(request).encode(), limit_s)
 
     def send(self, operation: str, body: bytes, limit_s: float | None = None) -> dict[str, Any]:
         """One operation, its request encoded already, tried once more if the failure may pass. With

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from status_writer.entries import NEVER_RECORDED, Contact, Entry, EntryKey, History
-from status_writer.ledger_items import history_of, key_of, partition, put_action
+from status_writer.ledger_items import compact, get_request, history_of, partition, put_action
 
 MAX_GET_KEYS = 100  # BatchGetItem's limit
 MAX_TRANSACTION_ACTIONS = 100  # TransactWriteItems' limit: one action per contact
@@ -40,8 +40,8 @@ class CommitReport:
 
 class VersionLedger:
     """Every call is a real DynamoDB call: ``dynamodb`` (in the function, ``dynamodb.DynamoDBClient``)
-    has the low-level boto3 client's ``batch_get_item`` and ``transact_write_json``, TransactWriteItems
-    of actions given as JSON text (``ledger_items.put_action``)."""
+    has ``batch_get_json`` and ``transact_write_json``: BatchGetItem and TransactWriteItems of requests
+    given as JSON text (``ledger_items.get_request``, ``ledger_items.put_action``)."""
 
     def __init__(
         self, dynamodb: Any, table: str, clock: Callable[[], float] = time.time, namespace: str = ""
@@ -69,11 +69,9 @@ class VersionLedger:
         invocation's: seconds a call may still take) bounds each DynamoDB call as a whole."""
         wanted = {partition(self._stored(contact)): contact for contact in contacts}
         found = dict.fromkeys(wanted.values(), NEVER_RECORDED)
-        ordered = list(wanted.values())
-        for start in range(0, len(ordered), MAX_GET_KEYS):
-            for item in self._batch_get(
-                [key_of(self._stored(c)) for c in ordered[start : start + MAX_GET_KEYS]], time_left
-            ):
+        keys = list(wanted)
+        for start in range(0, len(keys), MAX_GET_KEYS):
+            for item in self._batch_get(keys[start : start + MAX_GET_KEYS], time_left):
                 found[wanted[item["pk"]["S"]]] = history_of(item)
         return found
 
@@ -115,21 +113,20 @@ class VersionLedger:
                 return
         report.failed.update(contact for contact, _ in pending)
 
-    def _batch_get(self, keys: list[dict[str, Any]], time_left: TimeLeft | None) -> list[dict[str, Any]]:
-        # Only what history_of reads.
-        request: dict[str, Any] = {
-            self._table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "pk, n, h, src"}
-        }
+    def _batch_get(self, keys: list[str], time_left: TimeLeft | None) -> list[dict[str, Any]]:
+        """The items of these partition keys; the keys DynamoDB left unprocessed are asked again."""
+        request = get_request(self._table, keys)
         found: list[dict[str, Any]] = []
         for _ in range(GET_ATTEMPTS):
             try:
-                answer = self._db.batch_get_item(RequestItems=request, **_bound(time_left))
+                answer = self._db.batch_get_json(request, **_bound(time_left))
             except Exception as error:
                 raise LedgerError(f"ledger batch_get_item failed ({_code(error)})") from None
             found.extend(answer.get("Responses", {}).get(self._table, []))
-            request = answer.get("UnprocessedKeys") or {}
-            if not request:
+            unprocessed = answer.get("UnprocessedKeys")
+            if not unprocessed:
                 return found
+            request = compact({"RequestItems": unprocessed})
         raise LedgerError("ledger read left keys unprocessed")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from status_writer.entries import NEVER_RECORDED, Contact, Entry, EntryKey, History
@@ -46,8 +46,12 @@ def partition(contact: Contact) -> str:
     return hashlib.sha256(f"{email}\n{channel}".encode()).hexdigest()[:40]
 
 
-def key_of(contact: Contact) -> dict[str, Any]:
-    return {"pk": {"S": partition(contact)}, "sk": {"S": SORT_KEY}}
+def get_request(table: str, partitions: Sequence[str]) -> str:
+    """A BatchGetItem request for the items of ``partitions`` (``partition``'s hex digests), as JSON
+    text: consistent reads of only what ``history_of`` reads, spelt out as ``put_action`` is."""
+    keys = ",".join(f'{{"pk":{{"S":"{key}"}},"sk":{{"S":"{SORT_KEY}"}}}}' for key in partitions)
+    read = '"ConsistentRead":true,"ProjectionExpression":"pk, n, h, src"'
+    return f'{{"RequestItems":{{{_text(table)}:{{"Keys":[{keys}],{read}}}}}}}'
 
 
 def history_of(item: Mapping[str, Any] | None) -> History:
