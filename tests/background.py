@@ -4,9 +4,9 @@ are checked last, so their waiting overlaps the rest of the suite instead of add
 A test opts in with ``@pytest.mark.background(argv, timeout=...)`` and takes the ``background_run``
 fixture: the finished run's exit code and output. The run itself is the same command, with the same
 environment, as when the test started it itself; only its start moves earlier. Under pytest-xdist
-(`make test`) every worker collects every test, so each starts the runs: the worker the test lands on
-reads its own, the others' are stopped when they end (a run mostly waits; starting it late on one
-worker would add its whole length to the suite instead).
+(`make test`) every worker collects every test, so none starts them early (each would start every
+run, and two small chaos runs at once on two busy cores ran past their timeout): the tests that take
+a background run go first instead, and the run starts when its test does (tests/conftest.py).
 """
 
 from __future__ import annotations

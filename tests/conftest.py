@@ -33,14 +33,25 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _xdist_worker() -> bool:
+    return "PYTEST_XDIST_WORKER" in os.environ
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Background runs are checked last, so everything else runs while they wait."""
-    items.sort(key=lambda item: marked(item) is not None)
+    """In one process, background runs are checked last, so everything else runs while they wait.
+    Under pytest-xdist (`make test`) each worker would start every run (each collects every test), so
+    none is started early: the files holding them go first and their runs first, on whichever
+    worker takes them, while the other workers go through the rest of the suite."""
+    if _xdist_worker():
+        files = {item.path for item in items if marked(item) is not None}
+        items.sort(key=lambda item: (item.path not in files, marked(item) is None))
+    else:
+        items.sort(key=lambda item: marked(item) is not None)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.option.collectonly:
+    if session.config.option.collectonly or _xdist_worker():
         return
     for item in session.items:
         if (mark := marked(item)) is not None:
