@@ -79,6 +79,18 @@ def test_a_missing_item_is_an_empty_history() -> None:
     assert history_of(None) == History()
 
 
+def test_the_history_every_never_recorded_contact_shares_cannot_be_changed_in_place() -> None:
+    # GIVEN the history of a contact the ledger never recorded (one value shared by all such contacts)
+    history = history_of(None)
+    entry = entry_of(update())
+    # WHEN code tries to write into its maps THEN it is refused, so no other contact's history changes
+    with pytest.raises(TypeError):
+        history.entries[entry.key] = entry  # type: ignore[index]
+    with pytest.raises(TypeError):
+        history.current[entry.key] = ("SUBSCRIBED", 0)  # type: ignore[index]
+    assert history_of(None).entries == {}
+
+
 class FakeDynamoDB:
     """Answers transact_write_json from a script of errors, one per call (None: success)."""
 

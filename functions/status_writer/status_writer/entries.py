@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from status_writer.model import Message, StatusUpdate, UnsubscribeAll
@@ -60,7 +61,9 @@ class History:
     sources: frozenset[str] = frozenset()  # the source HubSpot names the function's writes by, as recorded
 
 
-NEVER_RECORDED = History()  # shared: a History is never changed in place (its maps neither)
+# The history of every contact the ledger never recorded, shared: its maps are read-only, so no code
+# can change one contact's history through it.
+NEVER_RECORDED = History(entries=MappingProxyType({}), current=MappingProxyType({}))
 
 
 def version(update: Update) -> str:

@@ -49,7 +49,7 @@ def partition(contact: Contact) -> str:
 def get_request(table: str, partitions: Sequence[str]) -> str:
     """A BatchGetItem request for the items of ``partitions`` (``partition``'s hex digests), as JSON
     text: consistent reads of only what ``history_of`` reads, spelt out as ``put_action`` is."""
-    keys = ",".join(f'{{"pk":{{"S":"{key}"}},"sk":{{"S":"{SORT_KEY}"}}}}' for key in partitions)
+    keys = ",".join(f"{{{_key(key)}}}" for key in partitions)
     read = '"ConsistentRead":true,"ProjectionExpression":"pk, n, h, src"'
     return f'{{"RequestItems":{{{_text(table)}:{{"Keys":[{keys}],{read}}}}}}}'
 
@@ -87,7 +87,7 @@ def put_action(
         for e in entries.values()
     }
     item = (
-        f'"pk":{{"S":"{partition(contact)}"}},"sk":{{"S":"{SORT_KEY}"}},"n":{{"N":"{seen.count + 1}"}},'
+        f'{_key(partition(contact))},"n":{{"N":"{seen.count + 1}"}},'
         f'"h":{{"S":{_text(compact(encoded))}}},"expires_at":{{"N":"{int(now_s) + RETENTION_S}"}}'
     )
     if sources:  # so an environment that has not written yet knows its own writes (freshness.py)
@@ -102,6 +102,11 @@ def put_action(
 
 
 _text = json.encoder.encode_basestring_ascii  # a JSON string literal, quotes and escapes included
+
+
+def _key(partition_key: str) -> str:
+    """An item's key attributes as JSON members (``partition``'s hex digest needs no escaping)."""
+    return f'"pk":{{"S":"{partition_key}"}},"sk":{{"S":"{SORT_KEY}"}}'
 
 
 @functools.lru_cache(maxsize=16)  # one environment's sources: the same few sets for every contact
