@@ -1,15 +1,14 @@
 """The fault-injection suite (local.chaos): its workload, and the small profile end to end.
 
 The end-to-end test runs `python -m local.chaos --profile small` as `make chaos` would (its own moto,
-emulator and worker processes) and reads the JSON line it prints last; the run is started in the
-background when collection ends (tests/background.py).
+emulator and worker processes) and reads the JSON line it prints last; the run starts early, while the
+rest of the suite runs (tests/background.py, RUNS).
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -120,12 +119,11 @@ def test_iso_times_of_late_updates_parse() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.background([sys.executable, "-m", "local.chaos", "--profile", "small", "--quiet"], timeout=240)
 def test_the_small_chaos_profile_keeps_every_invariant(
     background_run: subprocess.CompletedProcess[str],
 ) -> None:
-    # WHEN the small profile runs the whole pipeline under the fault schedule (started when collection
-    # ended: it mostly waits on fault windows and visibility timeouts, so the rest of the suite runs meanwhile)
+    # WHEN the small profile runs the whole pipeline under the fault schedule (started early: it mostly
+    # waits on fault windows and visibility timeouts, so the rest of the suite runs meanwhile)
     completed = background_run
     lines = completed.stdout.strip().splitlines()
     assert lines, completed.stderr[-3000:]
