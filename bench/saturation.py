@@ -81,30 +81,11 @@ def drain_backlog(
     (bench.workload.portal_of). Returns the answers and the events left when time ran out; raises on
     any error (figures 2, 6, 7 and 8).
 
-    Every event's payload is written to a file before the clock starts, and an environment reads and
-    decodes it as the Lambda runtime decodes the payload SQS's poller hands it. Built inside the
-    environment between invocations instead, each 1,000-record event took 80-110 ms of the bench's own
-    CPU on the function's two cores: a gap between invocations that Lambda does not have, which held
-    every portal of figure 8 short of the demand it would see."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as directory:
-        backlog: queue.Queue[Path] = queue.Queue()
-        for index in range(events):
-            spec = EventSpec(first_update + index * records, records, portals=portals)
-            path = Path(directory) / f"event-{index:05d}.json"
-            path.write_bytes(payload_bytes(spec))
-            backlog.put(path)
-        return _drain_prebuilt(world, label, concurrency, backlog, stop_after_s=stop_after_s, env=env)
-
-
-def _drain_prebuilt(
-    world: World,
-    label: str,
-    concurrency: int,
-    backlog: queue.Queue[Path],
-    *,
-    stop_after_s: float,
-    env: Mapping[str, str] | None,
-) -> tuple[list[dict[str, Any]], list[int]]:
+    Every event's payload is written to a file while the environments Init, before the clock starts,
+    and an environment reads and decodes it as the Lambda runtime decodes what SQS's poller hands it.
+    Built inside the environment between invocations instead (40-50 ms per 1,000-record event on an
+    idle core here, more beside the handlers on two cores), it left a gap between invocations that
+    Lambda does not have."""
     environments = [
         Environment(
             world.settings.handler,
@@ -115,9 +96,17 @@ def _drain_prebuilt(
         for slot in range(concurrency)
     ]
     try:
-        for environment in environments:  # Init (imports) happens before the measured run starts
-            environment.wait_ready()
-        answers, errors, left_over = _drain(environments, backlog, time.monotonic() + stop_after_s)
+        with tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as directory:
+            backlog: queue.Queue[Path] = queue.Queue()
+            for index in range(events):
+                path = Path(directory) / f"event-{index:05d}.json"
+                path.write_bytes(
+                    payload_bytes(EventSpec(first_update + index * records, records, portals=portals))
+                )
+                backlog.put(path)
+            for environment in environments:  # Init (imports) happens before the measured run starts
+                environment.wait_ready()
+            answers, errors, left_over = _drain(environments, backlog, time.monotonic() + stop_after_s)
     finally:
         for environment in environments:
             environment.close()

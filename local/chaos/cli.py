@@ -38,7 +38,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "actor_ratio": 0.03,
     },
     # make test: a few hundred messages in batches of 10 (so enough invocations meet every window),
-    # two fault cycles, about two and a half minutes alone on 2 cores
+    # two fault cycles, about 140 s alone on 2 cores
     "small": {
         "messages": 400,
         "cycle_s": 12.0,
