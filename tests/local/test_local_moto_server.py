@@ -3,6 +3,7 @@ thread-safety fixes leave SQS and DynamoDB answering as before."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import threading
@@ -179,3 +180,40 @@ def test_concurrent_conditional_transactions_never_both_win(moto: MotoServer) ->
     # THEN each version was won by exactly one writer, and the counter says how many won
     assert len(won) == len(set(won))
     assert dynamodb.get_item(TableName=table, Key=key)["Item"]["v"]["N"] == str(len(won))
+
+
+def _dynamodb_request(connection: http.client.HTTPConnection, body: Any) -> http.client.HTTPResponse:
+    headers = {
+        "X-Amz-Target": "DynamoDB_20120810.ListTables",
+        "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=0",
+    }
+    connection.request("POST", "/", body=body, headers=headers, encode_chunked=not isinstance(body, bytes))
+    response = connection.getresponse()
+    response.read()
+    return response
+
+
+def test_a_connection_serves_request_after_request_as_aws_endpoints_do(moto: MotoServer) -> None:
+    # GIVEN one HTTP/1.1 connection to moto
+    host, port = moto.endpoint.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        # WHEN three requests go over it, one with a body far larger than one read of the socket
+        bodies = [b"{}", json.dumps({"Limit": 10, "padding": "x" * 300_000}).encode(), b"{}"]
+        answers, sockets = [], []
+        for body in bodies:
+            answers.append(_dynamodb_request(connection, body))
+            sockets.append(connection.sock)
+        # THEN each is answered on the same connection, none of them closing it
+        assert [answer.status for answer in answers] == [200, 200, 200]
+        assert [answer.getheader("Connection") for answer in answers] == [None, None, None]
+        assert sockets[0] is not None
+        assert all(sock is sockets[0] for sock in sockets)
+        # AND a chunked body, which werkzeug reads itself, still closes its connection after the answer
+        chunked = _dynamodb_request(connection, iter([b"{", b"}"]))
+        assert chunked.status == 200
+        assert chunked.getheader("Connection") == "close"
+    finally:
+        connection.close()
