@@ -195,7 +195,7 @@ def saturation_run(world: World, concurrency: int, seconds: float, first_update:
         stop_after_s=3 * seconds + 30,
         env={FRESHNESS_VARIABLE: SATURATION_MODE},
     )
-    figures = saturation_figures(world.emulator.request_log(), concurrency)
+    figures = saturation_figures(world.emulator.request_log(), concurrency, saturation.backlog_end(answers))
     figures.update(
         {
             "mode": SATURATION_MODE,
@@ -215,9 +215,12 @@ def _writes_and_reads(routes: Iterable[str]) -> tuple[int, int]:
     return kinds["write"], kinds["read"]
 
 
-def saturation_figures(log: list[dict[str, Any]], concurrency: int) -> dict[str, Any]:
+def saturation_figures(
+    log: list[dict[str, Any]], concurrency: int, until: float = math.inf
+) -> dict[str, Any]:
     """Delivered statuses/s (inputs of 200 batch writes, by arrival) over the whole rate-limit windows
-    between the first request of any route and the last delivering one, against the bound the share
+    between the first request of any route and ``until`` (the end of the backlog) or the last
+    delivering write, whichever is first (figure 2's rule), against the bound the share
     of writes among the calls of those same windows allows (an invocation reads first and writes
     last, so the cut-off last part of a window holds writes only)."""
     calls = sorted(
@@ -230,9 +233,10 @@ def saturation_figures(log: list[dict[str, Any]], concurrency: int) -> dict[str,
         raise RuntimeError(f"freshness saturation c={concurrency}: no batch write was answered 200")
     writes, reads = _writes_and_reads(route for _, route, _, _ in calls)
     throttled = sum(1 for _, _, status, _ in calls if status == 429)
-    start, interval = calls[0][0], saturation.INTERVAL_MS / 1000
-    windows = max(1, math.floor((delivering[-1][0] - start) / interval))
-    measured_s = windows * interval
+    start = calls[0][0]
+    windows, measured_s = saturation.whole_windows(
+        start, delivering[-1][0], saturation.INTERVAL_MS / 1000, until
+    )
     rate = sum(inputs for at, inputs in delivering if at < start + measured_s) / measured_s
     writes_in, reads_in = _writes_and_reads(route for at, route, _, _ in calls if at < start + measured_s)
     bound = bound_with_reads(

@@ -7,7 +7,7 @@ one ``POST statuses/{subscriberIdString}`` per status (README: Outcomes, per-con
 allows ``MAX`` requests per rolling ``INTERVAL_MS`` (HubSpot's 190 per 10 s scaled to 19 per 1 s) and
 answers after 50-150 ms. The bound is ``MAX / interval x 1`` status per call. Delivered statuses are
 counted from the emulator's request log (every 200 per-contact write) over the whole windows between
-the first request and the last delivering one. The freshness check is off (bench.harness.CHECK_OFF),
+the first request and the end of the backlog or the last delivering call (figure 2's rule). The freshness check is off (bench.harness.CHECK_OFF),
 so every call is a write.
 """
 
@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from bench.harness import CHECK_OFF, TOKEN, World
-from bench.saturation import drain_backlog
+from bench.saturation import backlog_end, drain_backlog, whole_windows
 
 MAX = 19
 INTERVAL_MS = 1_000
@@ -74,9 +74,7 @@ def _figures(
     delivered = [at for at, status in calls if status == 200]
     throttled = sum(1 for _, status in calls if status == 429)
     start, last = calls[0][0], delivered[-1]
-    interval = INTERVAL_MS / 1000
-    windows = max(1, math.floor((last - start) / interval))
-    measured_s = windows * interval
+    windows, measured_s = whole_windows(start, last, INTERVAL_MS / 1000, backlog_end(answers))
     rate = sum(1 for at in delivered if at < start + measured_s) / measured_s
     return {
         "concurrency": concurrency,

@@ -6,7 +6,8 @@ The emulator allows ``MAX`` requests per rolling ``INTERVAL_MS`` (HubSpot's 190 
 and answers each request after 50-150 ms (uniform), a realistic HubSpot latency. The bound is
 ``MAX / interval x 100`` inputs per call. Delivered statuses are counted from the emulator's request log
 (arrival time and inputs of every 200 batch/write) over the whole windows that fit between the first
-request and the last delivering one, so the figure can never exceed 100% by a partial window.
+request and the end of the backlog (``backlog_end``), so the figure can never exceed 100% by a partial
+window, nor count the end of the drain, when environments that finish find nothing more to take.
 """
 
 from __future__ import annotations
@@ -168,7 +169,10 @@ def _figures(
     delivered_calls = [(at, inputs) for at, status, inputs in calls if status == 200]
     start = calls[0][0]
     last = delivered_calls[-1][0]
-    windows, measured_s, rate = whole_window_rate(delivered_calls, start, INTERVAL_MS / 1000)
+    windows, measured_s, rate = whole_window_rate(
+        delivered_calls, start, INTERVAL_MS / 1000, until=backlog_end(answers)
+    )
+    whole_run = whole_window_rate(delivered_calls, start, INTERVAL_MS / 1000)[2]
     series = _series(delivered_calls, start, last)
     throttled_at = [round(at - start, 3) for at, status, _ in calls if status == 429]
     records = sum(answer["records"] for answer in answers)
@@ -176,6 +180,7 @@ def _figures(
     return {
         "concurrency": concurrency,
         "percent_of_bound": round(100 * rate / bound, 1),
+        "percent_of_bound_to_last_delivery": round(100 * whole_run / bound, 1),  # the end of the drain too
         "percent_429": round(100 * throttled / total, 2),
         "delivered_statuses_per_s": round(rate, 1),
         "bound_statuses_per_s": bound,
@@ -196,20 +201,34 @@ def _figures(
     }
 
 
-def whole_window_rate(
-    delivered_calls: Sequence[tuple[float, int]], start: float, interval_s: float
-) -> tuple[int, float, float]:
-    """Statuses/s over the whole rate-limit windows between ``start`` (the first request) and the last
-    delivering call: (windows, their seconds, the statuses delivered in them per second). Calls are
-    (arrival time, statuses delivered). A partial last window is left out, so the rate can never
-    exceed the bound by one; at least one window is counted."""
-    if not delivered_calls:
-        raise ValueError("no delivering call")
+def backlog_end(answers: Sequence[Mapping[str, Any]]) -> float:
+    """When the last event of the backlog was handed out (the start of its invocation, epoch seconds).
+    From then on an environment that finishes finds nothing more to take, so the calls still made
+    measure how the drain ends, not what the function can deliver (figures 2, 6, 7 and 8)."""
+    if not answers:
+        raise ValueError("no invocation")
+    return max(float(answer["started_at"]) for answer in answers)
+
+
+def whole_windows(start: float, last: float, interval_s: float, until: float = math.inf) -> tuple[int, float]:
+    """The whole rate-limit windows from ``start`` (the first request) to the last delivering call at
+    ``last`` or to ``until`` (``backlog_end``), whichever is first: (windows, their seconds). A
+    partial last window is left out, so a rate over them can never exceed the bound by one; at least
+    one window is counted."""
     if interval_s <= 0:
         raise ValueError(f"the interval must be positive, got {interval_s}")
-    last = max(at for at, _ in delivered_calls)
-    windows = max(1, math.floor((last - start) / interval_s))
-    measured_s = windows * interval_s
+    windows = max(1, math.floor((min(last, until) - start) / interval_s))
+    return windows, windows * interval_s
+
+
+def whole_window_rate(
+    delivered_calls: Sequence[tuple[float, int]], start: float, interval_s: float, until: float = math.inf
+) -> tuple[int, float, float]:
+    """Statuses/s over ``whole_windows``: (windows, their seconds, the statuses delivered in them per
+    second). Calls are (arrival time, statuses delivered)."""
+    if not delivered_calls:
+        raise ValueError("no delivering call")
+    windows, measured_s = whole_windows(start, max(at for at, _ in delivered_calls), interval_s, until)
     delivered = sum(inputs for at, inputs in delivered_calls if at < start + measured_s)
     return windows, measured_s, delivered / measured_s
 

@@ -4,6 +4,7 @@ workload's split, and the figures it takes from the emulator's request log and t
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -76,6 +77,11 @@ def _entry(at_s: float, route: str, status: int = 200, inputs: int = 100) -> dic
     }
 
 
+def _epoch_of(at_s: float) -> float:
+    """The epoch seconds of ``_entry``'s ``at_s``: what an invocation's ``started_at`` is."""
+    return datetime.fromisoformat(_entry(at_s, freshness.WRITE_ROUTE)["at"]).timestamp()
+
+
 def _windows(count: int) -> list[dict[str, Any]]:
     """``count`` rate-limit windows from t=0, each of a status read, a wide read and a write, in that
     order (an invocation reads first)."""
@@ -107,6 +113,8 @@ def test_saturation_counts_from_the_first_read_and_judges_against_the_share_of_w
     assert (figures["reads"], figures["writes"], figures["calls"]) == (7, 3, 10)
     assert figures["percent_429"] == 10.0
     assert figures["percent_of_bound"] == round(100 * 100 / (1900 * 2 / 7), 1)
+    # AND with the backlog's last event handed out at 1.2 s, only the first window counts
+    assert freshness.saturation_figures(log, concurrency=2, until=_epoch_of(1.2))["windows"] == 1
 
 
 def test_saturation_leaves_the_write_only_tail_out_of_the_bound_as_it_leaves_it_out_of_the_rate() -> None:

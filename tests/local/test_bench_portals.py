@@ -75,6 +75,19 @@ def test_the_rate_counts_whole_windows_only_from_the_first_request() -> None:
     assert saturation.whole_window_rate(calls, 0.0, 1.0) == (2, 2.0, 150.0)
 
 
+def test_the_rate_ends_with_the_backlog_not_with_the_last_call() -> None:
+    """GIVEN calls of 100 statuses every 0.5 s up to 4.5 s, the last event handed out at 2.2 s
+    WHEN counted in 1 s windows up to the backlog's end THEN 2 whole windows and 400 statuses in them
+    (200/s), while up to the last call the slower end counts too: 4 windows."""
+    calls = [(0.1 + 0.5 * n, 100) for n in range(3)] + [(1.7, 100), (3.0, 100), (4.5, 100)]
+    assert saturation.whole_window_rate(calls, 0.0, 1.0, until=2.2) == (2, 2.0, 200.0)
+    assert saturation.whole_window_rate(calls, 0.0, 1.0) == (4, 4.0, 125.0)
+    answers = [{"started_at": 0.0}, {"started_at": 2.2}, {"started_at": 1.1}]
+    assert saturation.backlog_end(answers) == 2.2
+    with pytest.raises(ValueError, match="no invocation"):
+        saturation.backlog_end([])
+
+
 def test_a_rate_over_less_than_a_window_still_counts_one_and_nothing_is_refused() -> None:
     """GIVEN one call 0.3 s after the first request WHEN counted THEN one window; no calls or no
     interval are errors, not rates."""
@@ -110,6 +123,8 @@ def test_one_portal_is_judged_from_its_own_log_against_its_own_limit() -> None:
     ]
     figures = portals.portal_figures(log, second, portals.Limit(19, 1_000))
     assert figures["windows"] == 1
+    # AND with the backlog ended at 0.5 s, still the one window
+    assert portals.portal_figures(log, second, portals.Limit(19, 1_000), until=0.5)["windows"] == 1
     assert figures["delivered_statuses_per_s"] == 200.0
     assert figures["percent_of_bound"] == pytest.approx(10.5)
     assert (figures["calls"], figures["calls_429"], figures["percent_429"]) == (4, 1, 25.0)
