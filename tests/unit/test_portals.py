@@ -120,9 +120,45 @@ def test_a_portals_wait_is_free_while_another_still_delivers_then_capped() -> No
     assert budget.step(0.6) == 0.6
 
 
+def test_a_portal_sharing_its_batch_waits_only_while_another_delivers() -> None:
+    # GIVEN a portal of several (cap of one second) whose batch holds other portals
+    busy = [True]
+    budget = WaitBudget(most_s=1.0)
+    budget.start(lambda: busy[0], shared=True)
+    # WHEN it waits while another still delivers THEN freely, in steps of at most FREE_WAIT_STEP_S
+    assert budget.step(5.0) == FREE_WAIT_STEP_S
+    assert budget.step(0.01) == 0.01
+    # WHEN the others are done THEN not even a short wait: its records come back, not the others' next
+    # batch held
+    busy[0] = False
+    assert budget.step(0.05) is None
+    assert not budget.allows(0.05)
+    # AND once its state is read, its writes may still wait AFTER_READS_WAIT_S (the reads' slots)
+    budget.read_done()
+    assert budget.step(1.0) == 1.0
+    # AND alone in its next batch, it has its one second again
+    budget.start()
+    assert budget.step(0.6) == 0.6
+    assert budget.step(0.6) is None
+
+
+def test_a_free_step_outlasts_the_others_delivery_by_little() -> None:
+    """GIVEN a portal waiting for a slot 5 s away while another delivers until 0.33 s (virtual time)
+    WHEN it steps as the client does THEN it gives up within one FREE_WAIT_STEP_S of the others'
+    end, at most 50 ms: each step of its last thread holds the others' next batch."""
+    now = [0.0]
+    budget = WaitBudget(most_s=1.0)
+    budget.start(lambda: now[0] < 0.33, shared=True)
+    while (step := budget.step(5.0)) is not None:
+        now[0] += step
+    assert 0.33 <= now[0] < 0.33 + FREE_WAIT_STEP_S
+    assert FREE_WAIT_STEP_S <= 0.05
+
+
 def test_portals_in_flight_say_busy_only_while_another_runs_and_none_is_queued() -> None:
     # GIVEN three portals of one batch, two started (the third queued for a pool slot)
     in_flight = PortalsInFlight(3)
+    assert in_flight.portals == 3
     in_flight.started()
     in_flight.started()
     # THEN a wait holds the queued one back: not free

@@ -34,11 +34,14 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
 PORTAL_PLACEHOLDER = "{portalId}"  # in HUBSPOT_SECRET_ID: one secret per portal (README: Many portals)
 PORTALS_IN_FLIGHT = 8  # portals delivered side by side in one invocation, each with its own call slots
-# A portal of several waits for its rate limit at most this long in all in one invocation once no other
-# portal still delivers (waiting while one does holds nobody back): longer, its records come back with
-# the wait as their backoff, so one throttled portal never holds the others.
+# A portal of several, alone in its batch, waits for its rate limit at most this long in all in one
+# invocation; longer, its records come back with the wait as their backoff. A portal whose batch holds
+# others waits only while another still delivers (that holds nobody back): once they are done, its wait
+# would hold their next batch, so its records come back at once (waits.py).
 PORTAL_MAX_WAIT_S = 1.0
-FREE_WAIT_STEP_S = 0.25  # while another portal still delivers, a portal's wait is re-judged this often
+# While another portal still delivers, a portal's wait is re-judged this often: the last free step
+# outlasts the others' delivery by up to one step (0.25 s held figure 8's invocations ~0.2 s each).
+FREE_WAIT_STEP_S = 0.05
 # Once a portal's state is read, its writes may wait up to HubSpot's rate-limit interval more: every slot
 # of the window frees by then, and coming back would waste the reads' slots and spend them again.
 AFTER_READS_WAIT_S = 10.0

@@ -111,6 +111,7 @@ class PortalsInFlight:
 
     def __init__(self, portals: int) -> None:
         self._lock = threading.Lock()
+        self.portals = portals
         self._waiting, self._running = portals, 0
 
     def started(self) -> None:
@@ -144,5 +145,8 @@ class Invocation:
         if portal is None:
             return self
         runtime = self.runtime.for_portal(portal)
-        runtime.hubspot.waits.start(None if in_flight is None else in_flight.others_busy)
+        if in_flight is None:
+            runtime.hubspot.waits.start()
+        else:
+            runtime.hubspot.waits.start(in_flight.others_busy, shared=in_flight.portals > 1)
         return Invocation(runtime, self.call)
