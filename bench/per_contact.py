@@ -7,8 +7,8 @@ one ``POST statuses/{subscriberIdString}`` per status (README: Outcomes, per-con
 allows ``MAX`` requests per rolling ``INTERVAL_MS`` (HubSpot's 190 per 10 s scaled to 19 per 1 s) and
 answers after 50-150 ms. The bound is ``MAX / interval x 1`` status per call. Delivered statuses are
 counted from the emulator's request log (every 200 per-contact write) over the whole windows between
-the first request and the end of the backlog or the last delivering call (figure 2's rule). The freshness check is off (bench.harness.CHECK_OFF),
-so every call is a write.
+the first request and the end of the backlog or the last delivering call (figure 2's rule). The
+freshness check is off (bench.harness.CHECK_OFF), so every call is a write.
 """
 
 from __future__ import annotations

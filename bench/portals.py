@@ -16,8 +16,8 @@ Updates go to the portals in blocks of one batch call (``workload.PORTAL_BLOCK``
 portal's share of an event is whole calls. Each portal is counted from its own request log in the
 emulator (the inputs of its batch writes answered 200, by arrival), over the whole windows of its own
 limit between its first request and the end of the backlog or its last delivering call, whichever is
-first (figure 2's rule, ``saturation.whole_window_rate``); 429s as a share of its calls. Every input is checked to belong to the
-portal that received it. The freshness check is off (``harness.CHECK_OFF``), so the bound is the plain
+first (figure 2's rule, ``saturation.whole_window_rate``); 429s as a share of its calls. Every input is
+checked to belong to the portal that received it. The freshness check is off (``harness.CHECK_OFF``), so the bound is the plain
 write bound. The throttled run's backlog is 10x what its throttled portal can take, so it is time-boxed
 (``THROTTLED_STOP_S``): what is left is reported, and records the function returned for retry are
 counted per portal from the summary lines, not sent again (there is no SQS in the bench).
@@ -167,6 +167,7 @@ def portal_figures(
             "measured_s": 0.0,
             "delivered_statuses_per_s": 0.0,
             "percent_of_bound": 0.0,
+            "delivered_statuses_per_s_to_last_delivery": 0.0,
         }
     interval_s = limit.interval_ms / 1000
     windows, measured_s, rate = saturation.whole_window_rate(delivering, calls[0][0], interval_s, until)
@@ -195,7 +196,7 @@ def scenario_figures(
     calls = sum(row["calls"] for row in judged)
     throttled_calls = sum(row["calls_429"] for row in judged)
     percent = round(100 * rate / bound, 1)
-    whole_run = sum(row.get("delivered_statuses_per_s_to_last_delivery", 0.0) for row in judged)
+    whole_run = sum(row["delivered_statuses_per_s_to_last_delivery"] for row in judged)
     percent_429 = round(100 * throttled_calls / calls, 2) if calls else 0.0
     out: dict[str, Any] = {
         "portals_judged": len(judged),

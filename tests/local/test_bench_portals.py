@@ -5,6 +5,7 @@ log and from the summary lines."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -123,13 +124,32 @@ def test_one_portal_is_judged_from_its_own_log_against_its_own_limit() -> None:
     ]
     figures = portals.portal_figures(log, second, portals.Limit(19, 1_000))
     assert figures["windows"] == 1
-    # AND with the backlog ended at 0.5 s, still the one window
-    assert portals.portal_figures(log, second, portals.Limit(19, 1_000), until=0.5)["windows"] == 1
     assert figures["delivered_statuses_per_s"] == 200.0
     assert figures["percent_of_bound"] == pytest.approx(10.5)
     assert (figures["calls"], figures["calls_429"], figures["percent_429"]) == (4, 1, 25.0)
     assert figures["statuses_delivered"] == 300
     assert figures["inputs_of_other_portals"] == 0
+
+
+def test_one_portals_rate_ends_with_the_backlog() -> None:
+    """GIVEN the same log judged in 500 ms windows (three whole ones up to the write at 1.5 s)
+    WHEN the backlog's last event was handed out 1.2 s after the first request
+    THEN two windows count, with the writes at 0 and 0.4 s in them: 200 statuses in 1 s; up to the
+    last delivering call, three windows (1.5 s) with the same 200 statuses: 133.3/s."""
+    second = portals.PORTALS[1]
+    log = [
+        _entry(0.0, range(100, 200)),
+        _entry(0.4, range(400, 500)),
+        _entry(0.6, range(700, 800), status=429),
+        _entry(1.5, range(1_000, 1_100)),
+    ]
+    start = datetime.fromisoformat(log[0]["at"]).timestamp()
+    limit = portals.Limit(19, 500)
+    ended = portals.portal_figures(log, second, limit, until=start + 1.2)
+    assert (ended["windows"], ended["delivered_statuses_per_s"]) == (2, 200.0)
+    assert ended["delivered_statuses_per_s_to_last_delivery"] == 133.3
+    whole = portals.portal_figures(log, second, limit)
+    assert (whole["windows"], whole["delivered_statuses_per_s"]) == (3, 133.3)
 
 
 def test_inputs_that_reached_the_wrong_portal_are_counted() -> None:
@@ -151,9 +171,12 @@ def test_a_portal_that_delivered_nothing_has_a_rate_of_zero() -> None:
     )
 
 
-def _row(rate: float, calls: int, throttled: int, bound: float = 1_900.0) -> dict[str, Any]:
+def _row(
+    rate: float, calls: int, throttled: int, bound: float = 1_900.0, to_last: float | None = None
+) -> dict[str, Any]:
     return {
         "delivered_statuses_per_s": rate,
+        "delivered_statuses_per_s_to_last_delivery": rate if to_last is None else to_last,
         "calls": calls,
         "calls_429": throttled,
         "bound_statuses_per_s": bound,
@@ -164,12 +187,18 @@ def _row(rate: float, calls: int, throttled: int, bound: float = 1_900.0) -> dic
 
 def test_evenly_the_three_portals_are_judged_together_against_three_bounds() -> None:
     """GIVEN three portals at 1,800, 1,750 and 1,700 statuses/s with one 429 in 300 calls
-    WHEN judged THEN 5,250 of 5,700 (92.1%), 0.33% 429: met."""
-    rows = {"1": _row(1_800, 100, 0), "2": _row(1_750, 100, 1), "3": _row(1_700, 100, 0)}
+    (1,700, 1,650 and 1,600 counted up to the last delivering call)
+    WHEN judged THEN 5,250 of 5,700 (92.1%), 0.33% 429: met; up to the last call 4,950 (86.8%)."""
+    rows = {
+        "1": _row(1_800, 100, 0, to_last=1_700),
+        "2": _row(1_750, 100, 1, to_last=1_650),
+        "3": _row(1_700, 100, 0, to_last=1_600),
+    }
     figures = portals.scenario_figures("even", rows, 1_900)
     assert figures["bound_statuses_per_s"] == 5_700
     assert figures["delivered_statuses_per_s"] == 5_250
     assert figures["percent_of_bound"] == 92.1
+    assert figures["percent_of_bound_to_last_delivery"] == 86.8
     assert figures["percent_429"] == 0.33
     assert figures["met"] is True
     assert "throttled" not in figures
