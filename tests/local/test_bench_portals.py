@@ -110,18 +110,23 @@ def _entry(
     }
 
 
+def _second_portals_log() -> list[dict[str, Any]]:
+    """Portal 202's writes of 100 at 0, 0.4 and 1.5 s and a 429 at 0.6 s (its blocks of updates)."""
+    return [
+        _entry(0.0, range(100, 200)),
+        _entry(0.4, range(400, 500)),
+        _entry(0.6, range(700, 800), status=429),
+        _entry(1.5, range(1_000, 1_100)),
+    ]
+
+
 def test_one_portal_is_judged_from_its_own_log_against_its_own_limit() -> None:
     """GIVEN portal 202's log (updates 100-199 are its block in portals.PORTALS' order): writes of 100 at
     0, 0.4 and 1.5 s and a 429 at 0.6 s, limit 19 per 1,000 ms
     WHEN its figures are taken THEN 1 whole window with 200 statuses delivered in it (10.5% of 1,900),
     1 of 4 calls 429, 300 delivered in all, no input of another portal."""
     second = portals.PORTALS[1]
-    log = [
-        _entry(0.0, range(100, 200)),
-        _entry(0.4, range(400, 500)),
-        _entry(0.6, range(700, 800), status=429),
-        _entry(1.5, range(1_000, 1_100)),
-    ]
+    log = _second_portals_log()
     figures = portals.portal_figures(log, second, portals.Limit(19, 1_000))
     assert figures["windows"] == 1
     assert figures["delivered_statuses_per_s"] == 200.0
@@ -137,12 +142,7 @@ def test_one_portals_rate_ends_with_the_backlog() -> None:
     THEN two windows count, with the writes at 0 and 0.4 s in them: 200 statuses in 1 s; up to the
     last delivering call, three windows (1.5 s) with the same 200 statuses: 133.3/s."""
     second = portals.PORTALS[1]
-    log = [
-        _entry(0.0, range(100, 200)),
-        _entry(0.4, range(400, 500)),
-        _entry(0.6, range(700, 800), status=429),
-        _entry(1.5, range(1_000, 1_100)),
-    ]
+    log = _second_portals_log()
     start = datetime.fromisoformat(log[0]["at"]).timestamp()
     limit = portals.Limit(19, 500)
     ended = portals.portal_figures(log, second, limit, until=start + 1.2)
