@@ -7,24 +7,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from status_writer.settle import PAST_THE_END_S
 
-from local.aws.moto import MotoServer
 from local.aws.provision import create_table
 from local.hubspot_emulator import Emulator, Faults, running_emulator
 from local.hubspot_emulator.auth import fingerprint
 from local.hubspot_emulator.config import EmulatorConfig
 from local.hubspot_emulator.portals import PortalSpec
 from tests.factories import LambdaContext, sqs_event, sqs_record, status_body
-from tests.integration.conftest import Stack, lambda_record
+from tests.integration.conftest import Stack
 
 Loader = Callable[..., ModuleType]
 TOKENS = {7: "pat-portal-seven", 8: "pat-portal-eight", 9: "pat-portal-nine"}
@@ -143,12 +138,12 @@ def test_the_ledger_keeps_each_portals_history_apart(
     assert state(portals, 7) == "SUBSCRIBED"
 
 
-def secrets_of(secrets: Any, *portals: int) -> str:
+def secrets_of(stack: Stack, *portals: int) -> str:
     """A secret per portal under a fresh prefix; returns the ``{portalId}`` pattern naming them."""
     pattern = f"t-{uuid.uuid4().hex[:8]}/portal-{{portalId}}"
     for portal in portals:
         secret = {"accessToken": TOKENS[portal]}
-        secrets.create_secret(
+        stack.secrets.create_secret(
             Name=pattern.replace("{portalId}", str(portal)), SecretString=json.dumps(secret)
         )
     return pattern
@@ -162,31 +157,11 @@ def one_call_at_a_time(monkeypatch: pytest.MonkeyPatch, pattern: str, emulator: 
     monkeypatch.setenv("HUBSPOT_MAX_IN_FLIGHT", "1")
 
 
-@contextmanager
-def slow_seven_and(
-    tight: EmulatorConfig, monkeypatch: pytest.MonkeyPatch, pattern: str
-) -> Iterator[Emulator]:
-    """Portal 7 answering each call in 1.4 s and portal 8 at ``tight``; one input per call, one call at
-    a time."""
-    with running_emulator(
-        portals=[PortalSpec(7, (TOKENS[7],)), PortalSpec(8, (TOKENS[8],), tight)]
-    ) as emulator:
-        emulator.portal(7).set_faults(Faults(latency_ms=1_400))
-        one_call_at_a_time(monkeypatch, pattern, emulator)
-        yield emulator
-
-
-def three_each() -> list[dict[str, Any]]:
-    """Three updates for portal 8, then three for portal 7."""
-    bodies = [status_body(f"p8-{n}@example.com", portalId=8) for n in range(3)]
-    return bodies + [status_body(f"p7-{n}@example.com", portalId=7) for n in range(3)]
-
-
 def test_a_portal_out_of_rate_limit_gives_its_records_back_and_holds_no_other_portal(
     stack: Stack, load_handler: Loader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN portal 8 allowing 2 calls per 10 s, portal 7 HubSpot's usual limit, one input per call
-    pattern = secrets_of(stack.secrets, 7, 8)
+    pattern = secrets_of(stack, 7, 8)
     tight = PortalSpec(8, (TOKENS[8],), config=EmulatorConfig(portal_id=8, rate_limit_max=2))
     with running_emulator(portals=[PortalSpec(7, (TOKENS[7],)), tight]) as emulator:
         one_call_at_a_time(monkeypatch, pattern, emulator)
@@ -207,63 +182,19 @@ def test_a_throttled_portal_waits_for_its_limit_while_another_portal_still_deliv
 ) -> None:
     # GIVEN portal 8 allowing 3 calls per 2 s, and portal 7 answering each call in 1.4 s: its three calls,
     # one at a time, take longer than portal 8 needs for three (two slots a window: one is kept back)
-    pattern = secrets_of(stack.secrets, 7, 8)
+    pattern = secrets_of(stack, 7, 8)
     tight = EmulatorConfig(portal_id=8, rate_limit_max=3, rate_limit_interval_ms=2_000)
-    with slow_seven_and(tight, monkeypatch, pattern) as emulator:
+    with running_emulator(
+        portals=[PortalSpec(7, (TOKENS[7],)), PortalSpec(8, (TOKENS[8],), tight)]
+    ) as emulator:
+        emulator.portal(7).set_faults(Faults(latency_ms=1_400))
+        one_call_at_a_time(monkeypatch, pattern, emulator)
+        bodies = [status_body(f"p8-{n}@example.com", portalId=8) for n in range(3)]
+        bodies += [status_body(f"p7-{n}@example.com", portalId=7) for n in range(3)]
         # WHEN one batch carries both
-        response = run(stack, load_handler, *three_each())
+        response = run(stack, load_handler, *bodies)
         # THEN portal 8 waited for its next window while portal 7 was still delivering (that wait held
         # nobody back) and applied all three; portal 7 applied all three
         assert failed(response) == []
         assert all(state(emulator, 8, f"p8-{n}@example.com") == "SUBSCRIBED" for n in range(3))
         assert all(state(emulator, 7, f"p7-{n}@example.com") == "SUBSCRIBED" for n in range(3))
-
-
-def visibility_changes(path: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every visibility change moto recorded, by message id, in order."""
-    changes: dict[str, list[dict[str, Any]]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        change = json.loads(line)
-        changes.setdefault(change["message_id"], []).append(change)
-    return changes
-
-
-def test_a_call_waiting_long_for_its_slot_sets_its_records_backoff_while_another_portal_delivers(
-    stack: Stack, load_handler: Loader, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    # GIVEN an SQS of its own that records every visibility change; portal 8 allowing 2 calls per 10 s
-    # (its second call waits seconds for a slot), portal 7 answering each call in 1.4 s; one input per
-    # call, one call at a time
-    log = tmp_path / "visibility.jsonl"
-    with MotoServer(visibility_log=log) as moto:
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
-            monkeypatch.setenv(name, moto.endpoint)
-        sqs, secrets = boto3.client("sqs"), boto3.client("secretsmanager")
-        url = sqs.create_queue(QueueName="waiting", Attributes={"VisibilityTimeout": "120"})["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        pattern = secrets_of(secrets, 7, 8)
-        tight = EmulatorConfig(portal_id=8, rate_limit_max=2, rate_limit_interval_ms=10_000)
-        with slow_seven_and(tight, monkeypatch, pattern) as emulator:
-            for body in three_each():
-                sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
-            received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
-            records = [lambda_record(message, arn) for message in received["Messages"]]
-            by_email = {json.loads(r["body"])["subscriberIdString"]: r["messageId"] for r in records}
-            # WHEN one batch carries both
-            response = load_handler().handler({"Records": records}, LambdaContext())
-            seven = [e for e in emulator.portal(7).request_log() if "batch/write" in e["path"]]
-        changes = visibility_changes(log)
-    # THEN portal 8 applied its first, and its two others came back; portal 7 applied all three
-    assert state(emulator, 8, "p8-0@example.com") == "SUBSCRIBED"
-    back = sorted(by_email[f"p8-{n}@example.com"] for n in (1, 2))
-    assert sorted(item["itemIdentifier"] for item in response["batchItemFailures"]) == back
-    assert all(state(emulator, 7, f"p7-{n}@example.com") == "SUBSCRIBED" for n in range(3))
-    # AND the second's backoff was set while it waited, before portal 7's last call even started, to
-    # last past the invocation's end; the third's (given up once portal 7 was done) at the end; neither
-    # twice, and no applied record had its visibility changed
-    assert set(changes) == set(back)
-    waited, given_up = changes[by_email["p8-1@example.com"]], changes[by_email["p8-2@example.com"]]
-    assert len(waited) == len(given_up) == 1
-    last_seven = max(datetime.fromisoformat(entry["at"]).timestamp() for entry in seven)
-    assert waited[0]["set_at"] < last_seven < given_up[0]["set_at"]
-    assert waited[0]["visible_at"] - waited[0]["set_at"] > PAST_THE_END_S

@@ -156,4 +156,4 @@ def test_a_read_timeout_while_postponing_is_logged_not_raised() -> None:
         source_arn="arn:aws:sqs:us-east-1:123456789012:q",
     )
     # WHEN a postponement is asked for THEN nothing raises and nothing counts as changed
-    assert scheduler.postpone([(target, 30)]) == set()
+    assert scheduler.postpone([(target, 30)]) == 0

@@ -6,13 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from status_writer.config import (
-    AFTER_READS_WAIT_S,
-    FREE_WAIT_STEP_S,
-    PORTAL_MAX_WAIT_S,
-    ConfigurationError,
-    Settings,
-)
+from status_writer.config import AFTER_READS_WAIT_S, FREE_WAIT_STEP_S, ConfigurationError, Settings
 from status_writer.model import Rejected, StatusUpdate, UnsubscribeAll
 from status_writer.parse import parse_message
 from status_writer.portals import by_portal, secret_name
@@ -124,19 +118,6 @@ def test_a_portals_wait_is_free_while_another_still_delivers_then_capped() -> No
     # AND a new invocation starts afresh
     budget.start()
     assert budget.step(0.6) == 0.6
-
-
-def test_only_a_free_wait_for_a_slot_beyond_the_cap_is_a_long_one() -> None:
-    # GIVEN a portal of several while another still delivers, then once the others are done
-    busy = [True]
-    budget = WaitBudget(most_s=PORTAL_MAX_WAIT_S)
-    budget.start(lambda: busy[0], shared=True)
-    # THEN a wait for a slot further away than the cap is long (its records' backoff is set meanwhile);
-    # one within the cap is not, nor any wait once nobody else delivers
-    assert budget.long_free_wait(PORTAL_MAX_WAIT_S + 0.01)
-    assert not budget.long_free_wait(PORTAL_MAX_WAIT_S)
-    busy[0] = False
-    assert not budget.long_free_wait(30.0)
 
 
 def test_a_portal_sharing_its_batch_waits_only_while_another_delivers() -> None:

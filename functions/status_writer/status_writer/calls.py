@@ -7,7 +7,6 @@ one object without importing each other.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from status_writer.deadline import Deadline
@@ -37,29 +36,9 @@ class CallStats:
             self.latencies_ms.append(latency_ms)
 
 
-@dataclass(slots=True)
-class Postponed:
-    """The records given their backoff before the invocation's end (settle.py), by message id: the
-    seconds asked for. Shared by the worker threads, so updates take a lock."""
-
-    _seconds: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, seconds: dict[str, int]) -> None:
-        with self._lock:
-            self._seconds.update(seconds)
-
-    def get(self, message_id: str) -> int | None:
-        with self._lock:
-            return self._seconds.get(message_id)
-
-
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    """One invocation's deadline and call statistics, carried together into every HubSpot call.
-    ``on_long_wait`` belongs to one call: what to do once while it waits long for its slot."""
+    """One invocation's deadline and call statistics, carried together into every HubSpot call."""
 
     deadline: Deadline
     stats: CallStats = field(default_factory=CallStats)
-    postponed: Postponed = field(default_factory=Postponed)
-    on_long_wait: Callable[[float], None] | None = None

@@ -195,7 +195,7 @@ class HubSpotClient:
                 return CallResult(
                     failure=Failure(FailureCategory.AUTHENTICATION, str(error), permanent=False)
                 )
-            wait_failure = self._wait_for_slot(deadline, call.on_long_wait)
+            wait_failure = self._wait_for_slot(deadline)
             if wait_failure is not None:
                 return CallResult(failure=wait_failure)
             result = self._attempt(request, token, call, attempts)
@@ -276,11 +276,8 @@ class HubSpotClient:
         self._sleep(0.1 + 0.4 * random.random())
         return True
 
-    def _wait_for_slot(
-        self, deadline: Deadline, on_long_wait: Callable[[float], None] | None = None
-    ) -> Failure | None:
-        """Sleep until the pacer allows a call; give up (retryable) when the budget would run out.
-        ``on_long_wait`` runs once, before the first free wait for a slot far away (waits.py)."""
+    def _wait_for_slot(self, deadline: Deadline) -> Failure | None:
+        """Sleep until the pacer allows a call; give up (retryable) when the budget would run out."""
         while True:
             if not deadline.allows_call():
                 return Failure(
@@ -289,10 +286,6 @@ class HubSpotClient:
             delay = self._pacer.delay()
             if delay <= 0:
                 return None
-            if on_long_wait is not None and self.waits.long_free_wait(delay):
-                on_long_wait(delay)
-                on_long_wait = None
-                continue  # that took a while: ask the pacer again
             step = self.waits.step(delay)
             if step is None:  # one portal of several: it would hold the others
                 return Failure(FailureCategory.RATE_LIMITED, _PORTAL_WAIT, False, math.ceil(delay))

@@ -3,21 +3,17 @@ until the bad inputs stand alone. Results come back in input order, one per inpu
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import replace
 from typing import TypeVar
 
 from status_writer.answers import CallResult
-from status_writer.calls import CallContext
 from status_writer.chunk import chunk, halves
 from status_writer.model import Failure, FailureCategory, ItemResult, StatusUpdate, UnsubscribeAll
 from status_writer.observability import logger
 from status_writer.outcomes import map_batch_response, map_unsubscribe_response
 from status_writer.routes import Route
 from status_writer.runtime import Invocation
-from status_writer.settle import postpone_while_waiting
 
 Item = TypeVar("Item", StatusUpdate, UnsubscribeAll)
 ChunkSender = Callable[[Invocation, Sequence[Item]], list[ItemResult]]
@@ -71,7 +67,7 @@ def _send(
 def _write_chunk(invocation: Invocation, inputs: Sequence[StatusUpdate]) -> list[ItemResult]:
     """One batch/write call."""
     answer = invocation.runtime.hubspot.write_statuses(
-        [update.to_input() for update in inputs], _call_of(invocation, inputs)
+        [update.to_input() for update in inputs], invocation.call
     )
     if answer.body is not None:
         results = map_batch_response(inputs, answer.body)
@@ -88,24 +84,11 @@ def _opt_out_chunk(invocation: Invocation, inputs: Sequence[UnsubscribeAll]) -> 
         [request.email for request in inputs],
         first.channel,
         first.business_unit_id,
-        _call_of(invocation, inputs),
+        invocation.call,
     )
     if answer.body is not None:
         return map_unsubscribe_response(inputs, answer.body)
     return _unanswered(invocation, inputs, answer, _opt_out_chunk)
-
-
-def _call_of(invocation: Invocation, inputs: Sequence[Item]) -> CallContext:
-    """The invocation's call context for one chunk: a long wait for its slot sets its records' backoff
-    meanwhile (settle.py)."""
-    messages = [item.message for item in inputs]
-    once = threading.Lock()  # per contact, the chunk is many calls, and a call may wait again
-
-    def on_long_wait(wait_s: float) -> None:
-        if once.acquire(blocking=False):
-            postpone_while_waiting(invocation, messages, wait_s)
-
-    return replace(invocation.call, on_long_wait=on_long_wait)
 
 
 def _unanswered(

@@ -3,7 +3,6 @@ fails), FIFO groups held back behind a failure, and a backoff for every record t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 from status_writer.backoff import retry_delay_s
@@ -11,10 +10,6 @@ from status_writer.config import Settings
 from status_writer.model import Failure, FailureCategory, Message, Outcome
 from status_writer.respond import hold_back_fifo_groups
 from status_writer.runtime import Invocation
-
-# A backoff set while the invocation still runs lasts this long past its end: SQS deletes what applied
-# before the record could be received again.
-PAST_THE_END_S = 10
 
 
 def settle(
@@ -47,38 +42,14 @@ def settle(
                 FailureCategory.DEAD_LETTER_UNAVAILABLE, f"{reason}; was: {failure.detail}", permanent=False
             )
     outcomes = hold_back_fifo_groups(messages, outcomes)
-    postponed = invocation.call.postponed
-    delays = []
-    for message in messages:
-        if outcomes.get(message.message_id, Outcome.RETRYABLE) is not Outcome.RETRYABLE:
-            continue
-        seconds = _delay(message, failures.get(message.message_id), runtime.settings)
-        earlier = postponed.get(message.message_id)  # set while its call waited, if it was
-        if earlier is None or earlier < seconds:
-            delays.append((message, seconds))
+    delays = [
+        (message, _delay(message, failures.get(message.message_id), runtime.settings))
+        for message in messages
+        if outcomes.get(message.message_id, Outcome.RETRYABLE) is Outcome.RETRYABLE
+    ]
     if delays:
         runtime.visibility.postpone(delays, deadline=deadline)
     return outcomes
-
-
-def postpone_while_waiting(invocation: Invocation, messages: Sequence[Message], wait_s: float) -> None:
-    """Set the backoff of a call's records while the call waits ``wait_s`` for its slot (waits.py:
-    ``long_free_wait``), as if they came back rate limited. Each lasts past the invocation's end, so a
-    record that does apply meanwhile is deleted by SQS before it can be received again; the final
-    settle sets it again only if its outcome asks for longer."""
-    runtime, deadline = invocation.runtime, invocation.call.deadline
-    failure = Failure(FailureCategory.RATE_LIMITED, "waiting for a rate-limit slot", False, math.ceil(wait_s))
-    past_the_end = math.ceil(deadline.remaining_ms() / 1000) + PAST_THE_END_S
-    delays = [
-        (message, max(_delay(message, failure, runtime.settings), past_the_end))
-        for message in messages
-        if message.receipt_handle
-    ]
-    # One SQS call at a time, and no longer than the wait: the call's thread would only wait.
-    accepted = runtime.visibility.postpone(delays, deadline=deadline, workers=1, within_s=wait_s)
-    invocation.call.postponed.add(
-        {m.message_id: seconds for m, seconds in delays if m.message_id in accepted}
-    )
 
 
 def _delay(message: Message, failure: Failure | None, settings: Settings) -> int:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from status_writer.deadline import Deadline
 from status_writer.model import Message
 from status_writer.observability import logger
-from status_writer.within import MAX_WORKERS, run_within
+from status_writer.within import run_within
 
 
 def queue_url_from_arn(arn: str) -> str | None:
@@ -29,18 +28,10 @@ class VisibilityScheduler:
     def __init__(self, sqs: Any) -> None:
         self._sqs = sqs
 
-    def postpone(
-        self,
-        delays: Sequence[tuple[Message, int]],
-        *,
-        deadline: Deadline | None = None,
-        workers: int = MAX_WORKERS,
-        within_s: float = math.inf,
-    ) -> set[str]:
-        """ChangeMessageVisibility for each (message, seconds); returns the ids SQS accepted. With
-        ``deadline`` the batches go out in parallel and are given up when the time is over, or after
-        ``within_s`` (those messages keep the queue's own visibility timeout); ``workers`` calls at a
-        time."""
+    def postpone(self, delays: Sequence[tuple[Message, int]], *, deadline: Deadline | None = None) -> int:
+        """ChangeMessageVisibility for each (message, seconds); returns how many SQS accepted. With
+        ``deadline`` the batches go out in parallel and are given up when the time is over (those
+        messages keep the queue's own visibility timeout)."""
         by_queue: dict[str, list[tuple[Message, int]]] = {}
         for message, seconds in delays:
             url = queue_url_from_arn(message.source_arn)
@@ -51,13 +42,11 @@ class VisibilityScheduler:
             for url, items in by_queue.items()
             for start in range(0, len(items), 10)
         ]
-        limit_s = None if deadline is None else min(deadline.settle_time_s(), within_s)
-        done = run_within(
-            [functools.partial(self._change, url, batch) for url, batch in batches], limit_s, workers
-        )
-        return {message_id for accepted in done for message_id in accepted or ()}
+        limit_s = None if deadline is None else deadline.settle_time_s()
+        done = run_within([functools.partial(self._change, url, batch) for url, batch in batches], limit_s)
+        return sum(count or 0 for count in done)
 
-    def _change(self, url: str, batch: list[tuple[Message, int]]) -> set[str]:
+    def _change(self, url: str, batch: list[tuple[Message, int]]) -> int:
         entries = [
             {"Id": f"v{index}", "ReceiptHandle": message.receipt_handle, "VisibilityTimeout": seconds}
             for index, (message, seconds) in enumerate(batch)
@@ -70,10 +59,9 @@ class VisibilityScheduler:
             logger.warning(
                 "visibility change failed", extra={"error": code or type(error).__name__, "count": len(batch)}
             )
-            return set()
+            return 0
         for item in answer.get("Failed", []):
             logger.warning(
                 "visibility change refused", extra={"code": item.get("Code"), "entry": item.get("Id")}
             )
-        ids = {entry["Id"]: message.message_id for entry, (message, _) in zip(entries, batch, strict=True)}
-        return {ids[item["Id"]] for item in answer.get("Successful", []) if item.get("Id") in ids}
+        return len(answer.get("Successful", []))

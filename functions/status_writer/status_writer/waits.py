@@ -7,13 +7,8 @@ another still delivers: that holds nobody back, so it is free, taken in short st
 at each; once the others are done, a wait would hold their next batch, so there is none, and its
 records come back with the wait as their backoff (figure 8, one run with the 1 s for every portal:
 median invocation 2.2 s with a throttled portal, 1.9 s without). Once the portal's state is read (the
-freshness check), its writes may wait up to ``AFTER_READS_WAIT_S`` more: giving up then would waste
-the reads' slots, and the next receive would spend them again, so a throttled portal would read and
-come back until SQS's receives ran out.
-
-A free wait for a slot further away than ``PORTAL_MAX_WAIT_S`` is a long one: the others will likely
-be done first. The call sets its records' backoff before it waits on (``settle.postpone_while_waiting``),
-so that the SQS calls do not hold the next batch after the others are done.
+freshness check), its writes may wait up to ``AFTER_READS_WAIT_S`` more: giving up then would waste the reads' slots, and the next receive would
+spend them again, so a throttled portal would read and come back until SQS's receives ran out.
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from status_writer.config import AFTER_READS_WAIT_S, FREE_WAIT_STEP_S, PORTAL_MAX_WAIT_S
+from status_writer.config import AFTER_READS_WAIT_S, FREE_WAIT_STEP_S
 
 
 def _never() -> bool:
@@ -61,12 +56,6 @@ class WaitBudget:
     def allows(self, wait_s: float) -> bool:
         """Whether waiting ``wait_s`` (then trying again) is within this portal's share."""
         return self.is_free() or self.waited_s + wait_s <= self.limit_s
-
-    def long_free_wait(self, delay_s: float) -> bool:
-        """A free wait for a slot more than ``PORTAL_MAX_WAIT_S`` away: the others will likely be done
-        first, and then the records come back; their backoff is set while the call waits, not after
-        the others are done, when setting it would hold their next batch."""
-        return delay_s > PORTAL_MAX_WAIT_S and self.is_free()
 
     def step(self, delay_s: float) -> float | None:
         """The wait to take now for a slot ``delay_s`` away, counted; None: this portal has waited its
