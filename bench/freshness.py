@@ -234,10 +234,9 @@ def saturation_figures(
     writes, reads = _writes_and_reads(route for _, route, _, _ in calls)
     throttled = sum(1 for _, _, status, _ in calls if status == 429)
     start = calls[0][0]
-    windows, measured_s = saturation.whole_windows(
-        start, delivering[-1][0], saturation.INTERVAL_MS / 1000, until
+    windows, measured_s, rate = saturation.whole_window_rate(
+        delivering, start, saturation.INTERVAL_MS / 1000, until
     )
-    rate = sum(inputs for at, inputs in delivering if at < start + measured_s) / measured_s
     writes_in, reads_in = _writes_and_reads(route for at, route, _, _ in calls if at < start + measured_s)
     bound = bound_with_reads(
         saturation.MAX, saturation.INTERVAL_MS, saturation.INPUTS_PER_CALL, writes_in, writes_in + reads_in

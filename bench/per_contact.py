@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from bench.harness import CHECK_OFF, TOKEN, World
-from bench.saturation import backlog_end, drain_backlog, whole_windows
+from bench.saturation import backlog_end, drain_backlog, whole_window_rate
 
 MAX = 19
 INTERVAL_MS = 1_000
@@ -71,11 +71,9 @@ def _figures(
     if not calls:
         raise RuntimeError(f"per_contact c={concurrency}: no per-contact calls were made")
     batch_403 = sum(1 for e in log if e["route"] in BATCH_ROUTES and e["status"] == 403)
-    delivered = [at for at, status in calls if status == 200]
+    delivered = [(at, 1) for at, status in calls if status == 200]  # one status a call
     throttled = sum(1 for _, status in calls if status == 429)
-    start, last = calls[0][0], delivered[-1]
-    windows, measured_s = whole_windows(start, last, INTERVAL_MS / 1000, backlog_end(answers))
-    rate = sum(1 for at in delivered if at < start + measured_s) / measured_s
+    windows, _, rate = whole_window_rate(delivered, calls[0][0], INTERVAL_MS / 1000, backlog_end(answers))
     return {
         "concurrency": concurrency,
         "percent_of_bound": round(100 * rate / bound, 1),

@@ -17,10 +17,11 @@ portal's share of an event is whole calls. Each portal is counted from its own r
 emulator (the inputs of its batch writes answered 200, by arrival), over the whole windows of its own
 limit between its first request and the end of the backlog or its last delivering call, whichever is
 first (figure 2's rule, ``saturation.whole_window_rate``); 429s as a share of its calls. Every input is
-checked to belong to the portal that received it. The freshness check is off (``harness.CHECK_OFF``), so the bound is the plain
-write bound. The throttled run's backlog is 10x what its throttled portal can take, so it is time-boxed
-(``THROTTLED_STOP_S``): what is left is reported, and records the function returned for retry are
-counted per portal from the summary lines, not sent again (there is no SQS in the bench).
+checked to belong to the portal that received it. The freshness check is off (``harness.CHECK_OFF``),
+so the bound is the plain write bound. The throttled run's backlog is 10x what its throttled portal
+can take, so it is time-boxed (``THROTTLED_STOP_S``): what is left is reported, and records the
+function returned for retry are counted per portal from the summary lines, not sent again (there is
+no SQS in the bench).
 """
 
 from __future__ import annotations

@@ -210,25 +210,21 @@ def backlog_end(answers: Sequence[Mapping[str, Any]]) -> float:
     return max(float(answer["started_at"]) for answer in answers)
 
 
-def whole_windows(start: float, last: float, interval_s: float, until: float = math.inf) -> tuple[int, float]:
-    """The whole rate-limit windows from ``start`` (the first request) to the last delivering call at
-    ``last`` or to ``until`` (``backlog_end``), whichever is first: (windows, their seconds). A
-    partial last window is left out, so a rate over them can never exceed the bound by one; at least
-    one window is counted."""
-    if interval_s <= 0:
-        raise ValueError(f"the interval must be positive, got {interval_s}")
-    windows = max(1, math.floor((min(last, until) - start) / interval_s))
-    return windows, windows * interval_s
-
-
 def whole_window_rate(
     delivered_calls: Sequence[tuple[float, int]], start: float, interval_s: float, until: float = math.inf
 ) -> tuple[int, float, float]:
-    """Statuses/s over ``whole_windows``: (windows, their seconds, the statuses delivered in them per
-    second). Calls are (arrival time, statuses delivered)."""
+    """Statuses/s over the whole rate-limit windows from ``start`` (the first request) to the last
+    delivering call or to ``until`` (``backlog_end``), whichever is first: (windows, their seconds,
+    the statuses delivered in them per second). Calls are (arrival time, statuses delivered). A
+    partial last window is left out, so the rate can never exceed the bound by one; at least one
+    window is counted."""
     if not delivered_calls:
         raise ValueError("no delivering call")
-    windows, measured_s = whole_windows(start, max(at for at, _ in delivered_calls), interval_s, until)
+    if interval_s <= 0:
+        raise ValueError(f"the interval must be positive, got {interval_s}")
+    last = max(at for at, _ in delivered_calls)
+    windows = max(1, math.floor((min(last, until) - start) / interval_s))
+    measured_s = windows * interval_s
     delivered = sum(inputs for at, inputs in delivered_calls if at < start + measured_s)
     return windows, measured_s, delivered / measured_s
 

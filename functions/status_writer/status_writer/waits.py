@@ -7,8 +7,9 @@ another still delivers: that holds nobody back, so it is free, taken in short st
 at each; once the others are done, a wait would hold their next batch, so there is none, and its
 records come back with the wait as their backoff (figure 8, one run with the 1 s for every portal:
 median invocation 2.2 s with a throttled portal, 1.9 s without). Once the portal's state is read (the
-freshness check), its writes may wait up to ``AFTER_READS_WAIT_S`` more: giving up then would waste the reads' slots, and the next receive would
-spend them again, so a throttled portal would read and come back until SQS's receives ran out.
+freshness check), its writes may wait up to ``AFTER_READS_WAIT_S`` more: giving up then would waste
+the reads' slots, and the next receive would spend them again, so a throttled portal would read and
+come back until SQS's receives ran out.
 """
 
 from __future__ import annotations
