@@ -198,3 +198,27 @@ def test_a_throttled_portal_waits_for_its_limit_while_another_portal_still_deliv
         assert failed(response) == []
         assert all(state(emulator, 8, f"p8-{n}@example.com") == "SUBSCRIBED" for n in range(3))
         assert all(state(emulator, 7, f"p7-{n}@example.com") == "SUBSCRIBED" for n in range(3))
+
+
+def test_a_portal_whose_read_was_answered_waits_for_its_next_slot_after_the_others_are_done(
+    stack: Stack, load_handler: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the freshness check on, portal 8 allowing 2 calls per second (one slot a window for the
+    # function: one is kept back) and portal 7 HubSpot's usual limit, one contact each
+    pattern = secrets_of(stack, 7, 8)
+    tight = EmulatorConfig(portal_id=8, rate_limit_max=2, rate_limit_interval_ms=1_000)
+    with running_emulator(
+        portals=[PortalSpec(7, (TOKENS[7],)), PortalSpec(8, (TOKENS[8],), tight)]
+    ) as emulator:
+        one_call_at_a_time(monkeypatch, pattern, emulator)
+        monkeypatch.setenv("HUBSPOT_FRESHNESS_CHECK", "all")
+        # WHEN one batch carries both: portal 7 is done long before portal 8's second read has a slot
+        response = run(
+            stack, load_handler, status_body("p8@example.com", portalId=8), status_body(portalId=7)
+        )
+        # THEN portal 8, its first read answered, waited for the slots of its second read and its
+        # write instead of giving its record back to spend that read again on the next receive
+        assert failed(response) == []
+        assert state(emulator, 8, "p8@example.com") == "SUBSCRIBED"
+        assert state(emulator, 7) == "SUBSCRIBED"
+        assert len(emulator.portal(8).request_log()) == 3

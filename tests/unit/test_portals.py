@@ -133,8 +133,8 @@ def test_a_portal_sharing_its_batch_waits_only_while_another_delivers() -> None:
     busy[0] = False
     assert budget.step(0.05) is None
     assert not budget.allows(0.05)
-    # AND once its state is read, its writes may still wait AFTER_READS_WAIT_S (the reads' slots)
-    budget.read_done()
+    # AND once a read of it is answered, its calls may still wait AFTER_READS_WAIT_S (the reads' slots)
+    budget.read_answered()
     assert budget.step(1.0) == 1.0
     # AND alone in its next batch, it has its one second again
     budget.start()
@@ -172,16 +172,16 @@ def test_portals_in_flight_say_busy_only_while_another_runs_and_none_is_queued()
     assert not in_flight.others_busy()
 
 
-def test_once_its_state_is_read_a_portal_may_wait_a_rate_limit_interval_more_for_its_writes() -> None:
-    # GIVEN a portal of several (1 s of waits per invocation) that waited 0.8 s for its reads
+def test_once_a_read_is_answered_a_portal_may_wait_a_rate_limit_interval_more() -> None:
+    # GIVEN a portal of several (1 s of waits per invocation) that waited 0.8 s for its first read
     budget = WaitBudget(most_s=1.0)
     budget.start()
     assert budget.step(0.8) == 0.8
-    # WHEN its reads are done
-    budget.read_done()
+    # WHEN a read of it is answered
+    budget.read_answered()
     # THEN its write may wait up to AFTER_READS_WAIT_S more, not past it
     assert budget.step(AFTER_READS_WAIT_S - 0.5) == AFTER_READS_WAIT_S - 0.5
     assert budget.step(1.0) is None
-    # AND the next invocation has only its 1 s until its own reads are done
+    # AND the next invocation has only its 1 s until a read of its own is answered
     budget.start()
     assert budget.step(1.5) is None

@@ -43,8 +43,8 @@ PORTAL_MAX_WAIT_S = 1.0
 # outlasts the others' delivery by up to one step (at 0.25 s, figure 8's one-throttled case was at 84%
 # of its bound in one run; at 50 ms, 89%).
 FREE_WAIT_STEP_S = 0.05
-# Once a portal's state is read, its writes may wait up to HubSpot's rate-limit interval more: every slot
-# of the window frees by then, and coming back would waste the reads' slots and spend them again.
+# Once a read of a portal is answered, its calls may wait up to HubSpot's rate-limit interval more: every
+# slot of the window frees by then, and coming back would waste the reads' slots and spend them again.
 AFTER_READS_WAIT_S = 10.0
 _TABLE_NAME = re.compile(
     r"[A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}"

@@ -93,8 +93,6 @@ def read_current(invocation: Invocation, contacts: Collection[Contact]) -> Reads
             part = Reads(failed=dict.fromkeys(((e, channel) for e in emails), _READ_BUG))
         reads.held.update(part.held)
         reads.failed.update(part.failed)
-    if len(reads.failed) < len(contacts):
-        invocation.runtime.hubspot.waits.read_done()  # waits.py: the reads' slots are spent
     return reads
 
 
@@ -132,6 +130,8 @@ def _read(invocation: Invocation, emails: list[str], channel: str, *, wide: bool
         answer = invocation.runtime.hubspot.read(emails, channel, wide=wide, call=invocation.call)
         if answer.body is not None and not _complete(answer.body):
             answer = CallResult(failure=_NOT_COMPLETE)
+        elif answer.body is not None:
+            invocation.runtime.hubspot.waits.read_answered()  # waits.py: a slot spent on the reads
         if answer.failure is None or answer.failure.category not in TRANSIENT:
             break
     return answer

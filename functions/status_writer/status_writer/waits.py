@@ -6,10 +6,12 @@ batch, waits at most ``PORTAL_MAX_WAIT_S`` in all. A portal whose batch holds ot
 another still delivers: that holds nobody back, so it is free, taken in short steps and judged again
 at each; once the others are done, a wait would hold their next batch, so there is none, and its
 records come back with the wait as their backoff (figure 8, one run with the 1 s for every portal:
-median invocation 2.2 s with a throttled portal, 1.9 s without). Once the portal's state is read (the
-freshness check), its writes may wait up to ``AFTER_READS_WAIT_S`` more: giving up then would waste
-the reads' slots, and the next receive would spend them again, so a throttled portal would read and
-come back until SQS's receives ran out.
+median invocation 2.2 s with a throttled portal, 1.9 s without). Once one of the portal's reads is
+answered (the freshness check), its calls may wait up to ``AFTER_READS_WAIT_S`` more: giving up then
+would waste the slots spent on reading, and the next receive would spend them again, so a throttled
+portal would read and come back until SQS's receives ran out. Its first answered read, not its last:
+a batch's reads are two calls per chunk, and a chunk whose statuses were read but whose opt-outs
+waited would otherwise come back a slot short.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class WaitBudget:
     most_s: float = math.inf
     waited_s: float = 0.0
     is_free: Callable[[], bool] = field(default=_never)
-    read_at_s: float | None = None  # waited_s when the portal's state was read in this invocation
+    read_at_s: float | None = None  # waited_s when a read of the portal was first answered in it
     shared: bool = False  # the batch holds other portals: no wait once they are done
 
     def start(self, is_free: Callable[[], bool] | None = None, shared: bool = False) -> None:
@@ -43,8 +45,9 @@ class WaitBudget:
         self.is_free = is_free or _never
         self.shared = shared
 
-    def read_done(self) -> None:
-        """The portal's state is read for this invocation: its writes may wait ``AFTER_READS_WAIT_S`` more."""
+    def read_answered(self) -> None:
+        """A read of the portal was answered in this invocation: from the first, its calls may wait
+        ``AFTER_READS_WAIT_S`` more."""
         if self.read_at_s is None:
             self.read_at_s = self.waited_s
 
