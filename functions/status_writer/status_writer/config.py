@@ -34,10 +34,9 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
 PORTAL_PLACEHOLDER = "{portalId}"  # in HUBSPOT_SECRET_ID: one secret per portal (README: Many portals)
 PORTALS_IN_FLIGHT = 8  # portals delivered side by side in one invocation, each with its own call slots
-# A portal of several, alone in its batch, waits for its rate limit at most this long in all in one
-# invocation; longer, its records come back with the wait as their backoff. A portal whose batch holds
-# others waits only while another still delivers (that holds nobody back): once they are done, its wait
-# would hold their next batch, so its records come back at once (waits.py).
+# A portal of several waits for its rate limit at most this long in all in one invocation, not counting
+# its waits while another portal of its batch still delivers (those hold nobody back); longer, its
+# records come back with the wait as their backoff (waits.py).
 PORTAL_MAX_WAIT_S = 1.0
 # While another portal still delivers, a portal's wait is re-judged this often: its last free step
 # outlasts the others' delivery by up to one step (at 0.25 s, figure 8's one-throttled case was at 84%

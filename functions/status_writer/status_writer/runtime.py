@@ -111,7 +111,6 @@ class PortalsInFlight:
 
     def __init__(self, portals: int) -> None:
         self._lock = threading.Lock()
-        self.portals = portals
         self._waiting, self._running = portals, 0
 
     def started(self) -> None:
@@ -148,5 +147,5 @@ class Invocation:
         if in_flight is None:
             runtime.hubspot.waits.start()
         else:
-            runtime.hubspot.waits.start(in_flight.others_busy, shared=in_flight.portals > 1)
+            runtime.hubspot.waits.start(in_flight.others_busy)
         return Invocation(runtime, self.call)
