@@ -125,22 +125,30 @@ def test_a_portal_waits_a_pacing_slot_after_the_other_portals_of_its_batch_are_d
     busy = [True]
     budget = WaitBudget(most_s=1.0)
     budget.start(lambda: busy[0])
+    # WHEN it waits while another still delivers THEN freely, in steps of at most FREE_WAIT_STEP_S
     assert budget.step(5.0) == FREE_WAIT_STEP_S
+    assert budget.step(0.01) == 0.01
     busy[0] = False
     # WHEN its next call is one pacing slot away THEN it waits for it: giving its records back would
     # cost each a receive (make chaos --portals 3: 40% of all retries were these)
     assert budget.step(0.2) == 0.2
     # AND a throttled portal's slot, seconds away, is past the cap: its records come back at once
     assert budget.step(5.0) is None
+    assert not budget.allows(5.0)
     # AND once a read of it is answered, its calls may still wait AFTER_READS_WAIT_S (the reads' slots)
     budget.read_answered()
     assert budget.step(5.0) == 5.0
+    # AND in its next batch it has its one second again
+    budget.start()
+    assert budget.step(0.6) == 0.6
+    assert budget.step(0.6) is None
 
 
 def test_a_free_step_outlasts_the_others_delivery_by_little() -> None:
     """GIVEN a portal waiting for a slot 5 s away while another delivers until 0.33 s (virtual time)
     WHEN it steps as the client does THEN it gives up within one FREE_WAIT_STEP_S of the others'
-    end, at most 50 ms: each step of its last thread holds the others' next batch."""
+    end, at most 50 ms: the slot is past its cap, and each step of its last thread holds the others'
+    next batch."""
     now = [0.0]
     budget = WaitBudget(most_s=1.0)
     budget.start(lambda: now[0] < 0.33)

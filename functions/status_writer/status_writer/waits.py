@@ -14,7 +14,7 @@ waited would otherwise come back a slot short.
 A portal whose batch held others once had no wait at all after they were done (so as not to hold
 their next batch): a call one pacing slot away (0.2-0.7 s) then gave its records back, and with
 three portals in `make chaos` those refusals were 40% of all retries and walked valid messages to
-SQS's ``maxReceiveCount`` (README: Many portals, figure 8's notes).
+SQS's ``maxReceiveCount`` (README: Many portals).
 """
 
 from __future__ import annotations
