@@ -243,6 +243,10 @@ def _dead_letter_contents(ev: Evidence) -> tuple[list[str], dict[str, Any]]:
         "valid_in_dlq": len(valid_in_dlq),
         "invalid_messages": len(invalid),
         "invalid_in_dlq_with_reason": fates["dlq"],
+        # of those, the ones the function could not judge before their last receive (README: Outcomes)
+        "invalid_in_dlq_receives_exhausted": sum(
+            ev.letters.by_handler.get(item.message_id) == "RECEIVES_EXHAUSTED" for item in invalid
+        ),
         "invalid_superseded_by_portal_optout": fates["superseded"],
         "invalid_destroyed_with_the_dlq": fates["destroyed"],
         "dlq_duplicate_copies": ev.letters.duplicates,

@@ -117,6 +117,7 @@ def stack(aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
             "DEAD_LETTER_QUEUE_URL": dlq_url,
             "RETRY_BACKOFF_BASE_SECONDS": "0",
             "RETRY_BACKOFF_MAX_SECONDS": "60",
+            "MAX_RECEIVE_COUNT": "10",  # the redrive policy's above, as the template passes it on
             "POWERTOOLS_SERVICE_NAME": "hubspot-subscription-sync",
             "POWERTOOLS_METRICS_NAMESPACE": "HubSpotSubscriptionSync",
             "POWERTOOLS_LOG_LEVEL": "DEBUG",

@@ -473,6 +473,38 @@ def test_401_with_no_new_secret_is_retryable(stack: Stack, load_handler: Loader)
     assert [call["status"] for call in writes(stack)] == [401, 401]
 
 
+def test_a_record_refused_on_its_last_receive_is_dead_lettered_with_its_last_failure(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN a revoked token, not rotated, and a queue that redrives after 10 receives
+    stack.emulator.revoke_token(TOKEN)
+    handler = load_handler().handler
+    stack.send(status_body("ada@example.com", 1001))
+    # WHEN its first nine receives are refused THEN it comes back each time, as retryable
+    for receive in range(1, 10):
+        event = stack.receive_event(1)
+        assert event["Records"][0]["attributes"]["ApproximateReceiveCount"] == str(receive)
+        assert failed_ids(handler(event, LambdaContext())) == ids(event)
+    # WHEN its tenth receive, in one batch with a fresh message, is refused too
+    stack.send(status_body("bob@example.com", 1001))
+    event = stack.receive_event(2)
+    response = handler(event, LambdaContext())
+    # THEN the fresh one comes back, and the tenth goes to the DLQ with why, not to SQS's redrive
+    fresh = next(
+        r["messageId"] for r in event["Records"] if r["attributes"]["ApproximateReceiveCount"] == "1"
+    )
+    assert failed_ids(response) == [fresh]
+    dead = stack.dead_letters()
+    assert [json.loads(letter["Body"])["subscriberIdString"] for letter in dead] == ["ada@example.com"]
+    attributes = dead[0]["MessageAttributes"]
+    assert attributes["error_category"]["StringValue"] == "RECEIVES_EXHAUSTED"
+    assert attributes["error_message"]["StringValue"].startswith(
+        "receive 10 of maxReceiveCount 10; last: AUTHENTICATION"
+    )
+    assert attributes["receive_count"]["StringValue"] == "10"
+    assert {call["status"] for call in writes(stack)} == {401}
+
+
 def test_oauth_tokens_are_exchanged_cached_and_renewed(stack: Stack, load_handler: Loader) -> None:
     # GIVEN an OAuth app whose access tokens live 3 s, and the secret holding the refresh grant
     stack.emulator.add_oauth_app("client-1", "client-secret-1", "refresh-1", access_token_ttl_s=3)

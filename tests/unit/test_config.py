@@ -75,6 +75,7 @@ def test_blank_values_count_as_unset() -> None:
     assert result.batch_limit == MAX_BATCH_LIMIT
     assert result.api_base_url == DEFAULT_API_BASE_URL
     assert result.dead_letter_queue_url is None
+    assert result.max_receive_count is None  # unknown: SQS's redrive alone ends the last receive
 
 
 def test_every_setting_is_read_from_its_variable() -> None:
@@ -87,7 +88,9 @@ def test_every_setting_is_read_from_its_variable() -> None:
         DEAD_LETTER_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
         RETRY_BACKOFF_BASE_SECONDS="5",
         RETRY_BACKOFF_MAX_SECONDS="600",
+        MAX_RECEIVE_COUNT="10",
     )
+    assert result.max_receive_count == 10
     assert result.api_base_url == "https://api.example.test/hubspot"  # trailing slash dropped
     assert result.batch_limit == 25
     assert result.max_in_flight == 8
@@ -133,6 +136,8 @@ def test_missing_secret_id_is_reported(value: str) -> None:
         ("RETRY_BACKOFF_BASE_SECONDS", "-1", "RETRY_BACKOFF_BASE_SECONDS=-1 must be between 0 and 43200"),
         ("RETRY_BACKOFF_MAX_SECONDS", "43201", "RETRY_BACKOFF_MAX_SECONDS=43201 must be between 0 and 43200"),
         ("RETRY_BACKOFF_MAX_SECONDS", "1h", "RETRY_BACKOFF_MAX_SECONDS='1h' is not an integer"),
+        ("MAX_RECEIVE_COUNT", "1001", "MAX_RECEIVE_COUNT=1001 must be between 0 and 1000"),
+        ("MAX_RECEIVE_COUNT", "-1", "MAX_RECEIVE_COUNT=-1 must be between 0 and 1000"),
         ("DEAD_LETTER_QUEUE_URL", "my-dlq", "DEAD_LETTER_QUEUE_URL='my-dlq' is not a queue URL"),
         ("DEAD_LETTER_QUEUE_URL", "arn:aws:sqs:us-east-1:1:dlq", "is not a queue URL"),
     ],

@@ -1,11 +1,12 @@
-"""respond: the partial batch response SQS reads, and FIFO hold-back."""
+"""respond: the partial batch response SQS reads, FIFO hold-back, and the records on their last receive."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
-from status_writer.model import Message, Outcome
-from status_writer.respond import batch_response, hold_back_fifo_groups
+from status_writer.model import Failure, FailureCategory, Message, Outcome
+from status_writer.respond import batch_response, hold_back_fifo_groups, last_receives
 
 from tests.unit.helpers import bare_message
 
@@ -137,3 +138,62 @@ def test_nothing_failed_nothing_changes() -> None:
     messages = fifo("g1", "g1", "g2")
     outcomes = {"m-0": A, "m-1": S, "m-2": D}
     assert hold_back_fifo_groups(messages, outcomes) == outcomes
+
+
+# --- last receives ----------------------------------------------------------------------------------
+
+REFUSED = Failure(FailureCategory.AUTHENTICATION, "HubSpot refused the token (401)", permanent=False)
+
+
+def received(count: int, *receive_counts: int) -> list[Message]:
+    """``count`` messages of a standard queue; the first ones received as often as given, the rest once."""
+    counts = list(receive_counts) + [1] * (count - len(receive_counts))
+    return [replace(message, receive_count=n) for message, n in zip(standard(count), counts, strict=True)]
+
+
+def test_a_record_that_would_come_back_from_its_last_receive_goes_with_its_last_failure() -> None:
+    # GIVEN a queue that redrives after 10 receives; m-0 on its 10th, m-1 on its 9th, both refused
+    messages = received(2, 10, 9)
+    failures = {"m-0": REFUSED, "m-1": REFUSED}
+    # WHEN the last receives are judged
+    exhausted = last_receives(messages, {"m-0": R, "m-1": R}, failures, 10)
+    # THEN only m-0 goes, for good, and its reason names the receive and the failure it kept meeting
+    assert list(exhausted) == ["m-0"]
+    assert exhausted["m-0"].category is FailureCategory.RECEIVES_EXHAUSTED
+    assert exhausted["m-0"].permanent
+    assert exhausted["m-0"].detail == (
+        "receive 10 of maxReceiveCount 10; last: AUTHENTICATION: HubSpot refused the token (401)"
+    )
+
+
+def test_a_receive_count_past_the_queues_counts_as_its_last() -> None:
+    # GIVEN an approximate count above maxReceiveCount (the queue's count was lowered meanwhile)
+    exhausted = last_receives(received(1, 12), {"m-0": R}, {"m-0": REFUSED}, 10)
+    # THEN it is its last receive too
+    assert list(exhausted) == ["m-0"]
+
+
+def test_only_records_that_would_come_back_are_judged() -> None:
+    # GIVEN four records on their last receive: applied, superseded, dead-lettered, retryable
+    messages = received(4, 5, 5, 5, 5)
+    outcomes = {"m-0": A, "m-1": S, "m-2": D, "m-3": R}
+    # WHEN judged THEN only the retryable one is exhausted; the others keep their outcome
+    assert list(last_receives(messages, outcomes, {"m-3": REFUSED}, 5)) == ["m-3"]
+
+
+def test_a_record_without_an_outcome_on_its_last_receive_says_so() -> None:
+    # GIVEN no outcome and no failure recorded (it would be reported retryable)
+    exhausted = last_receives(received(1, 3), {}, {}, 3)
+    assert exhausted["m-0"].detail == "receive 3 of maxReceiveCount 3; last: no outcome recorded"
+
+
+def test_all_records_on_their_last_receive_all_go() -> None:
+    # GIVEN every record of a batch refused on its last receive THEN every one is exhausted
+    messages = received(4, 2, 2, 2, 2)
+    outcomes = {m.message_id: R for m in messages}
+    assert sorted(last_receives(messages, outcomes, {}, 2)) == ["m-0", "m-1", "m-2", "m-3"]
+
+
+def test_without_a_known_max_receive_count_nothing_is_exhausted() -> None:
+    # GIVEN MAX_RECEIVE_COUNT unset THEN SQS's redrive stays the only way to the DLQ for them
+    assert last_receives(received(1, 1000), {"m-0": R}, {"m-0": REFUSED}, None) == {}

@@ -29,6 +29,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "HUBSPOT_BATCH_MODE",
     "HUBSPOT_FRESHNESS_CHECK",
     "HUBSPOT_DEFAULT_PORTAL_ID",
+    "MAX_RECEIVE_COUNT",
 )
 
 DEFAULT_API_BASE_URL = "https://api.hubapi.com"
@@ -74,6 +75,7 @@ class Settings:
     batch_mode: str = "auto"  # auto | batch | per-contact (README: Outcomes, per-contact mode)
     freshness_check: str = "all"  # all | subscribed | off (README: Outcomes, HubSpot-side changes)
     default_portal_id: str | None = None  # the portal of a message without portalId (README: Many portals)
+    max_receive_count: int | None = None  # the queue's maxReceiveCount; None: unknown (README: Outcomes)
 
     @property
     def multi_portal(self) -> bool:
@@ -105,6 +107,7 @@ class Settings:
             batch_mode=reader.choice("HUBSPOT_BATCH_MODE", BATCH_MODES, "auto"),
             freshness_check=reader.choice("HUBSPOT_FRESHNESS_CHECK", FRESHNESS_MODES, "all"),
             default_portal_id=_portal(reader),
+            max_receive_count=reader.integer("MAX_RECEIVE_COUNT", 0, 0, 1000) or None,
         )
         if settings.backoff_base_s > settings.backoff_max_s:
             reader.problems.append("RETRY_BACKOFF_BASE_SECONDS must not exceed RETRY_BACKOFF_MAX_SECONDS")

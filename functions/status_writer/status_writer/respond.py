@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TypedDict
 
-from status_writer.model import Message, Outcome
+from status_writer.model import Failure, FailureCategory, Message, Outcome
 
 
 class ItemFailure(TypedDict):
@@ -37,6 +37,36 @@ def hold_back_fifo_groups(messages: Sequence[Message], outcomes: Mapping[str, Ou
         elif adjusted.get(message.message_id, Outcome.RETRYABLE) is Outcome.RETRYABLE:
             failed_groups.add(group)  # no recorded outcome is reported (batch_response), so it counts
     return adjusted
+
+
+def last_receives(
+    messages: Sequence[Message],
+    outcomes: Mapping[str, Outcome],
+    failures: Mapping[str, Failure],
+    max_receive_count: int | None,
+) -> dict[str, Failure]:
+    """The records that would come back from their queue's last receive, each with why it goes to the DLQ.
+
+    SQS moves such a record to the DLQ at its next receive with only ``maxReceiveCount`` for a reason;
+    dead-lettered now, it carries its last failure (README: Outcomes). Unknown ``max_receive_count``:
+    none.
+    """
+    if max_receive_count is None:
+        return {}
+    exhausted: dict[str, Failure] = {}
+    for message in messages:
+        if message.receive_count < max_receive_count:
+            continue
+        if outcomes.get(message.message_id, Outcome.RETRYABLE) is not Outcome.RETRYABLE:
+            continue
+        last = failures.get(message.message_id)
+        cause = "no outcome recorded" if last is None else f"{last.category.value}: {last.detail}"
+        exhausted[message.message_id] = Failure(
+            FailureCategory.RECEIVES_EXHAUSTED,
+            f"receive {message.receive_count} of maxReceiveCount {max_receive_count}; last: {cause}",
+            permanent=True,
+        )
+    return exhausted
 
 
 def batch_response(messages: Sequence[Message], outcomes: Mapping[str, Outcome]) -> PartialBatchResponse:

@@ -1,5 +1,6 @@
 """Settle the records that did not apply: permanent failures to the DLQ (or back to SQS when that
-fails), FIFO groups held back behind a failure, and a backoff for every record that comes back."""
+fails), FIFO groups held back behind a failure, records on their queue's last receive to the DLQ with
+their last failure, and a backoff for every record that comes back."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from status_writer.backoff import retry_delay_s
 from status_writer.config import Settings
 from status_writer.model import Failure, FailureCategory, Message, Outcome
-from status_writer.respond import hold_back_fifo_groups
+from status_writer.respond import hold_back_fifo_groups, last_receives
 from status_writer.runtime import Invocation
 
 
@@ -24,6 +25,9 @@ def settle(
     for message_id, failure in failures.items():
         outcomes[message_id] = Outcome.DEAD_LETTERED if failure.permanent else Outcome.RETRYABLE
     outcomes = hold_back_fifo_groups(messages, outcomes)
+    exhausted = last_receives(messages, outcomes, failures, runtime.settings.max_receive_count)
+    for message_id, failure in exhausted.items():
+        outcomes[message_id], failures[message_id] = Outcome.DEAD_LETTERED, failure
     to_dead_letter = [
         (message, failures[message.message_id])
         for message in messages
