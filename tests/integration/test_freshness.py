@@ -375,3 +375,41 @@ def test_an_update_superseded_by_another_invocations_unrecorded_write_is_judged_
     # THEN after the conflict the SUBSCRIBED is judged again on the other invocation's record: written
     assert responses == {"older": {"batchItemFailures": []}, "newer": {"batchItemFailures": []}}
     assert state(stack) == "SUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked")
+def test_per_contact_a_contact_whose_read_failed_is_not_written_while_the_others_are(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN a portal without the batch scopes (reads and writes go per contact), a workflow that
+    # subscribed ada to 1001 in HubSpot at 12:00, and HubSpot failing every call about ada (503)
+    stack.emulator.add_private_app_token(TOKEN, profile="no-batch")
+    act(
+        stack, action="status", subscription_id=1001, state="SUBSCRIBED", timestamp="2026-11-16T12:00:00.000Z"
+    )
+    stack.emulator.set_faults(
+        Faults(
+            error_rate=1.0, error_statuses=(503,), latency_ms=300, path_prefixes=(f"{PREFIX}ada@example.com",)
+        )
+    )
+    # WHEN an older upstream NOT_SPECIFIED for ada and an update for grace arrive together
+    ada_body = status_body(state="NOT_SPECIFIED", occurredAt="2026-11-16T11:00:00Z")
+    event = sqs_event(
+        *(
+            sqs_record(b, sent_timestamp_ms=SENT_MS, queue_arn=stack.queue_arn)
+            for b in (ada_body, status_body("grace@example.com"))
+        )
+    )
+    response = load_handler().handler(event, LambdaContext())
+    # THEN ada's read failed inside an answer that read grace: ada's record comes back unwritten (never
+    # "nothing newer"), and grace's is applied
+    ada_id = event["Records"][0]["messageId"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": ada_id}]}
+    ada_writes = [
+        e
+        for e in stack.emulator.request_log()
+        if e["path"] == f"{PREFIX}ada@example.com" and e["method"] == "POST"
+    ]
+    assert ada_writes == []
+    assert state(stack) == "SUBSCRIBED"
+    assert state(stack, "grace@example.com") == "SUBSCRIBED"

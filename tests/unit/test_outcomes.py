@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 from status_writer.model import FailureCategory, ItemResult, StatusUpdate
-from status_writer.outcomes import PERMANENT_ITEM_CATEGORIES, item_failure, map_batch_response
+from status_writer.outcomes import (
+    PERMANENT_ITEM_CATEGORIES,
+    item_failure,
+    map_batch_response,
+    unread_contacts,
+)
 
 from tests.unit.helpers import batch_body, result_for, standard_error, update, updates
 
@@ -466,3 +471,62 @@ def test_a_status_hubspot_already_held_is_applied_without_its_writers_stamp_or_s
     assert results[1].source is None
     assert results[0].stamps
     assert results[0].source == "Public API"
+
+
+# --- unread_contacts: a read answer's contacts that were not read ---------------------------------
+
+READ_OF = ["ada@example.com", "bob@example.com"]
+
+
+def read_answer(*errors: dict[str, Any], results: tuple[str, ...] = ("bob@example.com",)) -> dict[str, Any]:
+    """A COMPLETE read answer with a result for each of ``results`` and the given errors."""
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": [{"subscriberIdString": email, "statuses": []} for email in results],
+    }
+    if errors:
+        body["errors"] = list(errors)
+    return body
+
+
+def test_a_contact_named_by_a_retryable_error_is_not_read() -> None:
+    # GIVEN per-contact mode's answer: bob read, ada's GET refused (429) and named by its error
+    body = read_answer(
+        {"category": "RATE_LIMITED", "message": "429", "context": {"ids": ["Ada@Example.com"]}}
+    )
+    # WHEN its contacts are judged THEN ada is unread, retryable, and bob is read
+    unread = unread_contacts(body, READ_OF)
+    assert list(unread) == ["ada@example.com"]
+    assert unread["ada@example.com"].permanent is False
+    assert unread["ada@example.com"].detail.startswith("RATE_LIMITED: 429")
+
+
+def test_a_contact_named_by_a_permanent_error_or_absent_is_read_as_nothing_newer() -> None:
+    # GIVEN an error that says HubSpot does not know ada, and no result for her
+    body = read_answer(
+        {"category": "OBJECT_NOT_FOUND", "message": "no such contact", "context": {"ids": [READ_OF[0]]}}
+    )
+    # THEN nobody is unread: ada has no newer state
+    assert unread_contacts(body, READ_OF) == {}
+    assert unread_contacts(read_answer(), READ_OF) == {}
+
+
+def test_a_retryable_error_naming_nobody_leaves_every_contact_without_a_result_unread() -> None:
+    # GIVEN an error whose context names no contact of the read (chaos's nameless errors)
+    body = read_answer({"category": "INTERNAL_ERROR", "message": "try again"})
+    # THEN the contact without a result cannot be taken as unknown to HubSpot; bob's result stands
+    assert list(unread_contacts(body, READ_OF)) == ["ada@example.com"]
+
+
+def test_every_contact_failing_its_read_is_unread() -> None:
+    body = read_answer(
+        *({"category": "UNKNOWN", "message": "504", "context": {"ids": [email]}} for email in READ_OF),
+        results=(),
+    )
+    assert sorted(unread_contacts(body, READ_OF)) == READ_OF
+
+
+def test_an_answer_without_errors_reads_every_contact() -> None:
+    assert unread_contacts(read_answer(results=tuple(READ_OF)), READ_OF) == {}
+    assert unread_contacts({"status": "COMPLETE", "errors": "not a list"}, READ_OF) == {}
+    assert unread_contacts(None, READ_OF) == {}

@@ -77,6 +77,36 @@ def map_unsubscribe_response(inputs: Sequence[UnsubscribeAll], body: Any) -> lis
     ]
 
 
+def unread_contacts(body: Any, emails: Sequence[str]) -> dict[str, Failure]:
+    """The contacts a COMPLETE read answer did not read, with why: each one an ``errors[]`` entry names
+    with a retryable category (per-contact mode answers a refused ``GET`` so), and every contact
+    without a result when such an entry names none of them. A contact named by a permanent error
+    (HubSpot does not know it), or simply absent, has no newer state (README: Outcomes)."""
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    if not isinstance(errors, list):
+        return {}
+    asked = {email.lower() for email in emails}
+    unread: dict[str, Failure] = {}
+    nameless: Failure | None = None
+    for error in errors:
+        if not isinstance(error, Mapping) or (failure := item_failure(error)).permanent:
+            continue
+        named = {value.lower() for value in _context_values(error)} & asked
+        for email in sorted(named):
+            unread.setdefault(email, failure)
+        nameless = nameless or (None if named else failure)
+    if nameless is not None:
+        results = body.get("results")
+        present = {
+            result["subscriberIdString"].lower()
+            for result in (results if isinstance(results, list) else [])
+            if isinstance(result, Mapping) and isinstance(result.get("subscriberIdString"), str)
+        }
+        for email in sorted(asked - present):
+            unread.setdefault(email, nameless)
+    return unread
+
+
 def _applied(*stamps: int | None, source: str | None = None) -> ItemResult:
     """An applied input, with the distinct timestamps HubSpot gave what it set (the ledger keeps them)
     and the source it names the write by."""

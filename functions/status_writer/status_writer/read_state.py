@@ -4,8 +4,9 @@ fresh timestamps as newer than the updates that caused them.
 
 Two batch calls per 100 contacts (statuses, wide opt-outs), the chunks in parallel; per contact in
 per-contact mode (``hubspot.HubSpotClient.read``). A read that fails makes its contacts' updates come
-back (retryable), never "assume nothing newer"; a contact HubSpot does not know (absent from the
-results, or named by an error) has no newer state.
+back (retryable), never "assume nothing newer", and so does one contact's failed read within an
+answer (``outcomes.unread_contacts``); a contact HubSpot does not know (absent from the results, or
+named by a permanent error) has no newer state.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from status_writer.entries import Contact, Update
 from status_writer.freshness import Held, Known, checked_keys, statuses_of, wide_of
 from status_writer.model import Failure, FailureCategory
 from status_writer.observability import logger
+from status_writer.outcomes import unread_contacts
 from status_writer.runtime import Invocation
 
 READ_ATTEMPTS = 3
@@ -112,10 +114,14 @@ def _read_chunk(invocation: Invocation, emails: list[str], channel: str) -> Read
             _read_chunk(invocation, list(right), channel),
         )
         return Reads({**first.held, **second.held}, {**first.failed, **second.failed})
-    reads = Reads()
+    # A contact whose read failed inside a COMPLETE answer (per contact, its GET refused) is not read:
+    # taken as "nothing newer", its write would overwrite a change made in HubSpot.
+    unread = {**unread_contacts(wide.body, emails), **unread_contacts(statuses.body, emails)}
+    reads = Reads(failed={(email, channel): _read_failed(failure) for email, failure in unread.items()})
     for found in (statuses_of(statuses.body, channel, now_us), wide_of(wide.body, channel, now_us)):
         for email, held in found.items():
-            reads.held.setdefault((email, channel), {}).update(held)
+            if email not in unread:
+                reads.held.setdefault((email, channel), {}).update(held)
     return reads
 
 
