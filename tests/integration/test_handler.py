@@ -433,6 +433,22 @@ def test_retryable_messages_get_the_backoff_visibility(stack: Stack, load_handle
     assert stack.queue_counts() == (0, 1)
 
 
+def test_a_revoked_token_waits_the_backoff_cap_from_the_first_receive(
+    stack: Stack, load_handler: Loader
+) -> None:
+    # GIVEN no base backoff, a 60 s cap, a 1 s queue visibility timeout and a revoked token not rotated
+    stack.emulator.revoke_token(TOKEN)
+    stack.send(status_body("ada@example.com", 1001))
+    event = stack.receive_event(1)
+    # WHEN the handler runs
+    response = load_handler(RETRY_BACKOFF_BASE_SECONDS="0").handler(event, LambdaContext())
+    # THEN the message is still invisible after the queue's own timeout: it waits for the token's fix,
+    # not for time, so it does not spend its receives meanwhile
+    assert failed_ids(response) == ids(event)
+    time.sleep(1.5)
+    assert stack.queue_counts() == (0, 1)
+
+
 def test_zero_backoff_makes_retryable_messages_visible_at_once(stack: Stack, load_handler: Loader) -> None:
     # GIVEN no backoff (base 0), a queue whose own visibility timeout is long, and HubSpot down
     stack.sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "120"})
@@ -476,9 +492,10 @@ def test_401_with_no_new_secret_is_retryable(stack: Stack, load_handler: Loader)
 def test_a_record_refused_on_its_last_receive_is_dead_lettered_with_its_last_failure(
     stack: Stack, load_handler: Loader
 ) -> None:
-    # GIVEN a revoked token, not rotated, and a queue that redrives after 10 receives
+    # GIVEN a revoked token, not rotated, and a queue that redrives after 10 receives (no backoff at all:
+    # a refused token otherwise waits the backoff cap, test_a_revoked_token_waits_the_backoff_cap...)
     stack.emulator.revoke_token(TOKEN)
-    handler = load_handler().handler
+    handler = load_handler(RETRY_BACKOFF_MAX_SECONDS="0").handler
     stack.send(status_body("ada@example.com", 1001))
     # WHEN its first nine receives are refused THEN it comes back each time, as retryable
     for receive in range(1, 10):

@@ -6,10 +6,41 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from status_writer.backoff import SQS_MAX_VISIBILITY_S, retry_delay_s, seconds_until_daily_reset
+from status_writer.backoff import (
+    SQS_MAX_VISIBILITY_S,
+    failure_delay_s,
+    retry_delay_s,
+    seconds_until_daily_reset,
+)
 from status_writer.deadline import SAFETY_MARGIN_MS, Deadline
+from status_writer.model import Failure, FailureCategory
 
 from tests.factories import LambdaContext
+
+# --- failure_delay_s --------------------------------------------------------------------------------
+
+
+def failing(category: FailureCategory, retry_after_s: int | None = None) -> Failure:
+    return Failure(category, "-", permanent=False, retry_after_s=retry_after_s)
+
+
+@pytest.mark.parametrize("category", [FailureCategory.AUTHENTICATION, FailureCategory.MISSING_SCOPES])
+def test_a_failure_that_waits_for_a_fix_waits_the_cap_from_the_first_receive(
+    category: FailureCategory,
+) -> None:
+    # GIVEN a revoked token or missing scopes WHEN its record comes back THEN it waits the longest backoff
+    # at once: shorter ones only spend its receives before someone rotates the token
+    assert [failure_delay_s(n, failing(category), 30, 900) for n in (1, 2, 10)] == [900, 900, 900]
+
+
+def test_other_failures_keep_the_schedule_and_their_own_floor() -> None:
+    # GIVEN a transient failure, one with Retry-After, a DAILY park and no failure at all
+    assert failure_delay_s(1, failing(FailureCategory.HUBSPOT_UNAVAILABLE), 30, 900) == 30
+    assert failure_delay_s(1, failing(FailureCategory.RATE_LIMITED, retry_after_s=45), 30, 900) == 45
+    assert failure_delay_s(1, failing(FailureCategory.DAILY_LIMIT, 7_000), 30, 900, daily_retry_s=600) == 600
+    assert failure_delay_s(1, failing(FailureCategory.DAILY_LIMIT, 7_000), 30, 900) == 7_000
+    assert failure_delay_s(3, None, 30, 900) == 120
+
 
 # --- retry_delay_s ----------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from status_writer.backoff import retry_delay_s
+from status_writer.backoff import failure_delay_s
 from status_writer.config import Settings
 from status_writer.model import Failure, FailureCategory, Message, Outcome
 from status_writer.respond import hold_back_fifo_groups, last_receives
@@ -57,15 +57,14 @@ def settle(
 
 
 def _delay(message: Message, failure: Failure | None, settings: Settings) -> int:
-    """The backoff for a record's receive count, never shorter than its failure asks for."""
-    floor = None if failure is None else failure.retry_after_s
-    if (
-        failure is not None
-        and failure.category is FailureCategory.DAILY_LIMIT
-        and settings.daily_retry_s is not None
-    ):
-        floor = settings.daily_retry_s
-    return retry_delay_s(message.receive_count, settings.backoff_base_s, settings.backoff_max_s, floor)
+    """The backoff for a record's receive count and failure (``backoff.failure_delay_s``)."""
+    return failure_delay_s(
+        message.receive_count,
+        failure,
+        settings.backoff_base_s,
+        settings.backoff_max_s,
+        settings.daily_retry_s,
+    )
 
 
 def failure_of(
