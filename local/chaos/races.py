@@ -4,7 +4,9 @@ since HubSpot's batch write takes no condition. Invariant 1 does not count such 
 report counts it on its own. A key is raced when its newest change is a HubSpot-side one made between
 a request that read its contact and a later one that wrote to that key (a write naming its
 subscription, or an unsubscribe-all of the contact), less than one function timeout apart, with no
-read of the contact in between."""
+read of the contact in between that would have shown the change: a read of the contact's statuses, or
+for a wide opt-out made in HubSpot its wide opt-outs too (a read of those alone does not show a
+subscription's status)."""
 
 from __future__ import annotations
 
@@ -35,11 +37,13 @@ def raced(
     if not made:
         return False
     moment = max(made)
+    newest = [c for c in changes if c.made_at == moment and any(k == key for k, _ in c.effects)]
+    wide = any(c.action != "status" for c in newest)
     email, subscription, _ = key
     reads, writes = [], []
     for entry in log:
         at = datetime.fromisoformat(str(entry.get("at", "")).replace("Z", "+00:00"))
-        kind = _touches(entry, email, subscription)
+        kind = _touches(entry, email, subscription, opt_out_reads=wide)
         if kind == "read":
             reads.append(at)
         elif kind == "write":
@@ -52,15 +56,16 @@ def raced(
     return any(not any(moment < r < w for r in reads) for w in after)
 
 
-def _touches(entry: Mapping[str, Any], email: str, subscription: int) -> str | None:
-    """ "read" for a request reading the contact, "write" for one writing to the key, else None."""
+def _touches(entry: Mapping[str, Any], email: str, subscription: int, *, opt_out_reads: bool) -> str | None:
+    """ "read" for a request reading the contact (its wide opt-outs only with ``opt_out_reads``), "write"
+    for one writing to the key, else None."""
     route = str(entry.get("route") or "")
     body = entry.get("body")
     text = (json.dumps(body) if body is not None else "").lower() + str(entry.get("path", "")).lower()
     if email not in text:
         return None
     if "read" in route or entry.get("method") == "GET":
-        return "read"
+        return "read" if opt_out_reads or "unsubscribe-all" not in route else None
     if route == WRITE_ROUTES[1] or route.endswith("unsubscribe-all"):
         return "write"
     if route == WRITE_ROUTES[0]:

@@ -69,3 +69,33 @@ def test_a_write_after_a_fresh_read_or_of_another_key_or_an_upstream_newest_is_n
     assert not raced(KEY, HUBSPOT_SIDE, [change()], [write(0.04)], 30.0)
     assert not raced(KEY, HUBSPOT_SIDE, [change()], [read(-40.0), write(0.04)], 30.0)
     assert not raced(KEY, "m-1", [change()], [read(-0.03), write(0.04)], 30.0)
+
+
+def wide_read(seconds: float) -> dict[str, Any]:
+    return {
+        "at": at(seconds),
+        "route": "statuses/batch/unsubscribe-all/read",
+        "body": {"inputs": ["ada@example.com"]},
+    }
+
+
+def test_a_read_of_the_wide_opt_outs_alone_does_not_show_a_status_change() -> None:
+    # GIVEN a status change made in HubSpot after the statuses read, and a wide read between it and the
+    # write (make chaos: the invocation waited 10 s for its rate limit between the two reads)
+    # THEN the key is raced: the wide read never showed the subscription's status
+    assert raced(KEY, HUBSPOT_SIDE, [change()], [read(-6.0), wide_read(3.7), write(3.8)], 30.0)
+
+
+def test_a_read_of_the_wide_opt_outs_shows_a_wide_opt_out_made_in_hubspot() -> None:
+    # GIVEN the change is a wide opt-out made in HubSpot THEN a wide read after it would have shown it
+    wide = ActorChange(
+        "ada@example.com",
+        "unsubscribe_all",
+        "during-run",
+        None,
+        None,
+        made_at=MADE,
+        effects=((KEY, "UNSUBSCRIBED"),),
+    )
+    assert not raced(KEY, HUBSPOT_SIDE, [wide], [read(-6.0), wide_read(3.7), write(3.8)], 30.0)
+    assert raced(KEY, HUBSPOT_SIDE, [wide], [read(-6.0), write(3.8)], 30.0)
