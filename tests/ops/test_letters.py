@@ -57,6 +57,13 @@ def test_a_rejected_item_needs_a_fix_unless_included() -> None:
     assert (included.verdict, included.why) == (Verdict.WOULD_PASS, "valid")
 
 
+def test_a_message_whose_receives_ran_out_would_pass_once_its_cause_is_fixed() -> None:
+    # GIVEN a valid update the function dead-lettered at its last receive (its portal's token refused)
+    letter = from_sqs(dlq_message({**VALID, "occurredAt": "2026-11-26T09:30:00Z"}, "RECEIVES_EXHAUSTED"))
+    # WHEN triaged THEN it is replayable as it is: the data was never refused, only not yet delivered
+    assert (triage(letter).verdict, letter.category) == (Verdict.WOULD_PASS, "RECEIVES_EXHAUSTED")
+
+
 def test_all_invalid_means_nothing_would_pass() -> None:
     # GIVEN only broken bodies WHEN triaged THEN none would pass
     bodies = ["", "not json", "[]", json.dumps({"subscriberIdString": "x"})]
