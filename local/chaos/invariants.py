@@ -209,7 +209,8 @@ def _actor_figures(ev: Evidence) -> dict[str, Any]:
 
 
 def _invalid_fate(ev: Evidence, item: WorkItem, optouts: dict[str, list[Any]]) -> str:
-    """Where an invalid message ended: "dlq" (with a reason), "superseded", "destroyed" or a problem."""
+    """Where an invalid message ended: "dlq" (with a reason), "superseded", "destroyed", "outage" or a
+    problem."""
     letters, tally = ev.letters, ev.tally
     if letters.by_handler.get(item.message_id):
         return "dlq"
@@ -223,8 +224,17 @@ def _invalid_fate(ev: Evidence, item: WorkItem, optouts: dict[str, list[Any]]) -
         and any(window[0] <= end and start <= window[1] for start, end in ev.schedule.destroy_windows)
     ):
         return "destroyed"  # its invocation overlapped a drain-and-delete of the DLQ
+    last = tally.last_windows.get(item.message_id)
+    if redriven and last is not None and _overlaps(last, ev.schedule.outage_windows):
+        # its last invocation met the DLQ deleted: the copy was refused, the record came back and SQS
+        # redrove it, the fallback the README names (Outcomes: the DLQ cannot be reached)
+        return "outage"
     where = "redriven by SQS without a reason" if redriven else "not in the DLQ"
     return f"invalid message {item.message_id} {where}: {item.body[:100]}"
+
+
+def _overlaps(window: tuple[float, float], windows: Sequence[tuple[float, float]]) -> bool:
+    return any(start <= window[1] and window[0] <= end for start, end in windows)
 
 
 def _dead_letter_contents(ev: Evidence) -> tuple[list[str], dict[str, Any]]:
@@ -232,7 +242,7 @@ def _dead_letter_contents(ev: Evidence) -> tuple[list[str], dict[str, Any]]:
     invalid = [item for item in ev.items if is_invalid(item)]
     optouts = _portal_optouts(ev.items)
     fates = Counter(_invalid_fate(ev, item, optouts) for item in invalid)
-    problems = [fate for fate in fates if fate not in {"dlq", "superseded", "destroyed"}]
+    problems = [fate for fate in fates if fate not in {"dlq", "superseded", "destroyed", "outage"}]
     valid_in_dlq = [item for item in ev.items if not is_invalid(item) and item.message_id in ev.letters.ids]
     problems += [
         f"valid message {item.message_id} in the DLQ "
@@ -249,6 +259,7 @@ def _dead_letter_contents(ev: Evidence) -> tuple[list[str], dict[str, Any]]:
         ),
         "invalid_superseded_by_portal_optout": fates["superseded"],
         "invalid_destroyed_with_the_dlq": fates["destroyed"],
+        "invalid_redriven_after_a_dlq_outage": fates["outage"],
         "dlq_duplicate_copies": ev.letters.duplicates,
         "dlq_by_reason": ev.letters.by_reason(),
     }
@@ -416,8 +427,10 @@ def _notes(ev: Evidence, dlq: dict[str, Any]) -> list[str]:
         "attributes, and the source queues' RedrivePolicy set again (moto binds it to the queue object). "
         "A DLQ send landing between the harness's last drain and DeleteQueue is destroyed with the queue "
         "(as in AWS): an invalid message missing from the DLQ whose deleting invocation overlapped that "
-        f"interval is counted here, not as a failure: {dlq['invalid_destroyed_with_the_dlq']} were; "
-        "--no-dlq-outage rules it out",
+        f"interval is counted here, not as a failure: {dlq['invalid_destroyed_with_the_dlq']} were; and an "
+        "invalid message SQS redrove whose last invocation met the DLQ deleted (its copy refused, it came "
+        f"back on its last receive): {dlq['invalid_redriven_after_a_dlq_outage']} were; "
+        "--no-dlq-outage rules both out",
         "kills: SIGKILL of the worker's process group 0.3-1.5 s into an invocation; "
         f"{counts.kill_after_hubspot_call} of {counts.kills} after HubSpot answered at least one request "
         "in that interval (any invocation's)",

@@ -102,6 +102,7 @@ def print_report(report: Report, out: Any) -> None:
         "redeliveries": f.get("redeliveries"),
         "dlq_by_reason": f.get("dlq_by_reason", {}),
         "invalid_destroyed_with_the_dlq": f.get("invalid_destroyed_with_the_dlq", 0),
+        "invalid_redriven_after_a_dlq_outage": f.get("invalid_redriven_after_a_dlq_outage", 0),
         "invariants": {name: not problems for name, problems in report.invariants.items()},
         "problems": {name: problems[:5] for name, problems in report.invariants.items() if problems},
         "wall_s": f.get("wall_s"),

@@ -96,6 +96,9 @@ class Schedule:
         # (time.time()) from the DLQ's last drain to its deletion: a dead-letter send landing in there
         # is destroyed with the queue, by the harness, not lost by the function
         self.destroy_windows: list[tuple[float, float]] = []
+        # (time.time()) from the DLQ's deletion to its re-creation: a dead-letter send then is refused
+        self.outage_windows: list[tuple[float, float]] = []
+        self._down_wall = 0.0
 
     @property
     def tokens_used(self) -> list[str]:
@@ -220,6 +223,7 @@ class Schedule:
         read_dead_letters(self.sqs, url, self.archive, delete=True)
         self.sqs.delete_queue(QueueUrl=url)
         self.destroy_windows.append((drained_at, time.time()))
+        self._down_wall = time.time()
         self._dlq_down = True
         self._down_at = time.monotonic()
         with self.counts.lock:
@@ -236,5 +240,6 @@ class Schedule:
             if text:
                 self.sqs.set_queue_attributes(QueueUrl=queue.url, Attributes={"RedrivePolicy": text})
         self._dlq_down = False
+        self.outage_windows.append((self._down_wall, time.time()))
         with self.counts.lock:
             self.counts.dlq_outage_s += time.monotonic() - self._down_at

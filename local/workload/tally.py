@@ -41,6 +41,7 @@ class RunTally:
     durations_ms: list[float] = field(default_factory=list)
     deleted_ids: set[str] = field(default_factory=set)
     windows: dict[str, tuple[float, float]] = field(default_factory=dict)  # deleted id -> its invocation
+    last_windows: dict[str, tuple[float, float]] = field(default_factory=dict)  # any id -> its latest one
     sent_ms: dict[str, int] = field(default_factory=dict)  # messageId -> SQS's SentTimestamp
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,6 +76,8 @@ class RunTally:
             self.deleted_ids.update(invocation.deleted_ids)
             for message_id in invocation.deleted_ids:
                 self.windows[message_id] = (invocation.started, invocation.ended)
+            for message_id in invocation.message_ids:
+                self.last_windows[message_id] = (invocation.started, invocation.ended)
 
     def note_received(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Keep SQS's SentTimestamp of every received record (the event source's on_receive hook): the
