@@ -253,9 +253,6 @@ def _note(planned: Planned, result: ItemResult, opt_out: bool, sent: _Sent) -> N
     contact = planned.contact
     if failure is None or failure.category in UNCERTAIN:
         sent.took_effect.setdefault(contact, set()).add(planned.index)
-        # It may have changed HubSpot: the contact's history as read is recorded, or an opt-out that
-        # landed unconfirmed would leave the HubSpot-side changes it undid known to nobody.
-        sent.changed.add(contact)
     if planned.update is not None:
         sent.results[planned.update.message.message_id] = result
         if failure is None:
