@@ -218,11 +218,7 @@ def _invalid_fate(ev: Evidence, item: WorkItem, optouts: dict[str, list[Any]]) -
     if item.message_id in tally.deleted_ids and not redriven and _older_than_portal_optout(item, optouts, ev):
         return "superseded"  # README: an older write is superseded by a portal-wide opt-out
     window = tally.windows.get(item.message_id)
-    if (
-        not redriven
-        and window is not None
-        and any(window[0] <= end and start <= window[1] for start, end in ev.schedule.destroy_windows)
-    ):
+    if not redriven and window is not None and _overlaps(window, ev.schedule.destroy_windows):
         return "destroyed"  # its invocation overlapped a drain-and-delete of the DLQ
     last = tally.last_windows.get(item.message_id)
     if redriven and last is not None and _overlaps(last, ev.schedule.outage_windows):

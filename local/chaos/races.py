@@ -33,12 +33,11 @@ def raced(
     read around and then wrote over (module docstring)."""
     if message_id != HUBSPOT_SIDE:
         return False
-    made = [c.made_at for c in changes if c.made_at is not None and any(k == key for k, _ in c.effects)]
-    if not made:
+    of_key = [c for c in changes if c.made_at is not None and any(k == key for k, _ in c.effects)]
+    if not of_key:
         return False
-    moment = max(made)
-    newest = [c for c in changes if c.made_at == moment and any(k == key for k, _ in c.effects)]
-    wide = any(c.action != "status" for c in newest)
+    moment = max(c.made_at for c in of_key if c.made_at is not None)
+    wide = any(c.action != "status" for c in of_key if c.made_at == moment)
     email, subscription, _ = key
     reads, writes = [], []
     for entry in log:

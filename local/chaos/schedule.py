@@ -90,7 +90,6 @@ class Schedule:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="chaos-schedule")
         self._dlq_down = False
-        self._down_at = 0.0
         self._dlq_attributes: dict[str, str] = {}
         self.errors: list[str] = []
         # (time.time()) from the DLQ's last drain to its deletion: a dead-letter send landing in there
@@ -98,7 +97,7 @@ class Schedule:
         self.destroy_windows: list[tuple[float, float]] = []
         # (time.time()) from the DLQ's deletion to its re-creation: a dead-letter send then is refused
         self.outage_windows: list[tuple[float, float]] = []
-        self._down_wall = 0.0
+        self._down_at = 0.0  # time.time() of the DLQ's deletion
 
     @property
     def tokens_used(self) -> list[str]:
@@ -223,9 +222,8 @@ class Schedule:
         read_dead_letters(self.sqs, url, self.archive, delete=True)
         self.sqs.delete_queue(QueueUrl=url)
         self.destroy_windows.append((drained_at, time.time()))
-        self._down_wall = time.time()
         self._dlq_down = True
-        self._down_at = time.monotonic()
+        self._down_at = time.time()
         with self.counts.lock:
             self.counts.dlq_outages += 1
 
@@ -240,6 +238,7 @@ class Schedule:
             if text:
                 self.sqs.set_queue_attributes(QueueUrl=queue.url, Attributes={"RedrivePolicy": text})
         self._dlq_down = False
-        self.outage_windows.append((self._down_wall, time.time()))
+        up_at = time.time()
+        self.outage_windows.append((self._down_at, up_at))
         with self.counts.lock:
-            self.counts.dlq_outage_s += time.monotonic() - self._down_at
+            self.counts.dlq_outage_s += up_at - self._down_at
