@@ -420,30 +420,35 @@ def test_daily_limit_parks_messages_until_the_reset(stack: Stack, load_handler: 
     assert stack.queue_counts() == (0, 1)
 
 
-def test_retryable_messages_get_the_backoff_visibility(stack: Stack, load_handler: Loader) -> None:
-    # GIVEN a 30 s base backoff, a 1 s queue visibility timeout and a HubSpot that is down
+def _hubspot_down(stack: Stack) -> None:
     stack.emulator.set_faults(Faults(error_rate=1.0))
-    stack.send(status_body("ada@example.com", 1001))
-    event = stack.receive_event(1)
-    # WHEN the handler runs
-    response = load_handler(RETRY_BACKOFF_BASE_SECONDS="30").handler(event, LambdaContext())
-    # THEN the message is still invisible after the queue's own timeout would have expired
-    assert failed_ids(response) == ids(event)
-    time.sleep(1.5)
-    assert stack.queue_counts() == (0, 1)
 
 
-def test_a_revoked_token_waits_the_backoff_cap_from_the_first_receive(
-    stack: Stack, load_handler: Loader
-) -> None:
-    # GIVEN no base backoff, a 60 s cap, a 1 s queue visibility timeout and a revoked token not rotated
+def _token_revoked(stack: Stack) -> None:
     stack.emulator.revoke_token(TOKEN)
+
+
+@pytest.mark.parametrize(
+    ("fault", "base_s"),
+    [
+        # a 30 s base backoff while HubSpot is down
+        (_hubspot_down, "30"),
+        # no base backoff, the 60 s cap, and a revoked token not rotated: it waits for the token's fix,
+        # not for time, so it does not spend its receives meanwhile
+        (_token_revoked, "0"),
+    ],
+    ids=["backoff-base", "revoked-token-waits-the-cap"],
+)
+def test_retryable_messages_get_the_backoff_visibility(
+    stack: Stack, load_handler: Loader, fault: Callable[[Stack], None], base_s: str
+) -> None:
+    # GIVEN a 1 s queue visibility timeout and the fault
+    fault(stack)
     stack.send(status_body("ada@example.com", 1001))
     event = stack.receive_event(1)
     # WHEN the handler runs
-    response = load_handler(RETRY_BACKOFF_BASE_SECONDS="0").handler(event, LambdaContext())
-    # THEN the message is still invisible after the queue's own timeout: it waits for the token's fix,
-    # not for time, so it does not spend its receives meanwhile
+    response = load_handler(RETRY_BACKOFF_BASE_SECONDS=base_s).handler(event, LambdaContext())
+    # THEN the message is still invisible after the queue's own timeout would have expired
     assert failed_ids(response) == ids(event)
     time.sleep(1.5)
     assert stack.queue_counts() == (0, 1)
@@ -493,7 +498,7 @@ def test_a_record_refused_on_its_last_receive_is_dead_lettered_with_its_last_fai
     stack: Stack, load_handler: Loader
 ) -> None:
     # GIVEN a revoked token, not rotated, and a queue that redrives after 10 receives (no backoff at all:
-    # a refused token otherwise waits the backoff cap, test_a_revoked_token_waits_the_backoff_cap...)
+    # a refused token otherwise waits the backoff cap: test_retryable_messages_get_the_backoff_visibility)
     stack.emulator.revoke_token(TOKEN)
     handler = load_handler(RETRY_BACKOFF_MAX_SECONDS="0").handler
     stack.send(status_body("ada@example.com", 1001))

@@ -30,8 +30,13 @@ def change() -> ActorChange:
     )
 
 
+def contact_call(seconds: float, route: str) -> dict[str, Any]:
+    """A batch call about ada alone on ``route``."""
+    return {"at": at(seconds), "route": route, "body": {"inputs": ["ada@example.com"]}}
+
+
 def read(seconds: float) -> dict[str, Any]:
-    return {"at": at(seconds), "route": "statuses/batch/read", "body": {"inputs": ["ada@example.com"]}}
+    return contact_call(seconds, "statuses/batch/read")
 
 
 def write(seconds: float, subscription: int = 1002) -> dict[str, Any]:
@@ -46,11 +51,7 @@ def write(seconds: float, subscription: int = 1002) -> dict[str, Any]:
 
 
 def opt_out(seconds: float) -> dict[str, Any]:
-    return {
-        "at": at(seconds),
-        "route": "statuses/batch/unsubscribe-all",
-        "body": {"inputs": ["ada@example.com"]},
-    }
+    return contact_call(seconds, "statuses/batch/unsubscribe-all")
 
 
 def test_a_change_between_a_read_and_the_next_write_of_its_key_is_raced() -> None:
@@ -72,11 +73,7 @@ def test_a_write_after_a_fresh_read_or_of_another_key_or_an_upstream_newest_is_n
 
 
 def wide_read(seconds: float) -> dict[str, Any]:
-    return {
-        "at": at(seconds),
-        "route": "statuses/batch/unsubscribe-all/read",
-        "body": {"inputs": ["ada@example.com"]},
-    }
+    return contact_call(seconds, "statuses/batch/unsubscribe-all/read")
 
 
 def test_a_read_of_the_wide_opt_outs_alone_does_not_show_a_status_change() -> None:
