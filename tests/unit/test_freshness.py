@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from status_writer.entries import HUBSPOT, Entry, History, committed, entry_of
+from status_writer.entries import HUBSPOT, LEDGER, Entry, History, committed, entry_of, others_changes
 from status_writer.freshness import Known, checked_keys, merge, stamp_of, statuses_of, wide_of
 from status_writer.model import StatusUpdate, UnsubscribeAll
 from status_writer.parse import parse_message
@@ -454,6 +454,52 @@ def test_a_change_of_an_unknown_author_is_never_recorded_as_a_hubspot_side_chang
     # a change too old to be anyone's unrecorded write is kept
     assert (("U", "0") in entries) is recorded
     assert entries[applied.key] == applied
+
+
+def test_an_unsure_call_keeps_only_the_changes_that_name_another_writer() -> None:
+    # GIVEN the function's writes known by their source "Public API", and HubSpot holding an hour-old
+    # workflow SUBSCRIBED of 1001, a "Public API" UNSUBSCRIBED of 1002, a 1003 status without a
+    # source and a brand-0 opt-out (a wide opt-out names no writer)
+    an_hour_ago = datetime.fromtimestamp(NOW_US / 1e6 - 3_600, tz=UTC).isoformat().replace("+00:00", "Z")
+    no_source = {k: v for k, v in status(1003, "SUBSCRIBED", an_hour_ago).items() if k != "source"}
+    wide = {"wideStatusType": "BUSINESS_UNIT_WIDE", "businessUnitId": 0, "status": "UNSUBSCRIBED"}
+    hubspot = held(
+        status(1001, "SUBSCRIBED", an_hour_ago, source="AUTOMATION_WORKFLOW"),
+        status(1002, "UNSUBSCRIBED", an_hour_ago, source="Public API"),
+        no_source,
+        wide=[{**wide, "timestamp": an_hour_ago, "channel": "EMAIL"}],
+    )
+    merged = merge(History(), hubspot, [], None, set(), read_us=NOW_US)
+    # WHEN the changes an unsure call may have undone are taken from the merged history
+    kept = others_changes(merged, {"Public API"})
+    # THEN only the workflow's write is kept, as the ledger records it: without HubSpot's stamp (a
+    # stamp in the ledger says the function wrote it)
+    assert [(e.key, e.state, e.stamps, e.origin) for e in kept] == [(("S", "1001"), "SUBSCRIBED", (), LEDGER)]
+
+
+def test_an_unsure_call_keeps_nothing_when_every_change_may_be_the_functions_own() -> None:
+    # GIVEN HubSpot holding a "Public API" status, one without a source and a portal-wide opt-out
+    an_hour_ago = datetime.fromtimestamp(NOW_US / 1e6 - 3_600, tz=UTC).isoformat().replace("+00:00", "Z")
+    no_source = {k: v for k, v in status(1003, "SUBSCRIBED", an_hour_ago).items() if k != "source"}
+    hubspot = held(
+        status(1001, "SUBSCRIBED", an_hour_ago, source="Public API"),
+        no_source,
+        wide=[portal_wide(an_hour_ago)],
+    )
+    # AND, before the function's source is known, a CRM_UI change stamped 5 s ago (it may be another
+    # invocation's unrecorded write)
+    recent = datetime.fromtimestamp(NOW_US / 1e6 - 5, tz=UTC).isoformat().replace("+00:00", "Z")
+    fresh = merge(
+        History(), held(status(1002, "SUBSCRIBED", recent, source="CRM_UI")), [], None, set(), read_us=NOW_US
+    )
+    # WHEN the changes an unsure call may have undone are taken
+    known = others_changes(
+        merge(History(), hubspot, [], None, {"Public API"}, read_us=NOW_US), {"Public API"}
+    )
+    unknown = others_changes(fresh, set())
+    # THEN none is kept: each may be the function's own write
+    assert known == []
+    assert unknown == []
 
 
 def test_an_environment_learns_its_own_source_from_the_ledger_before_it_writes() -> None:

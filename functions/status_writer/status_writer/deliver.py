@@ -20,6 +20,7 @@ from status_writer.entries import (
     Update,
     committed,
     entry_of,
+    others_changes,
 )
 from status_writer.freshness import Known
 from status_writer.ledger import LedgerError, VersionLedger
@@ -62,6 +63,7 @@ class _Sent:
     entries: dict[Contact, list[Entry]] = field(default_factory=dict)  # to record, with HubSpot's stamps
     dropped: dict[Contact, set[EntryKey]] = field(default_factory=dict)
     changed: set[Contact] = field(default_factory=set)  # HubSpot may hold something new for them
+    unsure: set[Contact] = field(default_factory=set)  # an unsure call may have changed HubSpot for them
     incomplete: set[Contact] = field(default_factory=set)
     took_effect: dict[Contact, set[int]] = field(default_factory=dict)  # sequence places (plan.is_due)
     blocked: set[Contact] = field(default_factory=set)  # a batch opt-out did not apply: later writes wait
@@ -107,7 +109,9 @@ def deliver(invocation: Invocation, updates: Sequence[Update], doubts: Sequence[
         ):
             passed.setdefault(update.subscriber, []).append(update)
     mine = {c: (sent.applied.get(c, []), doubted.get(c, []), passed.get(c, [])) for c in sent.changed}
-    unsettled, unfinished = _record(invocation, ledger, merged, sent, mine, delivery=delivery)
+    unsettled, unfinished = _record(
+        invocation, ledger, merged, sent, mine, recorded=histories, delivery=delivery
+    )
     unfinished |= sent.incomplete
     for _ in range(ROUNDS - 1):
         if not unsettled or not invocation.call.deadline.allows_call():
@@ -178,7 +182,13 @@ def _replan(
             delivery.superseded.pop(message_id, None)
     sent.results.clear()  # these updates applied before: their results stand unless the replay fails
     conflicts, failed = _record(
-        invocation, ledger, merged, sent, {c: mine[c] for c in sent.changed}, delivery=delivery
+        invocation,
+        ledger,
+        merged,
+        sent,
+        {c: mine[c] for c in sent.changed},
+        recorded=histories,
+        delivery=delivery,
     )
     return conflicts, undone | sent.incomplete | failed
 
@@ -190,18 +200,25 @@ def _record(
     sent: _Sent,
     mine: Mine,
     *,
+    recorded: Mapping[Contact, History],
     delivery: Delivery,
 ) -> tuple[Mine, set[Contact]]:
     """Commit every contact HubSpot may hold something new for (``histories`` with HubSpot's state
     merged in: a HubSpot-side change a send may have undone is kept, so its re-send is not lost with
-    an invocation cut short); return the conflicted contacts (with what to plan again for them) and
-    the contacts that could not be recorded."""
+    an invocation cut short), and for a contact only an unsure call may have changed, the ledger's
+    history as ``recorded`` with the other writers' changes it may have undone
+    (``entries.others_changes``); return the conflicted contacts (with what to plan again for them)
+    and the contacts that could not be recorded."""
+    sources = frozenset(invocation.runtime.hubspot.own_sources)
     changes = []
     for contact in sorted(sent.changed):
         seen = histories.get(contact, NEVER_RECORDED)
         entries = sent.entries.get(contact, [])
         changes.append((contact, seen, committed(seen, entries, sent.dropped.get(contact, set()))))
-    sources = frozenset(invocation.runtime.hubspot.own_sources)
+    for contact in sorted(sent.unsure - sent.changed):
+        seen = histories.get(contact, NEVER_RECORDED)
+        if others := others_changes(seen, sources):
+            changes.append((contact, seen, committed(recorded.get(contact, NEVER_RECORDED), others)))
     report = ledger.commit(changes, invocation.call.deadline.call_time_s, sources)
     if report.failed:
         logger.warning("version ledger unavailable after sending", extra={"contacts": len(report.failed)})
@@ -253,6 +270,8 @@ def _note(planned: Planned, result: ItemResult, opt_out: bool, sent: _Sent) -> N
     contact = planned.contact
     if failure is None or failure.category in UNCERTAIN:
         sent.took_effect.setdefault(contact, set()).add(planned.index)
+    if failure is not None and failure.category in UNCERTAIN:
+        sent.unsure.add(contact)
     if planned.update is not None:
         sent.results[planned.update.message.message_id] = result
         if failure is None:
