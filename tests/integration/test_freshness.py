@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from status_writer.ledger_items import history_of
 
 from local.aws.provision import create_table
 from local.hubspot_emulator import Faults
@@ -335,6 +336,38 @@ def test_a_hubspot_side_change_an_opt_out_undid_is_restored_after_the_opt_outs_a
     # opt-out may have changed HubSpot, so the contact's history as read was recorded (make chaos
     # --portals 3 --seed 35 lost it)
     assert opt_out_over_a_hubspot_side_change(stack, load_handler, faults) == "SUBSCRIBED"
+
+
+@pytest.mark.usefixtures("checked")
+def test_an_unsure_opt_out_records_the_statuses_another_writer_set_never_a_wide_opt_out(
+    stack: Stack, load_handler: Loader, ledger: str
+) -> None:
+    # GIVEN the contact's own brand-0 opt-out in HubSpot at 12:00: its statuses name the writer (the
+    # preferences page), the wide opt-out itself names none (it may be the function's own)
+    act(stack, action="unsubscribe_all", business_unit_id=0, timestamp="2026-11-16T12:00:00.000Z")
+    # WHEN an upstream portal-wide unsubscribe-all of 11:00 is answered PROCESSING (the wide read first)
+    stack.emulator.set_faults(Faults(script=("ok", "processing"), path_prefixes=(WRITES[1],)))
+    opt_out = unsubscribe_all_body("ada@example.com", None, occurredAt="2026-11-16T11:00:00Z")
+    response = run(load_handler, stack, opt_out)
+    # THEN it comes back, and the ledger records the statuses the contact's change set, not the wide
+    # opt-out: recorded, that would stand as newer than every upstream update of its scope
+    assert len(response["batchItemFailures"]) == 1
+    (item,) = boto3.client("dynamodb").scan(TableName=ledger)["Items"]
+    assert set(history_of(item).entries) == {("S", "1001"), ("S", "1002"), ("S", "1003")}
+
+
+@pytest.mark.usefixtures("checked")
+def test_an_unsure_opt_out_with_nothing_another_writer_set_writes_no_ledger_item(
+    stack: Stack, load_handler: Loader, ledger: str
+) -> None:
+    # GIVEN a contact HubSpot holds nothing for
+    # WHEN an upstream portal-wide unsubscribe-all is answered PROCESSING (the wide read first)
+    stack.emulator.set_faults(Faults(script=("ok", "processing"), path_prefixes=(WRITES[1],)))
+    response = run(load_handler, stack, unsubscribe_all_body("ada@example.com", None))
+    # THEN it comes back and no item is written: no recording for nothing, which would only make the
+    # contact's other invocations re-plan on a conflict
+    assert len(response["batchItemFailures"]) == 1
+    assert boto3.client("dynamodb").scan(TableName=ledger)["Items"] == []
 
 
 @pytest.mark.usefixtures("checked", "ledger")

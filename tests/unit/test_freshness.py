@@ -470,11 +470,14 @@ def test_an_unsure_call_keeps_only_the_changes_that_name_another_writer() -> Non
         wide=[{**wide, "timestamp": an_hour_ago, "channel": "EMAIL"}],
     )
     merged = merge(History(), hubspot, [], None, set(), read_us=NOW_US)
-    # WHEN the changes an unsure call may have undone are taken from the merged history
+    # WHEN the changes an unsure call may have undone are taken from the merged history, and recorded
     kept = others_changes(merged, {"Public API"})
-    # THEN only the workflow's write is kept, as the ledger records it: without HubSpot's stamp (a
+    recorded = committed(History(kept), ())
+    # THEN only the workflow's write is kept, and the ledger records it without HubSpot's stamp (a
     # stamp in the ledger says the function wrote it)
-    assert [(e.key, e.state, e.stamps, e.origin) for e in kept] == [(("S", "1001"), "SUBSCRIBED", (), LEDGER)]
+    assert [(e.key, e.state, e.stamps, e.origin) for e in recorded.values()] == [
+        (("S", "1001"), "SUBSCRIBED", (), LEDGER)
+    ]
 
 
 def test_an_unsure_call_keeps_nothing_when_every_change_may_be_the_functions_own() -> None:
@@ -498,8 +501,8 @@ def test_an_unsure_call_keeps_nothing_when_every_change_may_be_the_functions_own
     )
     unknown = others_changes(fresh, set())
     # THEN none is kept: each may be the function's own write
-    assert known == []
-    assert unknown == []
+    assert known == {}
+    assert unknown == {}
 
 
 def test_an_environment_learns_its_own_source_from_the_ledger_before_it_writes() -> None:

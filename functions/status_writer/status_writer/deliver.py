@@ -218,7 +218,8 @@ def _record(
     for contact in sorted(sent.unsure - sent.changed):
         seen = histories.get(contact, NEVER_RECORDED)
         if others := others_changes(seen, sources):
-            changes.append((contact, seen, committed(recorded.get(contact, NEVER_RECORDED), others)))
+            kept = recorded.get(contact, NEVER_RECORDED)
+            changes.append((contact, seen, committed(replace(kept, entries={**kept.entries, **others}), ())))
     report = ledger.commit(changes, invocation.call.deadline.call_time_s, sources)
     if report.failed:
         logger.warning("version ledger unavailable after sending", extra={"contacts": len(report.failed)})
@@ -270,8 +271,8 @@ def _note(planned: Planned, result: ItemResult, opt_out: bool, sent: _Sent) -> N
     contact = planned.contact
     if failure is None or failure.category in UNCERTAIN:
         sent.took_effect.setdefault(contact, set()).add(planned.index)
-    if failure is not None and failure.category in UNCERTAIN:
-        sent.unsure.add(contact)
+        if failure is not None:
+            sent.unsure.add(contact)
     if planned.update is not None:
         sent.results[planned.update.message.message_id] = result
         if failure is None:

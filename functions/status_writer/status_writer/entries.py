@@ -113,22 +113,21 @@ def committed(
     return entries
 
 
-def others_changes(merged: History, sources: Collection[str]) -> list[Entry]:
-    """The HubSpot-side writes of a merged history that name another writer (a ``source`` that is
-    not one the function's writes carry), as the ledger records them (without HubSpot's stamps).
-    What an unsure call (its answer lost or not ``COMPLETE``) may have undone, and HubSpot no longer
-    shows once it landed: recorded, their re-send is not lost (docs/ordering.md, rule 5). A wide
-    opt-out names no writer, nor does a status without a source: either may be the function's own
-    unconfirmed write, which recorded would stand as the newest change of its key; neither is kept."""
-    return [
-        replace(entry, stamps=(), origin=LEDGER)
-        for entry in merged.entries.values()
+def others_changes(merged: History, sources: Collection[str]) -> dict[EntryKey, Entry]:
+    """The HubSpot-side changes of a merged history that name another writer: a ``source`` that is
+    not one the function's writes carry. What an unsure call (its answer lost or not ``COMPLETE``)
+    may have undone, and HubSpot no longer shows once it landed: recorded (``committed``), their
+    re-send is not lost (docs/ordering.md, rule 5). A wide opt-out names no writer (``wide_of`` gives
+    it no source), nor does a status without one: either may be the function's own unconfirmed write,
+    which recorded would stand as the newest change of its key; neither is kept."""
+    return {
+        key: entry
+        for key, entry in merged.entries.items()
         if entry.origin == HUBSPOT
-        and not entry.opt_out
         and not entry.unsure
         and isinstance(entry.payload.get("source"), str)
         and entry.payload["source"] not in sources
-    ]
+    }
 
 
 @dataclass(frozen=True, slots=True)
