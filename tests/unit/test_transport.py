@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from status_writer.config import Settings
-from status_writer.transport import Request, exchange, make_http_client
+from status_writer.transport import TOKEN_MARK, Request, answer_body, exchange, json_or_none, make_http_client
 
 TOKEN = "pat-na1-transport"
 
@@ -85,3 +85,34 @@ def test_a_cookie_set_by_the_peer_is_never_sent_back() -> None:
     # THEN neither carries a cookie, and the client keeps none
     assert [sent.headers.get("cookie") for sent in transport.seen] == [None, None]
     assert len(client.cookies.jar) == 0
+
+
+def test_an_answer_quoting_the_token_has_it_replaced_in_every_string_and_key() -> None:
+    # GIVEN an answer that quotes the call's token in a message, a nested list and a key, one of them
+    # written with JSON escapes
+    escaped = "".join(f"\\u{ord(c):04x}" for c in TOKEN)
+    content = (
+        f'{{"message":"Bearer {TOKEN}","errors":[{{"context":{{"x":["{escaped}"]}}}}],"{TOKEN}":1}}'
+    ).encode()
+    # WHEN it is read
+    body = answer_body(content, TOKEN)
+    # THEN the token is nowhere in it, and what was around it is kept
+    assert body == {
+        "message": f"Bearer {TOKEN_MARK}",
+        "errors": [{"context": {"x": [TOKEN_MARK]}}],
+        TOKEN_MARK: 1,
+    }
+
+
+def test_an_answer_without_the_token_is_read_as_it_is() -> None:
+    # GIVEN a batch answer that does not mention the token, with and without an escape
+    for content in (b'{"status":"COMPLETE","results":[]}', b'{"message":"caf\\u00e9"}'):
+        # WHEN it is read THEN it is the plain JSON value
+        assert answer_body(content, TOKEN) == json_or_none(content)
+
+
+def test_an_answer_too_deep_to_search_for_the_token_is_not_trusted() -> None:
+    # GIVEN a body that parses but nests deeper than the search for the token can follow
+    content = b"[" * 3000 + f'"{TOKEN}"'.encode() + b"]" * 3000
+    # WHEN it is read THEN it is no answer at all (judged as unknown), never one holding the token
+    assert answer_body(content, TOKEN) is None

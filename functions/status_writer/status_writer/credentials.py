@@ -9,6 +9,7 @@ line, an exception text or a repr.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from botocore.config import Config
 
 TOKEN_PATH = "/oauth/v1/token"  # noqa: S105 - a URL path, not a password
 EXPIRY_MARGIN_S = 60.0
+_STATUS_WORD = re.compile(r"[A-Z][A-Z_]{0,63}")  # HubSpot's error names, e.g. BAD_REFRESH_TOKEN
 
 
 class CredentialError(RuntimeError):
@@ -181,8 +183,11 @@ class Credentials:
             body = None
         if response.status_code != 200 or not isinstance(body, dict):
             status = body.get("status") if isinstance(body, dict) else None
+            # Only a word like BAD_REFRESH_TOKEN is quoted: a peer may echo the refresh token or the
+            # client secret there, and this text reaches the summary line and dead letters.
+            named = status if isinstance(status, str) and _STATUS_WORD.fullmatch(status) else ""
             raise CredentialError(
-                f"OAuth token exchange answered HTTP {response.status_code} {status or ''}".strip()
+                f"OAuth token exchange answered HTTP {response.status_code} {named}".strip()
             )
         # The v1 endpoint answers in snake_case; newer token APIs use camelCase. Accept both.
         token = body.get("access_token") or body.get("accessToken")

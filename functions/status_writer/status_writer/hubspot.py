@@ -39,9 +39,9 @@ from status_writer.transport import (
     MAX_RESPONSE_BYTES,
     Request,
     ResponseTooLarge,
+    answer_body,
     encode,
     exchange,
-    json_or_none,
 )
 from status_writer.waits import WaitBudget
 
@@ -226,7 +226,7 @@ class HubSpotClient:
         self._pacer.observe(RateLimitReport.from_headers(response.headers), sent_at=sent_at)
         if response.status_code == 429:
             self._pacer.release(sent_at)
-        return self._on_response(response, json_or_none(content), token, deadline, attempts)
+        return self._on_response(response, answer_body(content, token), token, deadline, attempts)
 
     def _on_response(
         self, response: httpx.Response, body: Any, token: str, deadline: Deadline, attempts: _Attempts

@@ -92,6 +92,36 @@ def json_or_none(content: bytes) -> Any:
         return None
 
 
+TOKEN_MARK = "[token]"  # noqa: S105 - what replaces a quoted token, not a password
+
+
+def answer_body(content: bytes, token: str) -> Any:
+    """The answer's JSON value with the token the call carried replaced in every string, keys too.
+
+    A peer that quotes the request's Authorization header back (a hostile proxy, a debugging
+    gateway) would otherwise carry the token into a dead letter's reason or a log line; this is the
+    one place an answer's text enters the function (README: Reliability). A body with neither the
+    token nor a JSON escape in its bytes cannot hold it, so the common answer is not walked.
+    """
+    body = json_or_none(content)
+    if not token or (token.encode() not in content and b"\\" not in content):
+        return body
+    try:
+        return _without(body, token)
+    except RecursionError:  # as deep as the parser allows: not HubSpot's answer, judged as unknown
+        return None
+
+
+def _without(value: Any, token: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(token, TOKEN_MARK)
+    if isinstance(value, list):
+        return [_without(item, token) for item in value]
+    if isinstance(value, dict):
+        return {_without(key, token): _without(item, token) for key, item in value.items()}
+    return value
+
+
 def exchange(
     client: httpx.Client, request: Request, token: str, limit_s: float
 ) -> tuple[httpx.Response, bytes]:
