@@ -326,6 +326,35 @@ def test_the_share_is_decided_once_per_report_about_a_call_made_since_the_last_s
     assert goes(pacer, 100) == 4
 
 
+@pytest.mark.parametrize(
+    ("aged_s", "share"),
+    [
+        (0.0, 4),  # as it arrived: 28 free beyond the 2 kept back, among 7 sharers
+        (0.5, 3),  # the others, 60 calls per 10 s, took 3 since: 25 / 7
+        (2.0, 2),  # 12 taken: 16 / 7
+        (5.0, 0),  # 30 taken: nothing is left of what it showed
+    ],
+)
+def test_a_reports_free_slots_shrink_as_it_ages_at_the_rate_the_others_are_busy(
+    aged_s: float, share: int
+) -> None:
+    # GIVEN 30 free slots of 100 in a report that shows the others busy with 60 calls per 10 s
+    clock = Clock(0.0)
+    pacer = _ten_calls_then(clock, maximum=100, remaining=30)
+    # WHEN calls first ask ``aged_s`` after it arrived THEN the share counts the others' calls since
+    clock.advance(aged_s)
+    assert goes(pacer, 100) == share
+
+
+def test_an_old_report_with_nobody_else_busy_still_grants_its_free_slots() -> None:
+    # GIVEN a report 5 s old that shows only this environment's own 10 calls in the window
+    clock = Clock(0.0)
+    pacer = _ten_calls_then(clock, maximum=100, remaining=90)
+    clock.advance(5.0)
+    # WHEN calls ask THEN nothing is taken off for others: a quiet deployment is not held back
+    assert goes(pacer, 100) == 10
+
+
 def test_an_environment_the_others_outnumber_keeps_one_more_slot_back() -> None:
     # GIVEN two free slots and a jitter that rounds every share up
     # WHEN this environment has 10 calls in the window and the others 88 THEN it keeps both back (the
@@ -649,10 +678,12 @@ def test_many_threads_never_take_more_than_one_report_allows_plus_the_own_freed_
 ) -> None:
     for _ in range(10):  # races are rare: try a few times
         # GIVEN ten calls of ours (100 per 10 s, one slot 0.1 s), 5 ms apart from t=0, all freed by
-        # t=10.06, and a report from t=5 with ``remaining``; the clock does not move
+        # t=10.06, and a report about a call sent at t=9.99, which arrived at 10.04 with ``remaining``;
+        # the clock does not move
         clock = Clock(0.0)
         pacer, _ = grown(clock, maximum=100, calls=10, step=0.005)
-        pacer.observe(rate_report(100, remaining), sent_at=5.0)
+        clock.now = 10.04
+        pacer.observe(rate_report(100, remaining), sent_at=9.99)
         clock.now = 10.06
         # WHEN 16 threads ask 25 times each at once, switching as often as the interpreter can
         # THEN exactly our ten freed slots and the report's share went, never more

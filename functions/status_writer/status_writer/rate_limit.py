@@ -6,7 +6,8 @@ the coordination signal. The pacer keeps the last report (stamped with when its 
 start of every call of this environment. With nothing recent known, one call probes and the others wait
 for its answer. A slot this environment used frees one interval later and is reused at once; the free
 slots a report shows are seen by every environment, so each takes only its share of them, keeps one
-more back while the others outnumber it, and grows into them at half speed while others are busy.
+more back while the others outnumber it, grows into them at half speed while others are busy, and
+counts them as taken by the others, at the rate the report shows them busy, as the report ages.
 After a 429 it waits only until its oldest call in the window leaves it. No I/O: time and jitter are
 injected.
 """
@@ -74,6 +75,7 @@ class RateLimitPacer:
         self._report: RateLimitReport | None = None
         self._interval_s = DEFAULT_INTERVAL_S  # the latest report's window, kept when it is dropped
         self._reported_at = -math.inf  # when the last report's request left (or the report was dropped)
+        self._observed_at = -math.inf  # when the last report arrived
         self._own_starts: list[float] = []  # start times of this environment's calls, in order
         self._blocked_until = 0.0
         self._margin_s = margin_s
@@ -133,6 +135,12 @@ class RateLimitPacer:
         unseen = len(starts) - before_margin
         reported_call = min(1, up_to_sent - before_margin)
         available = report.remaining + freed - (unseen - reported_call)
+        # A report ages: the environments it shows busy go on taking slots at the rate it shows them
+        # (their calls in the window per interval), so its free slots shrink while it is read again
+        # later (traced in make bench: most 429s were shares taken on a report a second old, by an
+        # invocation that started after the answer came; README: Performance, figure 8).
+        others = max(0, report.maximum - report.remaining - up_to_sent)
+        available -= int(max(0.0, now - self._observed_at) * others / interval)
         # Slots the report shows free are seen by every environment at once: once per report, this
         # environment grants itself its share of them, the free slots beyond those it keeps back divided
         # among the environments the report shows busy (randomly rounded, so shares add up on average).
@@ -144,7 +152,6 @@ class RateLimitPacer:
         if self._decided_for < sent and sent >= self._shared_at:
             self._decided_for = sent
             own = up_to_sent  # the older starts were dropped above
-            others = max(0, report.maximum - report.remaining - own)
             sharers = 1 + others / max(own, 1)
             # The slots a report shows free are mostly the slack every environment keeps back for the
             # timing of its reused slots. An environment the others together outnumber keeps one more
@@ -202,6 +209,7 @@ class RateLimitPacer:
                 return
             self._report = report
             self._reported_at = stamp
+            self._observed_at = self._clock()
             self._interval_s = report.interval_s
 
     def _assumed_report(self, stamp: float) -> RateLimitReport | None:
