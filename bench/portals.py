@@ -2,26 +2,26 @@
 of events whose updates are spread over three portals, each portal with its own token, secret and
 emulator rate limit.
 
-- ``even``: every portal at a third of figure 2's rate: figure 2's Max (``saturation.MAX``) over a window
-  three times as long (``SHARE``), 50-150 ms latency. The limits add up: the bound is
-  3 x the one-portal bound, which is figure 2's bound, so the bench does figure 2's work per second
-  (on 2 cores, three portals at figure 2's full rate measured the machine: the environments waited for
-  the bench's own event building, not for HubSpot), and each portal keeps figure 2's 19 slots per
-  window, so a slot kept back costs the same share of the bound.
-- ``one_throttled``: the same, with the last portal at a tenth of that rate (the same Max over a window
-  ten times as long). The other two portals are judged against 2 x the one-portal bound, the throttled
-  one against its tenth.
+- ``even``: every portal at a third of HubSpot's limit over HubSpot's own 10 s window (``PORTAL_MAX``
+  of 190 per ``PORTAL_INTERVAL_MS``), 50-150 ms latency. The limits add up: the bound is 3 x the
+  one-portal bound, about figure 2's bound, so the bench does figure 2's work per second (on 2 cores,
+  three portals at HubSpot's full rate measured the machine: the environments waited for the bench's
+  own event building, not for HubSpot). Each portal's window holds 63 slots, a third of HubSpot's 190:
+  figure 2's window, scaled ten times shorter, holds 19, and there one slot kept back for safety costs
+  5% of the bound where at HubSpot it costs 0.5%.
+- ``one_throttled``: the same, with the last portal at a tenth of that rate (a tenth of the Max over
+  the same window, as HubSpot's tiers differ). The other two portals are judged against 2 x the
+  one-portal bound, the throttled one against its tenth.
 
 Updates go to the portals in blocks of one batch call (``workload.PORTAL_BLOCK``), in turn, so each
 portal's share of an event is whole calls. Each portal is counted from its own request log in the
 emulator (the inputs of its batch writes answered 200, by arrival), over the whole windows of its own
 limit between its first request and the end of the backlog or its last delivering call, whichever is
-first (figure 2's rule, ``saturation.whole_window_rate``); 429s as a share of its calls. Every input is
-checked to belong to the portal that received it. The freshness check is off (``harness.CHECK_OFF``),
-so the bound is the plain write bound. The throttled run's backlog is 10x what its throttled portal
-can take, so it is time-boxed (``THROTTLED_STOP_S``): what is left is reported, and records the
-function returned for retry are counted per portal from the summary lines, not sent again (there is
-no SQS in the bench).
+first (figure 2's rule, ``saturation.whole_window_rate``); 429s as a share of its calls. The backlog
+lasts about twelve of those windows. Every input is checked to belong to the portal that received it.
+The freshness check is off (``harness.CHECK_OFF``), so the bound is the plain write bound. Records
+the function returned for retry are counted per portal from the summary lines, not sent again (there
+is no SQS in the bench); the throttled run takes no new event after ``THROTTLED_STOP_S``.
 """
 
 from __future__ import annotations
@@ -42,14 +42,15 @@ from bench.workload import contact_number, portal_of
 PORTALS = (91_000_001, 91_000_002, 91_000_003)
 TOKENS = {portal: f"pat-na1-bench-portal-{portal}" for portal in PORTALS}
 CONCURRENCY = 4  # execution environments, figure 2's larger count
-THROTTLE_FACTOR = 10  # the throttled portal's window is this many times longer: a tenth of the rate
+THROTTLE_FACTOR = 10  # the throttled portal's Max is this many times smaller: a tenth of the rate
 WRITE_ROUTE = "statuses/batch/write"
 TARGET_PERCENT = 90.0  # of the bound, with at most 1% of calls 429 (figure 2's target)
 TARGET_429_PERCENT = 1.0
 SCENARIOS = ("even", "one_throttled")
-THROTTLED_STOP_S = 60.0  # no new event after this; twenty of the unthrottled portals' windows
-SHARE = 3  # each portal at a third of figure 2's rate: its Max over a window this many times as long
-BACKLOG_FACTOR = 2  # twice figure 2's backlog: the windows are three times as long
+PORTAL_MAX = 63  # a third of HubSpot's 190 calls per 10 s (README: Many portals, how limits add up)
+PORTAL_INTERVAL_MS = 10_000  # HubSpot's own window
+BACKLOG_FACTOR = 6  # six times figure 2's 20 s: about twelve of these windows, as figure 2 has twenty
+THROTTLED_STOP_S = 150.0  # no new event after this: past the backlog's end at the unthrottled rate
 
 
 @dataclass(frozen=True)
@@ -65,20 +66,20 @@ class Limit:
 
 
 def limits(scenario: str, one: Limit, portals: Sequence[int] = PORTALS) -> dict[int, Limit]:
-    """Each portal's limit in ``scenario``: ``one`` (figure 2's) for all, or for all but the last,
-    which gets a tenth of its rate (the same Max over a window ``THROTTLE_FACTOR`` times as long)."""
+    """Each portal's limit in ``scenario``: ``one`` for all, or for all but the last, which gets a
+    tenth of its rate (``THROTTLE_FACTOR`` times fewer calls, at least one, over the same window)."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose from {SCENARIOS}")
     out = dict.fromkeys(portals, one)
     if scenario == "one_throttled":
-        out[portals[-1]] = Limit(one.maximum, one.interval_ms * THROTTLE_FACTOR)
+        out[portals[-1]] = Limit(max(1, one.maximum // THROTTLE_FACTOR), one.interval_ms)
     return out
 
 
 def run(world: World, scenario: str, seconds: float, first_update: int) -> dict[str, Any]:
     """``seconds`` of backlog at the portals' summed bound (the even scenario's), drained by
     ``CONCURRENCY`` environments; the figures per portal and for the scenario."""
-    one = Limit(saturation.MAX, SHARE * saturation.INTERVAL_MS)
+    one = Limit(PORTAL_MAX, PORTAL_INTERVAL_MS)
     seconds *= BACKLOG_FACTOR
     by_portal = limits(scenario, one)
     pattern = world.serve_portals(TOKENS)
@@ -286,7 +287,7 @@ def table_rows(results: Mapping[str, Any]) -> list[str]:
             for p in run["by_portal"].values()
         )
         if run["scenario"] == "even":
-            title = f"8. Three portals, each at a third of figure 2's rate, {run['concurrency']} environments"
+            title = f"8. Three portals, each at a third of HubSpot's limit, {run['concurrency']} environments"
         else:
             title = f"8. Three portals, one at a tenth of the limit, {run['concurrency']} environments"
         measured = (

@@ -199,7 +199,7 @@ def _freshness(bench_world: World, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _portals(bench_world: World, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Figure 8: three portals at a third of figure 2's rate each, then with one of them at a tenth of it."""
+    """Figure 8: three portals at a third of HubSpot's limit each, then with one of them at a tenth of it."""
     runs = []
     for index, scenario in enumerate(portals.SCENARIOS):
         _step(
@@ -242,10 +242,10 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         "portals": {
             "portals": list(portals.PORTALS),
             "concurrency": portals.CONCURRENCY,
-            "rate_limit_max": saturation.MAX,
-            "rate_limit_interval_ms": portals.SHARE * saturation.INTERVAL_MS,
-            "rate_limit": f"saturation's Max over a window {portals.SHARE}x as long, per portal; "
-            f"one_throttled: the last portal's window {portals.THROTTLE_FACTOR}x as long again",
+            "rate_limit_max": portals.PORTAL_MAX,
+            "rate_limit_interval_ms": portals.PORTAL_INTERVAL_MS,
+            "rate_limit": "a third of HubSpot's Max over its 10 s window, per portal; "
+            f"one_throttled: the last portal's Max {portals.THROTTLE_FACTOR}x smaller",
             "latency_ms": list(saturation.LATENCY_MS),
             "freshness_check": "off",
             "backlog_seconds": args.saturation_seconds * portals.BACKLOG_FACTOR,

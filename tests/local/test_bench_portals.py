@@ -55,15 +55,17 @@ def test_a_contacts_update_number_is_read_back_from_its_email_only_when_it_is_a_
 
 
 def test_the_throttled_scenario_gives_the_last_portal_a_tenth_of_the_rate() -> None:
-    """GIVEN figure 2's 19 per 1,000 ms WHEN the scenarios' limits are asked for THEN all three get it
-    evenly; throttled, the last one gets 19 per 10,000 ms: 190 statuses/s, a tenth of 1,900."""
-    one = portals.Limit(19, 1_000)
-    assert one.bound() == 1_900
+    """GIVEN a third of HubSpot's limit, 63 per 10,000 ms WHEN the scenarios' limits are asked for THEN
+    all three get it evenly; throttled, the last one gets 6 per 10,000 ms: 60 statuses/s, a tenth of
+    630 rounded down to whole calls, over HubSpot's same window."""
+    one = portals.Limit(portals.PORTAL_MAX, portals.PORTAL_INTERVAL_MS)
+    assert one.bound() == 630
     assert portals.limits("even", one, THREE) == dict.fromkeys(THREE, one)
     throttled = portals.limits("one_throttled", one, THREE)
     assert throttled[101] == throttled[202] == one
-    assert throttled[303] == portals.Limit(19, 10_000)
-    assert throttled[303].bound() == pytest.approx(190)
+    assert throttled[303] == portals.Limit(6, 10_000)
+    assert throttled[303].bound() == pytest.approx(60)
+    assert portals.limits("one_throttled", portals.Limit(5, 10_000), THREE)[303] == portals.Limit(1, 10_000)
     with pytest.raises(ValueError, match="unknown scenario"):
         portals.limits("two_throttled", one, THREE)
 
