@@ -18,6 +18,7 @@ from local.chaos.injection import ChaosEnvironment, InjectionCounts
 from local.chaos.portals import Credential, emulators, tokens_used
 
 SCOPE_LOSS = "batch scopes lost (per-contact mode)"
+SCOPE_LOSS_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Schedule:
         self.hostile = hostile
         self.hostile_rate = hostile_rate
         self._scopes_lost = False
+        self._forbidden_at: dict[int, int] = {}  # per credential: its portal's 403s when the scopes went
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="chaos-schedule")
         self._dlq_down = False
@@ -134,19 +136,32 @@ class Schedule:
         start = time.monotonic()
         cycle = 0
         while not self._stop.is_set():
-            for window in WINDOWS:
+            for index, window in enumerate(WINDOWS):
                 begin = start + (cycle + window.at) * self.cycle_s
+                after = WINDOWS[index + 1].at if index + 1 < len(WINDOWS) else 1.0 + WINDOWS[0].at
                 if not self._sleep_until(begin):
                     return
                 try:
                     self._open(window)
-                    self._sleep_until(begin + window.length * self.cycle_s)
+                    end = begin + window.length * self.cycle_s
+                    self._sleep_until(end)
+                    if window.name == SCOPE_LOSS:  # at most until the next window opens
+                        self._until_scopes_refused(start + (cycle + after) * self.cycle_s)
                     self._close(window)
                 except Exception as exc:  # keep cycling; report it
                     self.errors.append(f"{window.name}: {type(exc).__name__}: {exc}")
                 if self._stop.is_set():
                     return
             cycle += 1
+
+    def _until_scopes_refused(self, latest: float) -> None:
+        """Keep the batch scopes lost until a portal has refused a call for them (403), at most until
+        ``latest``: the small profile's window lasts one second, and a run of make test once met no
+        batch call in any of them, so it never went per contact."""
+        while time.monotonic() < latest and not self._stop.is_set():
+            if any(_forbidden(c.emulator) > self._forbidden_at.get(id(c), 0) for c in self.credentials):
+                return
+            self._stop.wait(SCOPE_LOSS_POLL_S)
 
     def _sleep_until(self, moment: float) -> bool:
         return not self._stop.wait(max(0.0, moment - time.monotonic()))
@@ -165,6 +180,7 @@ class Schedule:
         if window.name == SCOPE_LOSS:
             self._scopes_lost = True
             for credential in self.credentials:
+                self._forbidden_at[id(credential)] = _forbidden(credential.emulator)
                 credential.emulator.set_batch_scopes(credential.token, False)
             return
         if window.hostile:
@@ -242,3 +258,8 @@ class Schedule:
         self.outage_windows.append((self._down_at, up_at))
         with self.counts.lock:
             self.counts.dlq_outage_s += up_at - self._down_at
+
+
+def _forbidden(emulator: Any) -> int:
+    """How many calls the portal has refused with 403 so far."""
+    return int(emulator.counters().get("by_status", {}).get("403", 0))
