@@ -116,3 +116,13 @@ def test_an_answer_too_deep_to_search_for_the_token_is_not_trusted() -> None:
     content = b"[" * 3000 + f'"{TOKEN}"'.encode() + b"]" * 3000
     # WHEN it is read THEN it is no answer at all (judged as unknown), never one holding the token
     assert answer_body(content, TOKEN) is None
+
+
+def test_every_secret_the_call_carried_is_replaced() -> None:
+    # GIVEN a token endpoint's answer that quotes both the refresh token and the client secret
+    content = b'{"status":"BAD_REFRESH_TOKEN","message":"refresh-9 of client with secret-9"}'
+    # WHEN it is read with both THEN neither is left, and HubSpot's name for the error is
+    assert answer_body(content, "refresh-9", "secret-9") == {
+        "status": "BAD_REFRESH_TOKEN",
+        "message": f"{TOKEN_MARK} of client with {TOKEN_MARK}",
+    }

@@ -9,7 +9,6 @@ line, an exception text or a repr.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,9 +19,11 @@ import httpx
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 
+from status_writer.transport import answer_body
+
 TOKEN_PATH = "/oauth/v1/token"  # noqa: S105 - a URL path, not a password
 EXPIRY_MARGIN_S = 60.0
-_STATUS_WORD = re.compile(r"[A-Z][A-Z_]{0,63}")  # HubSpot's error names, e.g. BAD_REFRESH_TOKEN
+MAX_STATUS = 64  # HubSpot names its OAuth errors in a word, e.g. BAD_REFRESH_TOKEN
 
 
 class CredentialError(RuntimeError):
@@ -177,15 +178,12 @@ class Credentials:
             )
         except httpx.HTTPError as error:
             raise CredentialError(f"OAuth token exchange failed: {type(error).__name__}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        # Read as HubSpot's answers are: a peer may echo the grant, and this text reaches the summary
+        # line and dead letters.
+        body = answer_body(response.content, grant.client_secret, grant.refresh_token)
         if response.status_code != 200 or not isinstance(body, dict):
             status = body.get("status") if isinstance(body, dict) else None
-            # Only a word like BAD_REFRESH_TOKEN is quoted: a peer may echo the refresh token or the
-            # client secret there, and this text reaches the summary line and dead letters.
-            named = status if isinstance(status, str) and _STATUS_WORD.fullmatch(status) else ""
+            named = status[:MAX_STATUS] if isinstance(status, str) else ""
             raise CredentialError(
                 f"OAuth token exchange answered HTTP {response.status_code} {named}".strip()
             )

@@ -16,7 +16,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,30 +95,34 @@ def json_or_none(content: bytes) -> Any:
 TOKEN_MARK = "[token]"  # noqa: S105 - what replaces a quoted token, not a password
 
 
-def answer_body(content: bytes, token: str) -> Any:
-    """The answer's JSON value with the token the call carried replaced in every string, keys too.
+def answer_body(content: bytes, *secrets: str) -> Any:
+    """The answer's JSON value with each secret the call carried (the token; for the OAuth exchange,
+    the refresh token and client secret) replaced in every string, keys too.
 
-    A peer that quotes the request's Authorization header back (a hostile proxy, a debugging
-    gateway) would otherwise carry the token into a dead letter's reason or a log line; this is the
-    one place an answer's text enters the function (README: Reliability). A body with neither the
-    token nor a JSON escape in its bytes cannot hold it, so the common answer is not walked.
+    A peer that quotes the request back (a hostile proxy, a debugging gateway) would otherwise carry
+    a secret into a dead letter's reason or a log line; every answer of HubSpot's and of its token
+    endpoint is read here (README: Hostile world). A body with neither a secret nor a JSON escape in
+    its bytes cannot hold one, so the common answer is not walked.
     """
     body = json_or_none(content)
-    if not token or (token.encode() not in content and b"\\" not in content):
+    present = [secret for secret in secrets if secret]
+    if not present or (b"\\" not in content and not any(s.encode() in content for s in present)):
         return body
     try:
-        return _without(body, token)
+        return _without(body, present)
     except RecursionError:  # as deep as the parser allows: not HubSpot's answer, judged as unknown
         return None
 
 
-def _without(value: Any, token: str) -> Any:
+def _without(value: Any, secrets: Sequence[str]) -> Any:
     if isinstance(value, str):
-        return value.replace(token, TOKEN_MARK)
+        for secret in secrets:
+            value = value.replace(secret, TOKEN_MARK)
+        return value
     if isinstance(value, list):
-        return [_without(item, token) for item in value]
+        return [_without(item, secrets) for item in value]
     if isinstance(value, dict):
-        return {_without(key, token): _without(item, token) for key, item in value.items()}
+        return {_without(key, secrets): _without(item, secrets) for key, item in value.items()}
     return value
 
 
